@@ -116,7 +116,7 @@ export function forward(spec: ResNetSpec, params: ParamTensors, x: tf.Tensor4D, 
         y = bn2d(conv(y, `${p}.conv3.weight`, 1, 0), `${p}.bn3`);
       }
       const shortcut = b.downsample ? bn2d(conv(h, `${p}.downsample.0.weight`, b.stride, 0), `${p}.downsample.1`) : h;
-      h = mask(tf.relu(tf.add(y, shortcut)), trunkGroupId(s));
+      h = mask(tf.relu(tf.add(y, shortcut) as tf.Tensor4D), trunkGroupId(s));
     });
   });
 

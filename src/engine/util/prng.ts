@@ -23,6 +23,15 @@ export class Prng {
     return (t ^ (t >>> 14)) >>> 0;
   }
 
+  /** The generator's position, to save in a checkpoint and restore with setState. */
+  getState(): number {
+    return this.state;
+  }
+
+  setState(state: number): void {
+    this.state = state >>> 0;
+  }
+
   /** Uniform in [0, 1). */
   next(): number {
     return this.nextU32() / 4294967296;
