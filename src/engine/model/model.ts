@@ -33,7 +33,10 @@ export class ReidModel {
     const id = ++modelCounter;
     const params = new Map<string, tf.Variable>();
     for (const info of infos) {
-      params.set(info.name, tf.variable(tf.tensor(arrays.get(info.name)!, info.shape, 'float32'), info.trainable, `m${id}/${info.name}`));
+      // tf.variable shares the initial tensor's data; dispose the temporary so it does not leak.
+      const t = tf.tensor(arrays.get(info.name)!, info.shape, 'float32');
+      params.set(info.name, tf.variable(t, info.trainable, `m${id}/${info.name}`));
+      t.dispose();
     }
     return new ReidModel(cloneSpec(spec), params);
   }
