@@ -1,0 +1,101 @@
+/**
+ * One call from a model and a dataset to the numbers the lab reports: extract query and gallery
+ * features, build the distance matrix, rank under the Market-1501 protocol (ranking.ts).
+ * Everything returned is plain numbers, safe to send across the worker boundary.
+ */
+import { LabError } from '../errors';
+import type { ReidSplit } from '../data/types';
+import { distanceMatrix, type DistanceMetric } from './distance';
+import { extractFeatures, type Embedder, type ExtractOptions } from './extract';
+import { evaluateRanking, type ApVariant } from './ranking';
+
+export type EvalPhase = 'query' | 'gallery' | 'distance' | 'ranking';
+
+export interface EvaluateOptions extends Omit<ExtractOptions, 'onProgress'> {
+  /** Default 'euclidean' (torchreid's default; use 'cosine' with normalize for fast-reid's). */
+  metric?: DistanceMetric;
+  /** Length of the returned CMC curve (default 50). */
+  maxRank?: number;
+  apVariant?: ApVariant;
+  distanceImpl?: 'tf' | 'js';
+  onProgress?: (p: { phase: EvalPhase; done: number; total: number }) => void;
+}
+
+export interface EvaluationResult {
+  mAP: number;
+  mINP: number;
+  rank1: number;
+  rank5: number;
+  rank10: number;
+  /** cmc[k-1]: fraction of valid queries with a match in the top k. */
+  cmc: number[];
+  numQueries: number;
+  numValidQueries: number;
+  numGallery: number;
+  metric: DistanceMetric;
+  apVariant: ApVariant;
+  flip: boolean;
+  normalize: boolean;
+  timingsMs: { extract: number; distance: number; ranking: number };
+}
+
+function checkSplit(split: ReidSplit, what: string): void {
+  if (split.count === 0) throw new LabError('bad-dataset', `The ${what} set is empty; evaluation needs at least one ${what} image.`);
+  if (split.pids.length !== split.count || split.camids.length !== split.count) {
+    throw new LabError('bad-dataset', `The ${what} set has ${split.count} images but ${split.pids.length} identities and ${split.camids.length} cameras.`);
+  }
+}
+
+export async function evaluateModel(
+  model: Embedder,
+  dataset: { query: ReidSplit; gallery: ReidSplit },
+  opts: EvaluateOptions = {},
+): Promise<EvaluationResult> {
+  const { query, gallery } = dataset;
+  checkSplit(query, 'query');
+  checkSplit(gallery, 'gallery');
+  const maxRank = opts.maxRank ?? 50;
+  if (!Number.isInteger(maxRank) || maxRank < 1) {
+    throw new LabError('bad-argument', `Expected maxRank to be a positive integer; got ${maxRank}.`);
+  }
+  const metric = opts.metric ?? 'euclidean';
+  const apVariant = opts.apVariant ?? 'non-interpolated';
+  const progress = opts.onProgress;
+
+  const t0 = performance.now();
+  const qf = await extractFeatures(model, query, { ...opts, onProgress: (d, t) => progress?.({ phase: 'query', done: d, total: t }) });
+  const gf = await extractFeatures(model, gallery, { ...opts, onProgress: (d, t) => progress?.({ phase: 'gallery', done: d, total: t }) });
+  const t1 = performance.now();
+  progress?.({ phase: 'distance', done: 0, total: 1 });
+  const distmat = await distanceMatrix(qf, gf, { metric, impl: opts.distanceImpl });
+  progress?.({ phase: 'distance', done: 1, total: 1 });
+  const t2 = performance.now();
+  // Rank to at least 10 so rank-10 is defined whatever CMC length is asked for.
+  const r = evaluateRanking({
+    distmat,
+    queryIds: query.pids,
+    queryCams: query.camids,
+    galleryIds: gallery.pids,
+    galleryCams: gallery.camids,
+    maxRank: Math.max(maxRank, 10),
+    apVariant,
+  });
+  progress?.({ phase: 'ranking', done: 1, total: 1 });
+  const t3 = performance.now();
+  return {
+    mAP: r.mAP,
+    mINP: r.mINP,
+    rank1: r.cmc[0],
+    rank5: r.cmc[4],
+    rank10: r.cmc[9],
+    cmc: Array.from(r.cmc.subarray(0, maxRank)),
+    numQueries: r.numQueries,
+    numValidQueries: r.numValidQueries,
+    numGallery: gallery.count,
+    metric,
+    apVariant,
+    flip: opts.flip ?? false,
+    normalize: opts.normalize ?? false,
+    timingsMs: { extract: t1 - t0, distance: t2 - t1, ranking: t3 - t2 },
+  };
+}
