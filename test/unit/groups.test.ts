@@ -10,7 +10,7 @@ import {
   protectedGroupIds,
   type DependencyGroup,
 } from '../../src/engine/prune/groups';
-import { keepAll, keepCounts, keepTopScores, prunedSpec, validateKeepSets } from '../../src/engine/prune/keep-set';
+import { keepAll, keepCounts, keepSetsFromScores, keepTopScores, prunedSpec, validateKeepSets } from '../../src/engine/prune/keep-set';
 import { isLabError } from '../../src/engine/errors';
 
 const r18 = () => buildSpec({ depth: 18, widthMultiplier: 0.125, inputHeight: 64, inputWidth: 32, numClasses: 5 });
@@ -306,6 +306,17 @@ describe('keep-sets', () => {
     expect(() => keepTopScores([1, 2], 0)).toThrow(/1 to 2/);
     expect(() => keepTopScores([1, 2], 3)).toThrow(/1 to 2/);
     expect(() => keepTopScores([1, NaN], 1)).toThrow(/NaN/);
+  });
+
+  it('keepSetsFromScores applies keepTopScores per group and checks sizes', () => {
+    const spec = r18();
+    const s1 = Float32Array.from({ length: 8 }, (_, i) => (i * 5) % 8); // 0 5 2 7 4 1 6 3
+    const keep = keepSetsFromScores(spec, new Map([['layer1.0.conv1', s1]]), new Map([['layer1.0.conv1', 3]]));
+    expect(keep).toEqual(new Map([['layer1.0.conv1', [1, 3, 6]]]));
+    expect(() => validateKeepSets(spec, keep)).not.toThrow();
+    expect(() => keepSetsFromScores(spec, new Map([['trunk1', [1, 2]]]), new Map([['trunk1', 1]]))).toThrow(/8 channels.*found 2/);
+    expect(() => keepSetsFromScores(spec, new Map([['trunk1', s1]]), new Map([['trunk1', 0]]))).toThrow(/1 to 8/);
+    expectBad(() => keepSetsFromScores(spec, new Map(), new Map([['nope', 1]])), /"nope"/);
   });
 
   it('keepCounts lists every group, full where absent', () => {

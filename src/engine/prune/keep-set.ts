@@ -71,6 +71,32 @@ export function keepTopScores(scores: ArrayLike<number>, count: number): number[
   return order.slice(0, count).sort((a, b) => a - b);
 }
 
+/**
+ * Keep-sets from per-channel scores: for each group in `counts`, its `count` highest-scoring
+ * channels (keepTopScores). Every group in `counts` needs a score per channel.
+ */
+export function keepSetsFromScores(
+  spec: ResNetSpec,
+  scores: ReadonlyMap<string, ArrayLike<number>>,
+  counts: ReadonlyMap<string, number>,
+): KeepSets {
+  const known = groupsById(spec);
+  const out: KeepSets = new Map();
+  for (const [id, count] of counts) {
+    const g = known.get(id);
+    if (!g) unknownGroup(spec, id, known);
+    const s = scores.get(id);
+    if (!s || s.length !== g.channels) {
+      throw new LabError('bad-argument', `Group "${id}" has ${g.channels} channels, so it needs ${g.channels} importance scores; found ${s ? s.length : 'none'}.`);
+    }
+    if (!Number.isInteger(count) || count < 1 || count > g.channels) {
+      fail(`Group "${id}" has ${g.channels} channels, so it can keep from 1 to ${g.channels}; asked to keep ${String(count)}.`, { group: id, channels: g.channels });
+    }
+    out.set(id, keepTopScores(s, count));
+  }
+  return out;
+}
+
 /** Number of kept channels of every group (groups without a keep-set keep all). */
 export function keepCounts(spec: ResNetSpec, keep: ReadonlyMap<string, readonly number[]>): Map<string, number> {
   validateKeepSets(spec, keep);
