@@ -1,0 +1,86 @@
+/**
+ * The always-visible bar: what the lab is, which backend computes and on what hardware, and the
+ * backend selector. Presenters (and bug reports) need the backend in every screenshot.
+ */
+import { BACKEND_CHOICES, type BackendChoice, type BackendStatus } from '../../workers/api';
+
+const CHOICE_LABEL: Record<BackendChoice, string> = {
+  auto: 'Auto (fastest available)',
+  webgpu: 'WebGPU',
+  wasm: 'WebAssembly (CPU)',
+  webgl: 'WebGL',
+  cpu: 'Plain JavaScript (slow)',
+};
+
+/** One line about the hardware behind the backend. */
+export function backendDetail(st: BackendStatus): string {
+  if (st.name === 'wasm' && st.wasm) {
+    const threads = st.wasm.threadCount > 1 ? `${st.wasm.threadCount} threads` : 'single thread';
+    return `CPU, ${threads}${st.wasm.simd ? ', SIMD' : ', no SIMD'}`;
+  }
+  if ((st.name === 'webgpu' || st.name === 'webgl') && st.adapter) {
+    const a = st.adapter;
+    const what = [a.vendor, a.architecture || a.device].filter(Boolean).join(' ') || 'unknown adapter';
+    return a.isFallbackAdapter ? `${what} (software fallback, slow)` : what;
+  }
+  if (st.name === 'cpu') return 'JavaScript, no acceleration';
+  return '';
+}
+
+interface Props {
+  choice: BackendChoice;
+  status: BackendStatus | null;
+  phase: 'starting' | 'ready' | 'failed';
+  onChoice(c: BackendChoice): void;
+  largeText: boolean;
+  onLargeText(v: boolean): void;
+}
+
+export function Header({ choice, status, phase, onChoice, largeText, onLargeText }: Props) {
+  return (
+    <header className="app-header">
+      <div className="brand">
+        <h1>Prunability Lab</h1>
+        <span className="tagline">Channel pruning for person re-identification, in your browser</span>
+      </div>
+      <div
+        className="backend-badge"
+        data-testid="backend"
+        data-backend={status?.name ?? ''}
+        data-threads={status?.wasm?.threadCount ?? ''}
+        data-isolated={status ? String(status.crossOriginIsolated) : ''}
+        data-adapter-architecture={status?.adapter?.architecture ?? ''}
+        data-adapter-fallback={status?.adapter ? String(status.adapter.isFallbackAdapter) : ''}
+        aria-live="polite"
+      >
+        {status ? (
+          <>
+            <span className={`backend-name ${status.hardwareAccelerated ? 'accelerated' : ''}`} data-testid="backend-name">
+              {status.name}
+            </span>
+            <span className="backend-detail" data-testid="backend-detail">
+              {backendDetail(status)}
+            </span>
+          </>
+        ) : (
+          <span className="backend-detail">{phase === 'failed' ? 'no backend' : 'starting backend…'}</span>
+        )}
+      </div>
+      <div className="header-controls">
+        <label>
+          Backend{' '}
+          <select data-testid="backend-select" value={choice} onChange={(e) => onChoice(e.target.value as BackendChoice)}>
+            {BACKEND_CHOICES.map((c) => (
+              <option key={c} value={c}>
+                {CHOICE_LABEL[c]}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="toggle">
+          <input type="checkbox" checked={largeText} onChange={(e) => onLargeText(e.target.checked)} /> Large text
+        </label>
+      </div>
+    </header>
+  );
+}
