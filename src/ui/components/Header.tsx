@@ -5,11 +5,11 @@
 import { BACKEND_CHOICES, type BackendChoice, type BackendStatus } from '../../workers/api';
 
 const CHOICE_LABEL: Record<BackendChoice, string> = {
-  auto: 'Auto (fastest available)',
+  auto: 'Auto (fastest)',
   webgpu: 'WebGPU',
   wasm: 'WebAssembly (CPU)',
   webgl: 'WebGL',
-  cpu: 'Plain JavaScript (slow)',
+  cpu: 'JavaScript (slow)',
 };
 
 /** One line about the hardware behind the backend. */
