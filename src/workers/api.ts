@@ -61,6 +61,8 @@ export interface LayerChannels {
   channels: number;
   /** Output channels of the unpruned model of the same family. */
   original: number;
+  /** Multiply-accumulates of this conv per image. */
+  macs: number;
 }
 
 export interface ModelSummary {
@@ -72,10 +74,10 @@ export interface ModelSummary {
   input: { height: number; width: number };
   embeddingDim: number;
   layers: LayerChannels[];
-  /** Parameters of the feature extractor (no ID classifier); present once src/engine/cost lands. */
-  params?: number;
-  /** Multiply-accumulates per image at the model's input size; present once src/engine/cost lands. */
-  macs?: number;
+  /** Parameters of the feature extractor (no ID classifier), as the paper counts them. */
+  params: number;
+  /** Multiply-accumulates per image at the model's input size (extractor only). */
+  macs: number;
 }
 
 export interface LatencyOptions {
@@ -89,10 +91,10 @@ export interface LatencyResult {
   batch: number;
   input: { height: number; width: number };
   runs: number;
-  /** Per forward pass of the whole batch, including the read-back of the embeddings. */
-  msMedian: number;
-  msMin: number;
-  msMean: number;
+  /** Milliseconds per forward pass of the whole batch, including the read-back of the embeddings. */
+  medianMs: number;
+  p10Ms: number;
+  p90Ms: number;
   imagesPerSecond: number;
 }
 

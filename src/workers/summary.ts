@@ -5,11 +5,14 @@
  */
 import { buildSpec, embeddingDim, type ResNetSpec } from '../engine/model/spec';
 import { blockPrefix, innerGroupId, stemGroupId, trunkGroupId } from '../engine/model/names';
+import { modelCost } from '../engine/cost/macs';
 import type { LayerChannels, ModelSummary } from './api';
 
-function convLayers(spec: ResNetSpec): Omit<LayerChannels, 'original'>[] {
+type ConvLayer = Omit<LayerChannels, 'original' | 'macs'>;
+
+function convLayers(spec: ResNetSpec): ConvLayer[] {
   const stemGroup = stemGroupId(spec);
-  const out: Omit<LayerChannels, 'original'>[] = [
+  const out: ConvLayer[] = [
     { name: 'conv1', stage: 0, group: stemGroup, kind: stemGroup === 'stem' ? 'stem' : 'trunk', channels: spec.stemC },
   ];
   spec.stages.forEach((stage, s) => {
@@ -24,9 +27,10 @@ function convLayers(spec: ResNetSpec): Omit<LayerChannels, 'original'>[] {
   return out;
 }
 
-/** Per-layer channels, with the unpruned family's counts for comparison. */
+/** Per-layer channels and MACs, with the unpruned family's counts for comparison. */
 export function layerChannels(spec: ResNetSpec): LayerChannels[] {
   const now = convLayers(spec);
+  const macs = new Map(modelCost(spec).layers.map((l) => [l.name, l.macs]));
   const full = convLayers(
     buildSpec({
       depth: spec.depth,
@@ -40,10 +44,15 @@ export function layerChannels(spec: ResNetSpec): LayerChannels[] {
   );
   // A spec that is not a pruned torchvision layout (e.g. a custom stage length) compares to itself.
   const comparable = full.length === now.length && full.every((l, i) => l.name === now[i].name);
-  return now.map((l, i) => ({ ...l, original: comparable ? Math.max(full[i].channels, l.channels) : l.channels }));
+  return now.map((l, i) => ({
+    ...l,
+    original: comparable ? Math.max(full[i].channels, l.channels) : l.channels,
+    macs: macs.get(l.name) ?? 0,
+  }));
 }
 
 export function summarizeSpec(spec: ResNetSpec, name: string, source: ModelSummary['source']): ModelSummary {
+  const cost = modelCost(spec);
   return {
     name,
     source,
@@ -52,5 +61,7 @@ export function summarizeSpec(spec: ResNetSpec, name: string, source: ModelSumma
     input: { ...spec.input },
     embeddingDim: embeddingDim(spec),
     layers: layerChannels(spec),
+    params: cost.params,
+    macs: cost.macs,
   };
 }

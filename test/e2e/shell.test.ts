@@ -5,6 +5,8 @@
  * reach the banner as sentences, and nothing leaves the page's origin.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatMacs, formatParams, modelCost } from '../../src/engine/cost/macs';
+import { buildSpec } from '../../src/engine/model/spec';
 import { launchBrowser, longTaskSupported, longTasksSince, openLab, pageNow, screenshot, startPreview, type LabBrowser, type LabPage, type Server } from './browser';
 
 // Conv layers counted by hand from torchvision's layouts: stem conv1, then per block its convs
@@ -60,6 +62,10 @@ describe('the lab page', () => {
       expect(await bars.count()).toBe(RESNET50_CONVS);
       expect(await bars.first().getAttribute('data-channels')).toBe('32'); // stem: 64 x 0.5
       expect(await lab.page.locator('[data-layer="layer4.2.conv3"]').getAttribute('data-channels')).toBe('1024'); // 512 x 0.5 x 4
+      // The cost shown is the engine's count for that spec (the counting itself is unit-tested).
+      const cost = modelCost(buildSpec({ depth: 50, widthMultiplier: 0.5 }));
+      expect(await lab.page.getByTestId('macs').textContent()).toBe(formatMacs(cost.macs));
+      expect(await lab.page.getByTestId('params').textContent()).toBe(formatParams(cost.params));
 
       await screenshot(lab.page, 'wasm-model');
       expect(lab.foreignRequests()).toEqual([]);

@@ -4,6 +4,7 @@
  * bars emptying. Heights follow the square root of the channel count so a 32-channel stem stays
  * visible next to a 1024-channel trunk.
  */
+import { formatMacs } from '../../engine/cost/macs';
 import type { LayerChannels } from '../../workers/api';
 
 const STAGE_NAMES = ['stem', 'layer1', 'layer2', 'layer3', 'layer4'];
@@ -28,7 +29,7 @@ export function ArchitectureStrip({ layers }: { layers: LayerChannels[] }) {
                   data-testid="strip-bar"
                   data-layer={l.name}
                   data-channels={l.channels}
-                  title={`${l.name}: ${l.channels} of ${l.original} channels (${l.kind === 'inner' ? 'inner' : 'trunk'} group ${l.group})`}
+                  title={`${l.name}: ${l.channels} of ${l.original} channels, ${formatMacs(l.macs)} (${l.kind === 'inner' ? 'inner' : 'trunk'} group ${l.group})`}
                 >
                   <div className="strip-ghost" style={{ height: pct(l.original, max) }} />
                   <div className="strip-fill" style={{ height: pct(l.channels, max) }} />

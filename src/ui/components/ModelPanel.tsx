@@ -1,14 +1,8 @@
 /** Step 1: the model being pruned: what it is, its shape, its cost, its measured speed. */
+import { formatMacs, formatParams } from '../../engine/cost/macs';
 import type { LatencyResult, ModelSummary } from '../../workers/api';
 import { ArchitectureStrip } from './ArchitectureStrip';
 import { Panel } from './Panel';
-
-function formatCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} G`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
-  return String(n);
-}
 
 interface Props {
   model: ModelSummary | null;
@@ -56,15 +50,15 @@ export function ModelPanel({ model, latency, busy, onMeasureLatency }: Props) {
             </div>
             <div>
               <dt>Parameters</dt>
-              <dd>{model.params !== undefined ? formatCount(model.params) : '—'}</dd>
+              <dd data-testid="params">{formatParams(model.params)}</dd>
             </div>
             <div>
-              <dt>MACs / image</dt>
-              <dd>{model.macs !== undefined ? formatCount(model.macs) : '—'}</dd>
+              <dt>Cost / image</dt>
+              <dd data-testid="macs">{formatMacs(model.macs)}</dd>
             </div>
             <div>
               <dt>Latency (batch 1)</dt>
-              <dd data-testid="latency">{latency ? `${latency.msMedian.toFixed(1)} ms` : '—'}</dd>
+              <dd data-testid="latency">{latency ? `${latency.medianMs.toFixed(1)} ms` : '—'}</dd>
             </div>
           </dl>
           <ArchitectureStrip layers={model.layers} />
