@@ -35,14 +35,14 @@ const u64 = (b: Uint8Array, o: number) => u32(b, o) + u32(b, o + 4) * 2 ** 32;
 class WindowedReader {
   private start = 0;
   private bytes = new Uint8Array(0);
-  constructor(private readonly inner: RangeReader) {}
+  constructor(private readonly inner: RangeReader, private readonly window: number) {}
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     if (offset >= this.start && offset + length <= this.start + this.bytes.length) {
       return this.bytes.subarray(offset - this.start, offset - this.start + length);
     }
-    if (length >= WINDOW) return this.inner.read(offset, length);
-    const n = Math.min(WINDOW, this.inner.size - offset);
+    if (length >= this.window) return this.inner.read(offset, length);
+    const n = Math.min(this.window, this.inner.size - offset);
     this.bytes = await this.inner.read(offset, n);
     this.start = offset;
     return this.bytes.subarray(0, length);
@@ -113,13 +113,13 @@ async function readCentralDirectory(reader: RangeReader, name: string): Promise<
 }
 
 /** Open a zip through byte ranges. Throws bad-dataset if it is not a zip. */
-export async function zipSource(reader: RangeReader, name = 'The archive'): Promise<FileSource> {
+export async function zipSource(reader: RangeReader, name = 'The archive', opts: { windowBytes?: number } = {}): Promise<FileSource> {
   const all = await readCentralDirectory(reader, name);
   const files = all
     .filter((e) => !e.path.endsWith('/') && !isClutter(e.path))
     .sort((a, b) => a.localOffset - b.localOffset);
   const byPath = new Map(files.map((e) => [e.path, e]));
-  const windowed = new WindowedReader(reader);
+  const windowed = new WindowedReader(reader, opts.windowBytes ?? WINDOW);
   return {
     name,
     list: async (): Promise<SourceEntry[]> => files.map((e) => ({ path: e.path, size: e.size })),
