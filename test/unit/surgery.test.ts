@@ -2,11 +2,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { buildSpec, cloneSpec, type ResNetSpec } from '../../src/engine/model/spec';
-import { listParams } from '../../src/engine/model/names';
+import { blockPrefix, listParams } from '../../src/engine/model/names';
 import { initParamArrays, type ParamArrays } from '../../src/engine/model/init';
 import { forward } from '../../src/engine/model/forward';
 import { ReidModel } from '../../src/engine/model/model';
 import { loadModel, modelToArtifacts } from '../../src/engine/model/weights-io';
+import { modelCost } from '../../src/engine/cost/macs';
 import { Prng } from '../../src/engine/util/prng';
 import { isLabError } from '../../src/engine/errors';
 import { dependencyGroups, groupLayout, groupsInScope, type PruneScope } from '../../src/engine/prune/groups';
@@ -218,6 +219,60 @@ describe('surgery invariant: pruned model == masked full model', () => {
         expect(tf.memory().numTensors).toBe(baseline);
       });
     }
+  });
+});
+
+/**
+ * MACs and parameters read off physical weight arrays: each conv's weight count times its output
+ * positions (walked from the input size and strides), the classifier's weight count; parameters
+ * are every learnable array (not BN running statistics). Classifier excluded, as the lab reports.
+ */
+function costOfArrays(spec: ResNetSpec, arrays: ParamArrays): { macs: number; params: number } {
+  const out = (n: number, k: number, s: number) => Math.floor((n + 2 * ((k - 1) / 2) - k) / s) + 1;
+  const positions = new Map<string, number>();
+  let h = out(spec.input.height, 7, 2);
+  let w = out(spec.input.width, 7, 2);
+  positions.set('conv1.weight', h * w);
+  h = out(h, 3, 2);
+  w = out(w, 3, 2);
+  spec.stages.forEach((stage, si) =>
+    stage.forEach((b, i) => {
+      const p = blockPrefix(si, i);
+      const oh = out(h, 3, b.stride);
+      const ow = out(w, 3, b.stride);
+      if (spec.block === 'basic') {
+        positions.set(`${p}.conv1.weight`, oh * ow).set(`${p}.conv2.weight`, oh * ow);
+      } else {
+        positions.set(`${p}.conv1.weight`, h * w).set(`${p}.conv2.weight`, oh * ow).set(`${p}.conv3.weight`, oh * ow);
+      }
+      positions.set(`${p}.downsample.0.weight`, oh * ow);
+      h = oh;
+      w = ow;
+    }),
+  );
+  let macs = 0;
+  let params = 0;
+  for (const [name, a] of arrays) {
+    if (name.startsWith('classifier.') || name.endsWith('running_mean') || name.endsWith('running_var')) continue;
+    params += a.length;
+    if (positions.has(name)) macs += a.length * positions.get(name)!;
+  }
+  return { macs, params };
+}
+
+describe('cost of the pruned model', () => {
+  CASES.forEach(([name, make], ci) => {
+    it(`${name}: MACs and params of the physical weights equal the cost model's prediction from prunedSpec`, () => {
+      const spec = make();
+      const keep = randomKeep(spec, 'inner+trunk', new Prng(77 + ci));
+      const predicted = modelCost(prunedSpec(spec, keepCounts(spec, keep)));
+      const full = modelCost(spec);
+      // The walk above agrees with the cost model on the unpruned network (so it measures the same thing).
+      expect(costOfArrays(spec, initParamArrays(spec, 1))).toEqual({ macs: full.macs, params: full.params });
+      const pruned = pruneArrays(spec, initParamArrays(spec, 1), keep);
+      expect(costOfArrays(pruned.spec, pruned.arrays)).toEqual({ macs: predicted.macs, params: predicted.params });
+      expect(predicted.macs).toBeLessThan(full.macs);
+    });
   });
 });
 
