@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { createServer, type Server } from 'node:http';
 import { buildSpec, type ResNetSpec } from '../../src/engine/model/spec';
 import { listParams } from '../../src/engine/model/names';
 import { initParamArrays, type ParamArrays } from '../../src/engine/model/init';
@@ -212,6 +213,37 @@ describe('tf.io handlers', () => {
     loaded.dispose();
     model.dispose();
     expect(tf.memory().numTensors).toBe(before - listParams(spec).length);
+  });
+
+  it('loads a saved folder over http with tfjs\'s own http handler', async () => {
+    const spec = tiny();
+    const arrays = arraysFor(spec, 12);
+    const d = path.join(dir, 'served');
+    // Small shards so the http loader has to fetch and order several files.
+    await modelFolder(d, { shardBytes: 20_000 }).save!(modelToArtifacts(spec, arrays, { card: { via: 'http' } }));
+    const server: Server = createServer(async (req, res) => {
+      try {
+        const body = await readFile(path.join(d, path.basename(req.url ?? '')));
+        res.writeHead(200).end(body);
+      } catch {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/model.json`;
+    try {
+      const { model, card } = await loadModel(url);
+      expect(card).toEqual({ via: 'http' });
+      const got = await model.toArrays();
+      model.dispose();
+      for (const [name, v] of arrays) expect(Array.from(got.get(name)!), name).toEqual(Array.from(v));
+      const shards = (await readdir(d)).filter((f) => f.endsWith('.bin'));
+      expect(shards.length).toBeGreaterThan(2);
+      await truncate(path.join(d, shards[1]), 100);
+      await expect(loadModel(url)).rejects.toMatchObject({ code: 'bad-weights', message: expect.stringContaining('the manifest needs') });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('says clearly when a URL scheme has no handler', async () => {
