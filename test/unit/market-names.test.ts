@@ -115,3 +115,35 @@ describe('zipSource', () => {
     await expect(zipSource(bytesRangeReader(zip.subarray(0, zip.length - 30)), 'cut.zip')).rejects.toThrow(/cut\.zip is not a readable zip archive/);
   });
 });
+
+describe('browser sources (with Node 20 File/Blob)', () => {
+  it('walks a dropped folder through every readEntries batch', async () => {
+    const { collectDroppedFiles } = await import('../../src/engine/data/market/dropped');
+    const file = (name: string) => ({ isFile: true, isDirectory: false, name, file: (ok: (f: File) => void) => ok(new File([name], name)) });
+    const dir = (name: string, children: object[]) => ({
+      isFile: false, isDirectory: true, name,
+      createReader: () => {
+        let i = 0;
+        // Two entries per call, like the browser's 100-entry batches.
+        return { readEntries: (ok: (es: object[]) => void) => { ok(children.slice(i, i + 2)); i += 2; } };
+      },
+    });
+    const tree = dir('Market', [dir('query', [file('a.jpg'), file('b.jpg'), file('c.jpg')]), file('readme.txt')]);
+    const files = await collectDroppedFiles([tree as never]);
+    expect(files.map((f) => f.path)).toEqual(['Market/query/a.jpg', 'Market/query/b.jpg', 'Market/query/c.jpg', 'Market/readme.txt']);
+    expect(await files[2].file.text()).toBe('c.jpg');
+  });
+
+  it('reads a FileList by webkitRelativePath and a zip Blob by slices', async () => {
+    const { fileListSource, blobRangeReader } = await import('../../src/engine/data/market/source');
+    const f = new File(['xyz'], '0001_c1s1_000001_00.jpg');
+    Object.defineProperty(f, 'webkitRelativePath', { value: 'Market/query/0001_c1s1_000001_00.jpg' });
+    const src = fileListSource([f]);
+    expect(src.name).toBe('Market');
+    expect(await src.list()).toEqual([{ path: 'Market/query/0001_c1s1_000001_00.jpg', size: 3 }]);
+    expect(new TextDecoder().decode(await src.read('Market/query/0001_c1s1_000001_00.jpg'))).toBe('xyz');
+    const zip = zipSync({ 'a/b.txt': new TextEncoder().encode('inside') });
+    const z = await zipSource(blobRangeReader(new Blob([zip])), 'x.zip');
+    expect(new TextDecoder().decode(await z.read('a/b.txt'))).toBe('inside');
+  });
+});
