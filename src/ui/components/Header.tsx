@@ -43,28 +43,30 @@ export function Header({ choice, status, phase, onChoice, largeText, onLargeText
         <h1>Prunability Lab</h1>
         <span className="tagline">Channel pruning for person re-identification, in your browser</span>
       </div>
-      <div
-        className="backend-badge"
-        data-testid="backend"
-        data-backend={status?.name ?? ''}
-        data-threads={status?.wasm?.threadCount ?? ''}
-        data-isolated={status ? String(status.crossOriginIsolated) : ''}
-        data-adapter-architecture={status?.adapter?.architecture ?? ''}
-        data-adapter-fallback={status?.adapter ? String(status.adapter.isFallbackAdapter) : ''}
-        aria-live="polite"
-      >
-        {status ? (
-          <>
-            <span className={`backend-name ${status.hardwareAccelerated ? 'accelerated' : ''}`} data-testid="backend-name">
-              {status.name}
-            </span>
-            <span className="backend-detail" data-testid="backend-detail">
-              {backendDetail(status)}
-            </span>
-          </>
-        ) : (
-          <span className="backend-detail">{phase === 'failed' ? 'no backend' : 'starting backend…'}</span>
-        )}
+      <div className="backend-slot">
+        <div
+          className="backend-badge"
+          data-testid="backend"
+          data-backend={status?.name ?? ''}
+          data-threads={status?.wasm?.threadCount ?? ''}
+          data-isolated={status ? String(status.crossOriginIsolated) : ''}
+          data-adapter-architecture={status?.adapter?.architecture ?? ''}
+          data-adapter-fallback={status?.adapter ? String(status.adapter.isFallbackAdapter) : ''}
+          aria-live="polite"
+        >
+          {status ? (
+            <>
+              <span className={`backend-name ${status.hardwareAccelerated ? 'accelerated' : ''}`} data-testid="backend-name">
+                {status.name}
+              </span>
+              <span className="backend-detail" data-testid="backend-detail" title={backendDetail(status)}>
+                {backendDetail(status)}
+              </span>
+            </>
+          ) : (
+            <span className="backend-detail">{phase === 'failed' ? 'no backend' : 'starting backend…'}</span>
+          )}
+        </div>
       </div>
       <div className="header-controls">
         <label>
