@@ -72,6 +72,21 @@ function zeroDilate(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
   return t;
 }
 
+/**
+ * Spatially flipped filter (kh, kw -> KH-1-kh, KW-1-kw). Reversing the flattened KH*KW axis
+ * flips both; done with block copies on the host because wasm's Reverse/Gather kernels take
+ * ~30 ms for a 3x3x256x256 filter. Only used on CPU-memory backends (wasm, cpu).
+ */
+function flipKernel(filter: tf.Tensor4D): tf.Tensor4D {
+  const [kh, kw, ci, co] = filter.shape;
+  const src = filter.dataSync() as Float32Array;
+  const block = ci * co;
+  const taps = kh * kw;
+  const out = new Float32Array(src.length);
+  for (let r = 0; r < taps; r++) out.set(src.subarray((taps - 1 - r) * block, (taps - r) * block), r * block);
+  return tf.tensor4d(out, filter.shape);
+}
+
 /** Gradient of conv2d w.r.t. its input, via a valid conv of the zero-dilated, padded dy. */
 export function conv2dInputGrad(xShape: [number, number, number, number], dy: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number], pad: Pad4): tf.Tensor4D {
   return tf.tidy(() => {
@@ -96,7 +111,7 @@ export function conv2dInputGrad(xShape: [number, number, number, number], dy: tf
       padB = Math.max(0, padB);
       padR = Math.max(0, padR);
     }
-    const wf = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]); // flipped, [KH, KW, Cout, Cin]
+    const wf = tf.transpose(flipKernel(filter), [0, 1, 3, 2]); // flipped, [KH, KW, Cout, Cin]
     const allZero = padT === 0 && padB === 0 && padL === 0 && padR === 0;
     const padding: ExplicitPad = [[0, 0], [padT, padB], [padL, padR], [0, 0]];
     return tf.conv2d(ds, wf, 1, allZero ? 'valid' : padding);

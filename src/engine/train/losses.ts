@@ -15,8 +15,11 @@ export const DIST_EPS = 1e-12;
 export function pairwiseDistances(x: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const n = x.shape[0];
-    const sq = tf.sum(tf.square(x), 1, true); // [n, 1]
-    const d2 = tf.sub(tf.add(sq, tf.transpose(sq)), tf.mul(2, tf.matMul(x, x, false, true)));
+    // Distances are translation invariant; centring shrinks the norms, and with them the
+    // cancellation error of |a|^2 + |b|^2 - 2ab in float32.
+    const xc = tf.sub(x, tf.mean(x, 0, true));
+    const sq = tf.sum(tf.square(xc), 1, true); // [n, 1]
+    const d2 = tf.sub(tf.add(sq, tf.transpose(sq)), tf.mul(2, tf.matMul(xc, xc, false, true)));
     const offDiag = tf.sub(1, tf.eye(n));
     return tf.mul(tf.sqrt(tf.maximum(d2, DIST_EPS)), offDiag) as tf.Tensor2D;
   });
@@ -61,9 +64,18 @@ export function tripletLoss(features: tf.Tensor2D, triplets: ReadonlyArray<reado
   return tf.tidy(() => {
     const dist = pairwiseDistances(features);
     const n = features.shape[0];
-    const flat = tf.reshape(dist, [n * n]);
-    const ap = tf.gather(flat, tf.tensor1d(triplets.map(([a, p]) => a * n + p), 'int32'));
-    const an = tf.gather(flat, tf.tensor1d(triplets.map(([a, , q]) => a * n + q), 'int32'));
+    // Pick d(a,p) and d(a,n) with one-hot selection matrices (wasm lacks the kernel behind
+    // tf.gather's gradient).
+    const t = triplets.length;
+    const selP = new Float32Array(t * n * n);
+    const selN = new Float32Array(t * n * n);
+    triplets.forEach(([a, p, q], i) => {
+      selP[i * n * n + a * n + p] = 1;
+      selN[i * n * n + a * n + q] = 1;
+    });
+    const flat = tf.reshape(dist, [n * n, 1]);
+    const ap = tf.matMul(tf.tensor2d(selP, [t, n * n]), flat);
+    const an = tf.matMul(tf.tensor2d(selN, [t, n * n]), flat);
     const loss = tf.mean(tf.relu(tf.add(tf.sub(ap, an), margin))) as tf.Scalar;
     return { loss, meanPos: tf.mean(ap) as tf.Scalar, meanNeg: tf.mean(an) as tf.Scalar };
   });
