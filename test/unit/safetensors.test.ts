@@ -203,6 +203,10 @@ describe('PyTorch state_dict import', () => {
     bn.shape = [c - 1];
     bn.bytes = bn.bytes.slice(0, (c - 1) * 4);
     expectLabError(() => safetensorsToModel(handBuild(tensors)), 'bad-weights', 'module.backbone.layer1.1.bn1.weight', `expected shape [${c}]`, `found shape [${c - 1}]`);
+    // Non-finite values are named too.
+    const nan = [...f.tensors].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, bytes: t.bytes.slice() }));
+    new DataView(nan.find((t) => t.name === 'module.backbone.layer2.0.conv2.weight')!.bytes.buffer).setFloat32(12, NaN, true);
+    expectLabError(() => safetensorsToModel(handBuild(nan)), 'bad-weights', 'module.backbone.layer2.0.conv2.weight', 'index 3');
   });
 
   it('recognises unsupported depths', () => {

@@ -184,6 +184,7 @@ describe('modelToArtifacts / artifactsToModel', () => {
     broken.stages[1][0].inC += 1;
     expectLabError(() => artifactsToModel({ ...art, modelTopology: { spec: broken } }), 'bad-model-file', 'layer2.0');
     expectLabError(() => artifactsToModel({ ...art, modelTopology: {} }), 'bad-model-file', 'spec');
+    expectLabError(() => artifactsToModel({ ...art, modelTopology: { spec: { ...spec, stages: [[null], ...spec.stages.slice(1)] } } }), 'bad-model-file', 'malformed');
     const data = art.weightData as ArrayBuffer;
     expectLabError(
       () => artifactsToModel({ ...art, weightData: data.slice(0, data.byteLength - 8) }),

@@ -279,6 +279,11 @@ export function stateDictToModel(sd: StateDict, opts: StateDictImportOptions = {
       continue;
     }
     const v = got.t.values;
+    const nonFinite = v.findIndex((x) => !Number.isFinite(x));
+    if (nonFinite >= 0) {
+      problems.push({ tensor: got.key, expected: 'finite values', found: `NaN/Infinity at flat index ${nonFinite}` });
+      continue;
+    }
     const lab =
       info.role === 'conv' ? convFromTorch(v, want) : info.role === 'linear.weight' ? transpose2d(v, want[0], want[1]) : new Float32Array(v);
     arrays.set(info.name, lab);

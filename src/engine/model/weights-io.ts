@@ -149,7 +149,7 @@ export function modelToArtifacts(spec: ResNetSpec, arrays: ParamArrays, opts: Ex
     modelTopology: topology,
     weightSpecs: specs,
     weightData: data.buffer,
-    ...(Object.keys(userDefinedMetadata).length > 0 ? { userDefinedMetadata } : {}),
+    ...(Object.keys(userDefinedMetadata).length > 0 ? { userDefinedMetadata: userDefinedMetadata as { [key: string]: {} } } : {}),
   };
 }
 
@@ -168,7 +168,8 @@ export function artifactsToModelJson(artifacts: tf.io.ModelArtifacts, paths: str
 function asLabError(e: unknown, code: 'bad-model-file' | 'bad-argument'): LabError {
   if (isLabError(e)) return e;
   if (e instanceof SpecError) return new LabError(code, `The model's architecture is invalid: ${e.message}`);
-  return new LabError(code, e instanceof Error ? e.message : String(e));
+  // Anything else is a malformed spec object (e.g. a stage that is not a list).
+  return new LabError(code, `The model's architecture (modelTopology.spec) is malformed: ${e instanceof Error ? e.message : String(e)}.`);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
