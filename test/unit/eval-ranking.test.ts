@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateRanking, type RankingInput } from '../../src/engine/eval/ranking';
+import { evaluateRanking, RankingAccumulator, type RankingInput } from '../../src/engine/eval/ranking';
 import { argsortFloat32 } from '../../src/engine/eval/argsort';
 import { isLabError } from '../../src/engine/errors';
 import { Prng } from '../../src/engine/util/prng';
@@ -191,6 +191,43 @@ describe('evaluateRanking: against a literal torchreid-style reference', () => {
       for (let q = 0; q < nq; q++) {
         if (!Number.isNaN(r.ap[q])) expect(off.ap[q]).toBeLessThanOrEqual(r.ap[q] + 1e-12);
       }
+    }
+  });
+});
+
+describe('RankingAccumulator', () => {
+  const rng = new Prng(11);
+  const nq = 9, ng = 40;
+  const input: RankingInput = {
+    distmat: Float32Array.from({ length: nq * ng }, () => rng.next()),
+    queryIds: Array.from({ length: nq }, () => rng.int(1, 4)), queryCams: Array.from({ length: nq }, () => rng.int(1, 3)),
+    galleryIds: Array.from({ length: ng }, () => rng.int(-1, 4)), galleryCams: Array.from({ length: ng }, () => rng.int(1, 3)),
+    maxRank: 10,
+  };
+
+  it('gives the whole-matrix result when rows arrive in chunks, in any order', () => {
+    const whole = evaluateRanking(input);
+    const acc = new RankingAccumulator(input);
+    for (const [start, rows] of [[6, 3], [0, 2], [2, 4]]) acc.addRows(start, input.distmat.slice(start * ng, (start + rows) * ng));
+    const r = acc.finish();
+    expect(r.mAP).toBe(whole.mAP);
+    expect(Array.from(r.cmc)).toEqual(Array.from(whole.cmc));
+    expect(Array.from(r.ap)).toEqual(Array.from(whole.ap));
+  });
+
+  it('refuses rows twice, rows out of range, partial rows, and finishing early', () => {
+    const acc = new RankingAccumulator(input);
+    acc.addRows(0, input.distmat.slice(0, ng));
+    const cases = [
+      () => acc.addRows(0, input.distmat.slice(0, ng)),
+      () => acc.addRows(8, input.distmat.slice(0, 2 * ng)),
+      () => acc.addRows(1, input.distmat.slice(0, ng - 1)),
+      () => acc.finish(),
+    ];
+    for (const f of cases) {
+      let err: unknown;
+      try { f(); } catch (e) { err = e; }
+      expect(isLabError(err, 'bad-argument')).toBe(true);
     }
   });
 });

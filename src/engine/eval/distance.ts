@@ -66,8 +66,15 @@ export function l2Normalize(m: FeatureMatrix): FeatureMatrix {
   return { data, rows: m.rows, dim: m.dim };
 }
 
-/** Row-major [q.rows, g.rows] distance matrix. */
-export async function distanceMatrix(q: FeatureMatrix, g: FeatureMatrix, opts: DistanceOptions = {}): Promise<Float32Array> {
+export interface DistanceChunk {
+  /** First query row of the chunk. */
+  start: number;
+  rows: number;
+  /** Row-major [rows, g.rows]. */
+  data: Float32Array;
+}
+
+function prepare(q: FeatureMatrix, g: FeatureMatrix, opts: DistanceOptions): { q: FeatureMatrix; g: FeatureMatrix; metric: DistanceMetric } {
   const metric = opts.metric ?? 'euclidean';
   if (!METRICS.includes(metric)) {
     throw new LabError('bad-argument', `Unknown distance metric "${String(metric)}"; expected one of ${METRICS.join(', ')}.`);
@@ -77,19 +84,61 @@ export async function distanceMatrix(q: FeatureMatrix, g: FeatureMatrix, opts: D
   if (q.dim !== g.dim) {
     throw new LabError('bad-argument', `Query features have dimension ${q.dim} but gallery features have ${g.dim}; they must come from the same model.`);
   }
-  if (metric === 'cosine') {
-    q = l2Normalize(q);
-    g = l2Normalize(g);
+  return metric === 'cosine' ? { q: l2Normalize(q), g: l2Normalize(g), metric } : { q, g, metric };
+}
+
+/**
+ * The distance matrix in chunks of query rows, for callers that consume rows as they come
+ * (ranking) and need not hold the whole matrix. Each chunk's buffer is fresh.
+ */
+export async function* distanceRowChunks(q0: FeatureMatrix, g0: FeatureMatrix, opts: DistanceOptions = {}): AsyncGenerator<DistanceChunk> {
+  const { q, g, metric } = prepare(q0, g0, opts);
+  const nq = q.rows;
+  const ng = g.rows;
+  if (nq === 0 || ng === 0) return;
+  const rowsPerChunk = Math.max(1, Math.floor(opts.chunkRows ?? 8_000_000 / ng));
+  const qn = rowSquaredNorms(q);
+  const gn = rowSquaredNorms(g);
+  const useTf = (opts.impl ?? 'tf') === 'tf';
+  // Transpose the gallery once: matMul with transposeB=true is ~13x slower on wasm.
+  const gT = useTf ? tf.tidy(() => tf.tensor2d(g.data, [ng, g.dim]).transpose()) : null;
+  try {
+    for (let start = 0; start < nq; start += rowsPerChunk) {
+      const rows = Math.min(rowsPerChunk, nq - start);
+      const qRows = q.data.subarray(start * q.dim, (start + rows) * q.dim);
+      let data: Float32Array;
+      if (gT) {
+        const dots = tf.tidy(() => tf.matMul(tf.tensor2d(qRows, [rows, q.dim]), gT));
+        try {
+          data = new Float32Array((await dots.data()) as Float32Array);
+        } finally {
+          dots.dispose();
+        }
+      } else {
+        data = dotsJs(qRows, rows, g);
+      }
+      finish(data, rows, qn, start, gn, metric);
+      yield { start, rows, data };
+    }
+  } finally {
+    gT?.dispose();
   }
-  return (opts.impl ?? 'tf') === 'js' ? distanceJs(q, g, metric) : distanceTf(q, g, metric, opts.chunkRows);
+}
+
+/** Row-major [q.rows, g.rows] distance matrix. */
+export async function distanceMatrix(q: FeatureMatrix, g: FeatureMatrix, opts: DistanceOptions = {}): Promise<Float32Array> {
+  prepare(q, g, opts); // validate before allocating
+  const out = new Float32Array(q.rows * g.rows);
+  for await (const c of distanceRowChunks(q, g, opts)) out.set(c.data, c.start * g.rows);
+  return out;
 }
 
 /** Turns dot products into the metric, in place, given squared row norms. */
-function finish(out: Float32Array, offset: number, rows: number, qn: Float64Array, qStart: number, gn: Float64Array, metric: DistanceMetric): void {
+function finish(out: Float32Array, rows: number, qn: Float64Array, qStart: number, gn: Float64Array, metric: DistanceMetric): void {
   const ng = gn.length;
   for (let i = 0; i < rows; i++) {
     const a = qn[qStart + i];
-    const base = offset + i * ng;
+    const base = i * ng;
     for (let j = 0; j < ng; j++) {
       const dot = out[base + j];
       if (metric === 'cosine') {
@@ -102,14 +151,13 @@ function finish(out: Float32Array, offset: number, rows: number, qn: Float64Arra
   }
 }
 
-function distanceJs(q: FeatureMatrix, g: FeatureMatrix, metric: DistanceMetric): Float32Array {
-  const nq = q.rows;
+/** Dot products of `rows` query rows with every gallery row, in plain JS. */
+function dotsJs(qd: Float32Array, rows: number, g: FeatureMatrix): Float32Array {
   const ng = g.rows;
-  const d = q.dim;
-  const out = new Float32Array(nq * ng);
-  const qd = q.data;
+  const d = g.dim;
+  const out = new Float32Array(rows * ng);
   const gd = g.data;
-  for (let i = 0; i < nq; i++) {
+  for (let i = 0; i < rows; i++) {
     const qo = i * d;
     for (let j = 0; j < ng; j++) {
       const go = j * d;
@@ -124,37 +172,6 @@ function distanceJs(q: FeatureMatrix, g: FeatureMatrix, metric: DistanceMetric):
       for (; k < d; k++) s0 += qd[qo + k] * gd[go + k];
       out[i * ng + j] = s0 + s1 + s2 + s3;
     }
-  }
-  finish(out, 0, nq, rowSquaredNorms(q), 0, rowSquaredNorms(g), metric);
-  return out;
-}
-
-async function distanceTf(q: FeatureMatrix, g: FeatureMatrix, metric: DistanceMetric, chunkRows?: number): Promise<Float32Array> {
-  const nq = q.rows;
-  const ng = g.rows;
-  const out = new Float32Array(nq * ng);
-  if (nq === 0 || ng === 0) return out;
-  const rowsPerChunk = Math.max(1, Math.floor(chunkRows ?? 8_000_000 / ng));
-  const qn = rowSquaredNorms(q);
-  const gn = rowSquaredNorms(g);
-  // Transpose the gallery once: matMul with transposeB=true is ~13x slower on wasm.
-  const gT = tf.tidy(() => tf.tensor2d(g.data, [ng, g.dim]).transpose());
-  try {
-    for (let start = 0; start < nq; start += rowsPerChunk) {
-      const rows = Math.min(rowsPerChunk, nq - start);
-      const dots = tf.tidy(() => {
-        const qc = tf.tensor2d(q.data.subarray(start * q.dim, (start + rows) * q.dim), [rows, q.dim]);
-        return tf.matMul(qc, gT);
-      });
-      try {
-        out.set((await dots.data()) as Float32Array, start * ng);
-      } finally {
-        dots.dispose();
-      }
-      finish(out, start * ng, rows, qn, start, gn, metric);
-    }
-  } finally {
-    gT.dispose();
   }
   return out;
 }

@@ -3,13 +3,13 @@
  * features, build the distance matrix, rank under the Market-1501 protocol (ranking.ts).
  * Everything returned is plain numbers, safe to send across the worker boundary.
  */
-import { LabError } from '../errors';
+import { CancelledError, LabError } from '../errors';
 import type { ReidSplit } from '../data/types';
-import { distanceMatrix, type DistanceMetric } from './distance';
+import { distanceRowChunks, type DistanceMetric } from './distance';
 import { extractFeatures, type Embedder, type ExtractOptions } from './extract';
-import { evaluateRanking, type ApVariant } from './ranking';
+import { RankingAccumulator, type ApVariant } from './ranking';
 
-export type EvalPhase = 'query' | 'gallery' | 'distance' | 'ranking';
+export type EvalPhase = 'query' | 'gallery' | 'ranking';
 
 export interface EvaluateOptions extends Omit<ExtractOptions, 'onProgress'> {
   /** Default 'euclidean' (torchreid's default; use 'cosine' with normalize for fast-reid's). */
@@ -66,13 +66,9 @@ export async function evaluateModel(
   const qf = await extractFeatures(model, query, { ...opts, onProgress: (d, t) => progress?.({ phase: 'query', done: d, total: t }) });
   const gf = await extractFeatures(model, gallery, { ...opts, onProgress: (d, t) => progress?.({ phase: 'gallery', done: d, total: t }) });
   const t1 = performance.now();
-  progress?.({ phase: 'distance', done: 0, total: 1 });
-  const distmat = await distanceMatrix(qf, gf, { metric, impl: opts.distanceImpl });
-  progress?.({ phase: 'distance', done: 1, total: 1 });
-  const t2 = performance.now();
+  // Distances and ranking chunk by chunk: the full matrix is never held (266 MB for Market).
   // Rank to at least 10 so rank-10 is defined whatever CMC length is asked for.
-  const r = evaluateRanking({
-    distmat,
+  const acc = new RankingAccumulator({
     queryIds: query.pids,
     queryCams: query.camids,
     galleryIds: gallery.pids,
@@ -80,7 +76,17 @@ export async function evaluateModel(
     maxRank: Math.max(maxRank, 10),
     apVariant,
   });
-  progress?.({ phase: 'ranking', done: 1, total: 1 });
+  let tDistance = 0;
+  let tMark = performance.now();
+  for await (const chunk of distanceRowChunks(qf, gf, { metric, impl: opts.distanceImpl })) {
+    const t = performance.now();
+    tDistance += t - tMark;
+    if (opts.shouldCancel?.() || opts.signal?.aborted) throw new CancelledError('Evaluation');
+    acc.addRows(chunk.start, chunk.data);
+    progress?.({ phase: 'ranking', done: chunk.start + chunk.rows, total: query.count });
+    tMark = performance.now();
+  }
+  const r = acc.finish();
   const t3 = performance.now();
   return {
     mAP: r.mAP,
@@ -96,6 +102,6 @@ export async function evaluateModel(
     apVariant,
     flip: opts.flip ?? false,
     normalize: opts.normalize ?? false,
-    timingsMs: { extract: t1 - t0, distance: t2 - t1, ranking: t3 - t2 },
+    timingsMs: { extract: t1 - t0, distance: tDistance, ranking: t3 - t1 - tDistance },
   };
 }

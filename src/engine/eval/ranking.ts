@@ -65,19 +65,17 @@ function badArg(message: string): LabError {
   return new LabError('bad-argument', message);
 }
 
-function checkInput(input: RankingInput): { nq: number; ng: number } {
-  const { distmat, queryIds, galleryIds, queryCams, galleryCams, maxRank } = input;
+type LabelInput = Omit<RankingInput, 'distmat'>;
+
+function checkLabels(input: LabelInput): { nq: number; ng: number } {
+  const { queryIds, galleryIds, queryCams, galleryCams, maxRank } = input;
   const nq = queryIds.length;
   const ng = galleryIds.length;
-  if (!(distmat instanceof Float32Array)) throw badArg('The distance matrix must be a Float32Array.');
   if (queryCams.length !== nq) {
     throw badArg(`Expected one camera per query (${nq}); got ${queryCams.length} query cameras.`);
   }
   if (galleryCams.length !== ng) {
     throw badArg(`Expected one camera per gallery item (${ng}); got ${galleryCams.length} gallery cameras.`);
-  }
-  if (distmat.length !== nq * ng) {
-    throw badArg(`Expected a ${nq} x ${ng} distance matrix (${nq * ng} values) for ${nq} queries and ${ng} gallery items; got ${distmat.length} values.`);
   }
   if (nq === 0) throw badArg('Expected at least one query; got none.');
   if (ng === 0) throw badArg('Expected at least one gallery item; got none.');
@@ -91,43 +89,81 @@ function checkInput(input: RankingInput): { nq: number; ng: number } {
   return { nq, ng };
 }
 
-/** Evaluate a distance matrix under the Market-1501 protocol (see the file comment). */
-export function evaluateRanking(input: RankingInput): RankingResult {
-  const { nq, ng } = checkInput(input);
-  const { distmat, queryIds, galleryIds, queryCams, galleryCams, maxRank } = input;
-  const apVariant = input.apVariant ?? 'non-interpolated';
-  const official = apVariant === 'market1501-official';
+/**
+ * Ranks query rows as their distances arrive (in any order, each once), so a caller can compute
+ * the distance matrix in chunks and never hold all of it: 3,368 x 19,732 floats is 266 MB.
+ */
+export class RankingAccumulator {
+  private readonly nq: number;
+  private readonly ng: number;
+  private readonly queryIds: Int32Array;
+  private readonly queryCams: Int32Array;
+  private readonly gIds: Int32Array;
+  private readonly gCams: Int32Array;
+  private readonly maxRank: number;
+  private readonly official: boolean;
+  private readonly apVariant: ApVariant;
+  private readonly ap: Float64Array;
+  private readonly inp: Float64Array;
+  private readonly firstMatchRank: Int32Array;
+  private readonly done: Uint8Array;
+  private readonly sorter: Float32Argsort;
+  private readonly order: Uint32Array;
 
-  const gIds = Int32Array.from(galleryIds);
-  const gCams = Int32Array.from(galleryCams);
-  const ap = new Float64Array(nq).fill(NaN);
-  const inp = new Float64Array(nq).fill(NaN);
-  const firstMatchRank = new Int32Array(nq);
-  const firstHitCount = new Float64Array(maxRank + 1); // histogram of first-hit ranks, capped
-  const sorter = new Float32Argsort(ng);
-  const order = new Uint32Array(ng);
-  let numValid = 0;
-  let apSum = 0;
-  let inpSum = 0;
+  constructor(input: LabelInput) {
+    const { nq, ng } = checkLabels(input);
+    this.nq = nq;
+    this.ng = ng;
+    this.queryIds = Int32Array.from(input.queryIds);
+    this.queryCams = Int32Array.from(input.queryCams);
+    this.gIds = Int32Array.from(input.galleryIds);
+    this.gCams = Int32Array.from(input.galleryCams);
+    this.maxRank = input.maxRank;
+    this.apVariant = input.apVariant ?? 'non-interpolated';
+    this.official = this.apVariant === 'market1501-official';
+    this.ap = new Float64Array(nq).fill(NaN);
+    this.inp = new Float64Array(nq).fill(NaN);
+    this.firstMatchRank = new Int32Array(nq);
+    this.done = new Uint8Array(nq);
+    this.sorter = new Float32Argsort(ng);
+    this.order = new Uint32Array(ng);
+  }
 
-  for (let q = 0; q < nq; q++) {
-    const qid = queryIds[q];
-    const qcam = queryCams[q];
-    if (!(qid > 0)) continue; // junk/distractor queries have no defined matches
+  /** Distances of queries [start, start + rows), row-major [rows, numGallery]. */
+  addRows(start: number, dist: Float32Array): void {
+    const ng = this.ng;
+    if (dist.length % ng !== 0) {
+      throw badArg(`Expected whole rows of ${ng} gallery distances; got ${dist.length} values.`);
+    }
+    const rows = dist.length / ng;
+    if (!Number.isInteger(start) || start < 0 || start + rows > this.nq) {
+      throw badArg(`Rows ${start}..${start + rows - 1} are outside the ${this.nq} queries.`);
+    }
+    for (let r = 0; r < rows; r++) {
+      const q = start + r;
+      if (this.done[q]) throw badArg(`Query ${q} was ranked twice.`);
+      this.done[q] = 1;
+      this.rankQuery(q, dist.subarray(r * ng, (r + 1) * ng));
+    }
+  }
+
+  private rankQuery(q: number, row: Float32Array): void {
+    const { ng, gIds, gCams, order } = this;
+    const qid = this.queryIds[q];
+    const qcam = this.queryCams[q];
+    if (!(qid > 0)) return; // junk/distractor queries have no defined matches
     // Count matches first: queries without any are skipped before paying for the sort.
     let numMatches = 0;
     for (let g = 0; g < ng; g++) {
       if (gIds[g] === qid && gCams[g] !== qcam) numMatches++;
     }
-    if (numMatches === 0) continue;
-
-    const row = distmat.subarray(q * ng, (q + 1) * ng);
+    if (numMatches === 0) return;
     for (let g = 0; g < ng; g++) {
       if (row[g] !== row[g]) {
         throw badArg(`The distance matrix has NaN at query ${q}, gallery item ${g}; distances must be numbers.`);
       }
     }
-    sorter.sort(row, order);
+    this.sorter.sort(row, order);
 
     let rank = 0; // position in the cleaned list (1-based after increment)
     let found = 0;
@@ -140,44 +176,69 @@ export function evaluateRanking(input: RankingInput): RankingResult {
       rank++;
       if (gid !== qid) continue;
       found++;
-      if (found === 1) firstMatchRank[q] = rank;
+      if (found === 1) this.firstMatchRank[q] = rank;
       const precision = found / rank;
-      if (official) {
+      if (this.official) {
         const before = rank === 1 ? 1 : (found - 1) / (rank - 1);
         sum += (before + precision) / 2;
       } else {
         sum += precision;
       }
     }
-    ap[q] = sum / numMatches;
-    inp[q] = numMatches / rank; // rank is now the hardest match's rank
-    apSum += ap[q];
-    inpSum += inp[q];
-    firstHitCount[Math.min(firstMatchRank[q], maxRank + 1) - 1]++;
-    numValid++;
+    this.ap[q] = sum / numMatches;
+    this.inp[q] = numMatches / rank; // rank is now the hardest match's rank
   }
 
-  if (numValid === 0) {
-    throw new LabError(
-      'bad-dataset',
-      `None of the ${nq} queries has a matching gallery image from a different camera, so mAP and CMC are undefined.`,
-    );
+  finish(): RankingResult {
+    const missing = this.done.indexOf(0);
+    if (missing >= 0) throw badArg(`Query ${missing} has not been ranked yet.`);
+    const { nq, maxRank } = this;
+    const firstHitCount = new Float64Array(maxRank + 1); // histogram of first-hit ranks, capped
+    let numValid = 0;
+    let apSum = 0;
+    let inpSum = 0;
+    for (let q = 0; q < nq; q++) {
+      if (Number.isNaN(this.ap[q])) continue;
+      numValid++;
+      apSum += this.ap[q];
+      inpSum += this.inp[q];
+      firstHitCount[Math.min(this.firstMatchRank[q], maxRank + 1) - 1]++;
+    }
+    if (numValid === 0) {
+      throw new LabError(
+        'bad-dataset',
+        `None of the ${nq} queries has a matching gallery image from a different camera, so mAP and CMC are undefined.`,
+      );
+    }
+    const cmc = new Float64Array(maxRank);
+    let acc = 0;
+    for (let k = 0; k < maxRank; k++) {
+      acc += firstHitCount[k];
+      cmc[k] = acc / numValid;
+    }
+    return {
+      ap: this.ap.slice(),
+      inp: this.inp.slice(),
+      firstMatchRank: this.firstMatchRank.slice(),
+      cmc,
+      mAP: apSum / numValid,
+      mINP: inpSum / numValid,
+      numQueries: nq,
+      numValidQueries: numValid,
+      apVariant: this.apVariant,
+    };
   }
-  const cmc = new Float64Array(maxRank);
-  let acc = 0;
-  for (let k = 0; k < maxRank; k++) {
-    acc += firstHitCount[k];
-    cmc[k] = acc / numValid;
+}
+
+/** Evaluate a whole distance matrix under the Market-1501 protocol (see the file comment). */
+export function evaluateRanking(input: RankingInput): RankingResult {
+  if (!(input.distmat instanceof Float32Array)) throw badArg('The distance matrix must be a Float32Array.');
+  const acc = new RankingAccumulator(input);
+  const nq = input.queryIds.length;
+  const ng = input.galleryIds.length;
+  if (input.distmat.length !== nq * ng) {
+    throw badArg(`Expected a ${nq} x ${ng} distance matrix (${nq * ng} values) for ${nq} queries and ${ng} gallery items; got ${input.distmat.length} values.`);
   }
-  return {
-    ap,
-    inp,
-    firstMatchRank,
-    cmc,
-    mAP: apSum / numValid,
-    mINP: inpSum / numValid,
-    numQueries: nq,
-    numValidQueries: numValid,
-    apVariant,
-  };
+  acc.addRows(0, input.distmat);
+  return acc.finish();
 }

@@ -34,7 +34,7 @@ const u64 = (b: Uint8Array, o: number) => u32(b, o) + u32(b, o + 4) * 2 ** 32;
 /** Caches one window of the underlying file so sequential small reads cost one slice each. */
 class WindowedReader {
   private start = 0;
-  private bytes = new Uint8Array(0);
+  private bytes: Uint8Array = new Uint8Array(0);
   constructor(private readonly inner: RangeReader, private readonly window: number) {}
 
   async read(offset: number, length: number): Promise<Uint8Array> {
