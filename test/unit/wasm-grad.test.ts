@@ -90,7 +90,8 @@ describe('Conv2D gradient on wasm', () => {
 
 /** Gradients of every trainable parameter of a tiny ResNet in training mode (BN, max-pool, ReLU, mean, moments). */
 function resnetGrads(spec: ResNetSpec, arrays: Map<string, Float32Array>, xs: Float32Array, weightsOut: Float32Array, training: boolean): Map<string, Float32Array> {
-  return tf.tidy(() => {
+  const result = new Map<string, Float32Array>();
+  tf.tidy(() => {
     const infos = listParams(spec);
     const params = new Map(infos.map((p) => [p.name, tf.tensor(arrays.get(p.name)!, p.shape)]));
     const trainable = infos.filter((p) => p.trainable);
@@ -103,8 +104,9 @@ function resnetGrads(spec: ResNetSpec, arrays: Map<string, Float32Array>, xs: Fl
       return tf.add(tf.sum(tf.mul(out.logits!, r)), tf.mean(tf.square(out.pooled))) as tf.Scalar;
     };
     const grads = tf.grads(f)(trainable.map((p) => params.get(p.name)!));
-    return new Map(trainable.map((p, i) => [p.name, grads[i].dataSync() as Float32Array]));
+    trainable.forEach((p, i) => result.set(p.name, grads[i].dataSync() as Float32Array));
   });
+  return result;
 }
 
 function worstError(g: Map<string, Float32Array>, ref: Map<string, Float32Array>): { name: string; err: number } {
