@@ -26,6 +26,12 @@ export interface ForwardOptions {
   masks?: ReadonlyMap<string, tf.Tensor1D>;
   /** Also compute ID logits (needs a classifier in the spec). */
   withLogits?: boolean;
+  /**
+   * Called with the activation at every mask site (after its mask, if any), under the key a
+   * mask would use, whether or not a mask is given: data-driven pruning criteria read a group's
+   * activations here. The tensor belongs to the forward pass; tf.keep what must outlive it.
+   */
+  onMaskSite?: (key: string, activation: tf.Tensor) => void;
 }
 
 export interface BatchStat {
@@ -95,7 +101,9 @@ export function forward(spec: ResNetSpec, params: ParamTensors, x: tf.Tensor4D, 
 
   const mask = <T extends tf.Tensor>(input: T, groupId: string): T => {
     const m = masks?.get(groupId);
-    return m ? (tf.mul(input, m) as T) : input;
+    const out = m ? (tf.mul(input, m) as T) : input;
+    opts.onMaskSite?.(groupId, out);
+    return out;
   };
 
   // Stem.
