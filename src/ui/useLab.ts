@@ -5,7 +5,7 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { BackendChoice, BackendStatus, JobProgress, LatencyResult, ModelSummary } from '../workers/api';
-import { createLabClient, startJob, type LabClient, type LabRemote, type RunningJob } from '../workers/client';
+import { createLabClient, proxyCallback, startJob, type LabClient, type LabRemote, type RunningJob } from '../workers/client';
 import { writeBackendParam } from './url';
 
 export interface JobView {
@@ -39,6 +39,8 @@ declare global {
   interface Window {
     /** The worker's API, for end-to-end tests and the curious (devtools). */
     __lab?: LabRemote;
+    /** Wraps a callback so it can be passed to __lab (e.g. a progress listener). */
+    __labProxy?: typeof proxyCallback;
   }
 }
 
@@ -87,6 +89,7 @@ export function useLab(initialChoice: BackendChoice, modelName: string | undefin
     const client = createLabClient((msg) => live && say('error', msg));
     clientRef.current = client;
     window.__lab = client.api;
+    window.__labProxy = proxyCallback;
     setPhase('starting');
     setStatus(null);
     setModel(null);

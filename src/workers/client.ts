@@ -38,6 +38,11 @@ export interface RunningJob<T> {
   cancel(): Promise<boolean>;
 }
 
+/** Mark a callback for passing to the worker (progress listeners). */
+export function proxyCallback<F extends (...args: never[]) => unknown>(f: F): F & Comlink.ProxyMarked {
+  return Comlink.proxy(f);
+}
+
 let jobCounter = 0;
 
 /**
@@ -51,7 +56,7 @@ export function startJob<T>(
   onProgress: (p: JobProgress) => void = () => {},
 ): RunningJob<T> {
   const id = `${kind}-${++jobCounter}`;
-  const proxied = Comlink.proxy(onProgress);
+  const proxied = proxyCallback(onProgress);
   const result = call(id, proxied);
   return {
     id,

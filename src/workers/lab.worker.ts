@@ -33,7 +33,7 @@ function toLabError(e: unknown): unknown {
   if (/out of memory|failed to allocate|allocation failed|OOM/i.test(msg)) {
     return new LabError('out-of-memory', `The ${status?.name ?? 'compute'} backend ran out of memory. Try a smaller batch or a narrower model. (${msg})`);
   }
-  if (/device (was )?lost|context lost|GPUDevice/i.test(msg)) {
+  if (/device (was |is )?lost|context (was )?lost/i.test(msg)) {
     return new LabError('device-lost', `The GPU stopped responding (device lost). Reload the page to start again. (${msg})`);
   }
   return e;

@@ -163,8 +163,10 @@ export interface LabPage {
   requests: string[];
   /** Requests to anything but the page's origin (data: and blob: URLs are local). */
   foreignRequests(): string[];
-  /** Uncaught page errors and console errors, for diagnosing failures. */
+  /** Uncaught page errors and console errors (HTTP failures are in `failedResponses`). */
   errors: string[];
+  /** "404 http://…" for every response with status >= 400, from the page and its workers. */
+  failedResponses: string[];
   close(): Promise<void>;
 }
 
@@ -173,12 +175,17 @@ export async function openLab(lb: LabBrowser, origin: string, query = '', viewpo
   const context = await lb.browser.newContext({ viewport });
   const requests: string[] = [];
   const errors: string[] = [];
+  const failedResponses: string[] = [];
   context.on('request', (r: Request) => requests.push(r.url()));
+  context.on('response', (r) => {
+    if (r.status() >= 400) failedResponses.push(`${r.status()} ${r.url()}`);
+  });
   await context.addInitScript(installLongTaskObserver);
   const page = await context.newPage();
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    // Chromium logs each HTTP error as "Failed to load resource"; failedResponses names the URL.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(`console: ${m.text()}`);
   });
   page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && errors.push(`worker console: ${m.text()}`)));
   await page.goto(origin + '/' + query);
@@ -187,6 +194,7 @@ export async function openLab(lb: LabBrowser, origin: string, query = '', viewpo
     page,
     requests,
     errors,
+    failedResponses,
     foreignRequests: () => requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin),
     close: () => context.close(),
   };

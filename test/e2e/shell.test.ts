@@ -71,6 +71,9 @@ describe('the lab page', () => {
       expect(lab.foreignRequests()).toEqual([]);
       // The watcher sees the worker's requests too (only the worker fetches the wasm binary).
       expect(lab.requests.some((u) => u.endsWith('.wasm'))).toBe(true);
+      expect(lab.errors).toEqual([]);
+      // The only miss is the zoo probe: no trained resnet50-w0.5 ships yet, so a random one is built.
+      expect(lab.failedResponses.filter((r) => !r.endsWith('/models/resnet50-w0.5/model.json'))).toEqual([]);
     } finally {
       await lab.close();
     }
@@ -119,6 +122,32 @@ describe('the lab page', () => {
       expect(outcome.after).toBe(outcome.before);
       expect(outcome.refused).toEqual({ code: 'bad-argument', message: 'Number of runs must be a whole number from 1 to 1000; got 0.' });
       expect(outcome.again).toBe(false); // the job is gone
+    } finally {
+      await lab.close();
+    }
+  });
+
+  it('throttles progress events to about four a second, ending with the final one', async () => {
+    const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny');
+    try {
+      await waitForModel(lab);
+      const { events, ms } = await lab.page.evaluate(async () => {
+        const events: { fraction: number; message: string; t: number }[] = [];
+        const onProgress = window.__labProxy!((p: { fraction: number; message: string }) => {
+          events.push({ fraction: p.fraction, message: p.message, t: performance.now() });
+        });
+        const t0 = performance.now();
+        await window.__lab!.measureLatency({ runs: 150, warmup: 0 }, 'throttle', onProgress);
+        const ms = performance.now() - t0;
+        await new Promise((r) => setTimeout(r, 100)); // the last event may trail the result
+        return { events, ms };
+      });
+      // Unthrottled there would be 150 events; a tiny model's run takes far less than 250 ms.
+      expect(events.length).toBeLessThanOrEqual(Math.ceil(ms / 250) + 1);
+      expect(events.length).toBeLessThan(150 / 2);
+      expect(events[events.length - 1].fraction).toBe(1);
+      expect(events[events.length - 1].message).toMatch(/^Run 150\/150: /);
+      for (let i = 1; i < events.length; i++) expect(events[i].fraction).toBeGreaterThan(events[i - 1].fraction);
     } finally {
       await lab.close();
     }
