@@ -1,0 +1,53 @@
+/**
+ * Dataset sizes. XS is for tests (a few hundred images), S the lab's default (about 150
+ * training and 150 test identities, a few thousand images), M Market-1501 scale (751/750
+ * identities, ~13k training, ~3.4k query and ~20k gallery images).
+ */
+import { LabError } from '../../errors';
+
+export type SynthTier = 'XS' | 'S' | 'M';
+
+export interface SynthTierSpec {
+  trainIds: number;
+  testIds: number;
+  /** Weights of outfit family sizes 1, 2, 3, ... */
+  familySizeWeights: readonly number[];
+  /** Cues in which a sibling differs from its family's base outfit. */
+  cuesPerSibling: number;
+  /** Cameras per training identity [min, max], and images per (identity, camera). */
+  trainCams: readonly [number, number];
+  trainImagesPerCam: readonly [number, number];
+  /** Cameras per test identity [min, max] (Market-1501: 2 to 6). */
+  testCams: readonly [number, number];
+  /** Gallery images per (test identity, camera), besides the one query. */
+  galleryPerCam: readonly [number, number];
+  /** Probability that a test family has one extra member who appears only as a distractor. */
+  ghostRate: number;
+  /** Gallery images with pid 0 (distractors) and pid -1 (junk). */
+  distractors: number;
+  junk: number;
+}
+
+export const SYNTH_TIERS: Readonly<Record<SynthTier, SynthTierSpec>> = {
+  XS: {
+    trainIds: 16, testIds: 16, familySizeWeights: [0, 2, 3, 2], cuesPerSibling: 3,
+    trainCams: [2, 4], trainImagesPerCam: [2, 3], testCams: [2, 6], galleryPerCam: [1, 2],
+    ghostRate: 0.5, distractors: 12, junk: 8,
+  },
+  S: {
+    trainIds: 150, testIds: 150, familySizeWeights: [1, 2, 3, 3, 2], cuesPerSibling: 3,
+    trainCams: [2, 5], trainImagesPerCam: [2, 4], testCams: [2, 6], galleryPerCam: [1, 3],
+    ghostRate: 0.5, distractors: 120, junk: 60,
+  },
+  M: {
+    trainIds: 751, testIds: 750, familySizeWeights: [1, 2, 3, 3, 2], cuesPerSibling: 3,
+    trainCams: [2, 6], trainImagesPerCam: [2, 6], testCams: [2, 6], galleryPerCam: [3, 7],
+    ghostRate: 0.5, distractors: 2793, junk: 3819,
+  },
+};
+
+export function tierSpec(tier: string): SynthTierSpec {
+  const spec = (SYNTH_TIERS as Record<string, SynthTierSpec>)[tier];
+  if (!spec) throw new LabError('bad-argument', `SynthReID tier must be one of XS, S or M; got "${tier}".`);
+  return spec;
+}
