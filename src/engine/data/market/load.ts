@@ -290,10 +290,19 @@ async function decodeAll(
   const size = height * width * 3;
   const splits = {} as Record<SplitName, ReidSplit>;
   const ok = {} as Record<SplitName, Uint8Array>;
+  const total = SPLITS.reduce((t, s) => t + items[s].length, 0);
   for (const s of SPLITS) {
     const n = items[s].length;
+    let images: Uint8Array;
+    try {
+      images = new Uint8Array(n * size);
+    } catch {
+      throw new LabError('out-of-memory',
+        `Holding ${total} images of ${height} x ${width} needs ${Math.round((total * size) / 2 ** 20)} MB, more than this environment allows; ` +
+        'load fewer (fewer test identities, a training-image limit, or only the splits you need).');
+    }
     splits[s] = {
-      images: new Uint8Array(n * size), count: n, height, width,
+      images, count: n, height, width,
       pids: Int32Array.from(items[s], (it) => it.pid), camids: Int32Array.from(items[s], (it) => it.camid),
       names: items[s].map((it) => it.name),
     };
