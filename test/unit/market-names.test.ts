@@ -147,3 +147,40 @@ describe('browser sources (with Node 20 File/Blob)', () => {
     expect(new TextDecoder().decode(await z.read('a/b.txt'))).toBe('inside');
   });
 });
+
+/** A stored-only archive written the ZIP64 way (as zip tools do past 65,535 entries or 4 GiB). */
+function zip64(files: Record<string, Uint8Array>): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  const central: Uint8Array[] = [];
+  const push = (b: Uint8Array) => { parts.push(b); offset += b.length; };
+  const le = (n: number, bytes: number) => Uint8Array.from({ length: bytes }, (_, i) => Math.floor(n / 2 ** (8 * i)) & 255);
+  const cat = (...xs: Uint8Array[]) => { const o = new Uint8Array(xs.reduce((n, x) => n + x.length, 0)); let p = 0; for (const x of xs) { o.set(x, p); p += x.length; } return o; };
+  for (const [name, data] of Object.entries(files)) {
+    const n = new TextEncoder().encode(name);
+    const local = offset;
+    push(cat(le(0x04034b50, 4), le(45, 2), le(0, 2), le(0, 2), le(0, 4), le(0, 4), le(data.length, 4), le(data.length, 4), le(n.length, 2), le(0, 2), n, data));
+    const extra = cat(le(1, 2), le(24, 2), le(data.length, 8), le(data.length, 8), le(local, 8));
+    central.push(cat(le(0x02014b50, 4), le(45, 2), le(45, 2), le(0, 2), le(0, 2), le(0, 4), le(0, 4),
+      le(0xffffffff, 4), le(0xffffffff, 4), le(n.length, 2), le(extra.length, 2), le(0, 2), le(0, 2), le(0, 2), le(0, 4), le(0xffffffff, 4), n, extra));
+  }
+  const cdStart = offset;
+  for (const c of central) push(c);
+  const cdSize = offset - cdStart;
+  const z64 = offset;
+  const count = Object.keys(files).length;
+  push(cat(le(0x06064b50, 4), le(44, 8), le(45, 2), le(45, 2), le(0, 4), le(0, 4), le(count, 8), le(count, 8), le(cdSize, 8), le(cdStart, 8)));
+  push(cat(le(0x07064b50, 4), le(0, 4), le(z64, 8), le(1, 4)));
+  push(cat(le(0x06054b50, 4), le(0, 2), le(0, 2), le(0xffff, 2), le(0xffff, 2), le(0xffffffff, 4), le(0xffffffff, 4), le(0, 2)));
+  return cat(...parts);
+}
+
+describe('zipSource ZIP64', () => {
+  it('reads entries whose sizes and offsets live in ZIP64 records', async () => {
+    const files = { 'MSMT17_V1/list_query.txt': new TextEncoder().encode('0000/a.jpg 0\n'), 'MSMT17_V1/test/0000/a.jpg': Uint8Array.from([1, 2, 3, 4, 5]) };
+    const src = await zipSource(bytesRangeReader(zip64(files)), 'big.zip');
+    expect(await src.list()).toEqual([{ path: 'MSMT17_V1/list_query.txt', size: 13 }, { path: 'MSMT17_V1/test/0000/a.jpg', size: 5 }]);
+    expect(Array.from(await src.read('MSMT17_V1/test/0000/a.jpg'))).toEqual([1, 2, 3, 4, 5]);
+    expect(new TextDecoder().decode(await src.read('MSMT17_V1/list_query.txt'))).toBe('0000/a.jpg 0\n');
+  });
+});
