@@ -1,7 +1,8 @@
 /**
  * The colour baseline: how far colour alone gets on a ReID dataset. Each image is described by
- * joint HSV histograms of its upper and lower halves (L1-normalised per half, concatenated),
- * compared with Euclidean distance and scored with the Market-1501 protocol. SynthReID uses it
+ * joint HSV histograms of its upper and lower halves (L1-normalised per half, square-rooted so
+ * that large uniform background regions do not swamp the clothing colours, i.e. the Hellinger
+ * embedding; then concatenated), compared with Euclidean distance and scored with the Market-1501 protocol. SynthReID uses it
  * to measure (not assume) that its outfit families defeat colour matching.
  */
 import type { ReidDataset, ReidSplit } from '../data/types';
@@ -31,12 +32,15 @@ export function rgbToHsv(r: number, g: number, b: number): [number, number, numb
   return [h, s, v];
 }
 
+/** Below this value (brightness), hue is treated as undefined. */
+const ACHROMATIC_VALUE = 0.15;
+
 function binOf(x: number, n: number): number {
   const b = Math.floor(x * n);
   return b >= n ? n - 1 : b < 0 ? 0 : b;
 }
 
-/** Features [count, 2 * hBins * sBins * vBins]: upper-half histogram, then lower-half. */
+/** Features [count, 2 * hBins * sBins * vBins]: sqrt of the upper-half histogram, then of the lower half. */
 export function colorHistogramFeatures(split: ReidSplit, options: ColorHistogramOptions = {}): FeatureMatrix {
   const [hb, sb, vb] = options.bins ?? [16, 4, 4];
   if (![hb, sb, vb].every((n) => Number.isInteger(n) && n >= 1 && n <= 64)) {
@@ -56,14 +60,18 @@ export function colorHistogramFeatures(split: ReidSplit, options: ColorHistogram
       for (let x = 0; x < w; x++) {
         const o = (y * w + x) * 3;
         const [hh, ss, vv] = rgbToHsv(img[o], img[o + 1], img[o + 2]);
-        data[base + part + (binOf(hh, hb) * sb + binOf(ss, sb)) * vb + binOf(vv, vb)] += 1;
+        const sBin = binOf(ss, sb);
+        // Hue is meaningless for near-grey or near-black pixels (a white-balance cast decides
+        // it): those pixels share hue bin 0 instead of scattering over the hue bins.
+        const hBin = sBin === 0 || vv < ACHROMATIC_VALUE ? 0 : binOf(hh, hb);
+        data[base + part + (hBin * sb + sBin) * vb + binOf(vv, vb)] += 1;
       }
     }
     const nUpper = half * w;
     const nLower = (h - half) * w;
     for (let k = 0; k < per; k++) {
-      data[base + k] /= nUpper;
-      data[base + per + k] /= nLower;
+      data[base + k] = Math.sqrt(data[base + k] / nUpper);
+      data[base + per + k] = Math.sqrt(data[base + per + k] / nLower);
     }
   }
   return { data, rows: count, dim };

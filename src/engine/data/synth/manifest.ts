@@ -30,7 +30,7 @@ export interface SynthManifest {
   counts: Record<SynthSplitName, number> & { trainIds: number; testIds: number; distractors: number; junk: number };
   identities: { pid: number; split: 'train' | 'test'; family: number; cues: string[] }[];
   splits: Record<SynthSplitName, ManifestImage[]>;
-  /** FNV-1a over every "name:hash" line of every split: one number for the whole dataset. */
+  /** FNV-1a over every "split/name:hash" line (names without extension, so JPEG and PNG copies agree). */
   digest: string;
 }
 
@@ -44,9 +44,9 @@ function splitEntries(split: ReidSplit): ManifestImage[] {
   }));
 }
 
-/** Digest of the per-image hashes (order matters). */
+/** Digest of the per-image hashes (order matters; file extensions do not). */
 export function manifestDigest(splits: Record<SynthSplitName, ManifestImage[]>): string {
-  const lines = (['train', 'query', 'gallery'] as const).flatMap((s) => splits[s].map((m) => `${s}/${m.name}:${m.fnv1a}`));
+  const lines = (['train', 'query', 'gallery'] as const).flatMap((s) => splits[s].map((m) => `${s}/${m.name.replace(/\.[a-z]+$/, '')}:${m.fnv1a}`));
   return hex8(hashString(lines.join('\n')));
 }
 

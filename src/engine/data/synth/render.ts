@@ -111,5 +111,5 @@ export function renderImage(ctx: RenderContext, req: RenderRequest, out: Uint8Ar
     }
   }
 
-  captureImage(r, cam, { gain: 1 + 0.06 * gauss(prng) }, prng, out);
+  captureImage(r, cam, { gain: 1 + 0.08 * gauss(prng) }, prng, out);
 }
