@@ -5,6 +5,7 @@ import {
 } from '../../src/engine/data/synth';
 import { interpolateCamera } from '../../src/engine/data/synth/cameras';
 import { fnv1a32 } from '../../src/engine/data/synth/detmath';
+import { SYNTH_GOLDEN } from '../../src/engine/data/synth/golden';
 import { imageView } from '../../src/engine/data/types';
 import { isLabError } from '../../src/engine/errors';
 
@@ -63,6 +64,13 @@ describe('SynthReID manifest', () => {
     copy.gallery.images[5 * n + 100] ^= 1;
     expect(verifyAgainstManifest(copy, manifest)).toEqual([`gallery/${manifest.splits.gallery[5].name}`]);
     expect(manifestDigest(manifest.splits)).toBe(manifest.digest);
+  });
+
+  it('XS at the default seed matches the stored reference digests of this generator version', () => {
+    expect(xsSource.manifest.version).toBe(SYNTH_GOLDEN.version);
+    expect(xsSource.manifest.options.seed).toBe(SYNTH_GOLDEN.seed);
+    expect(xsSource.manifest.digest).toBe(SYNTH_GOLDEN.digests.source);
+    expect(xsTarget.manifest.digest).toBe(SYNTH_GOLDEN.digests.target);
   });
 
   it('a regenerated XS tier matches the stored manifest hashes', () => {

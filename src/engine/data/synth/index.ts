@@ -13,3 +13,4 @@ export { SYNTH_TIERS, tierSpec } from './tiers';
 export type { SynthTier, SynthTierSpec } from './tiers';
 export type { SynthDomain, Identity, Outfit, Body } from './identities';
 export { fnv1a32 } from './detmath';
+export { SYNTH_GOLDEN } from './golden';

@@ -92,7 +92,8 @@ export class Raster {
   private blend(ix: number, iy: number, p: Paint, a: number): void {
     const alpha = a * (p.alpha ?? 1);
     if (alpha <= 0) return;
-    const c = this.shadeAt(p, ix + 0.5, iy + 0.5);
+    // Solid paints skip the per-pixel pattern and shading evaluation (most of the pixels drawn).
+    const c = p.pattern || p.shadeAmount ? this.shadeAt(p, ix + 0.5, iy + 0.5) : p.color;
     const o = (iy * this.width + ix) * 3;
     const d = this.data;
     if (alpha >= 1) {
