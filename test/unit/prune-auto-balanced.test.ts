@@ -91,7 +91,7 @@ describe('AutoBalanced pruning', () => {
     expect(without.plans[0].keep).toEqual(keep);
     const a = await splitNorms(withPenalty.penalisedModel!, keep);
     const b = await splitNorms(without.penalisedModel!, keep);
-    expect(a.p / a.r).toBeLessThan(0.8 * (b.p / b.r));
+    expect(a.p / a.r).toBeLessThan(0.5 * (b.p / b.r)); // measured 0.23 vs 0.89
     // The pruned model is the plan: half of each inner group, retrained.
     expect(withPenalty.retraining!.steps).toBe(2);
     for (const g of withPenalty.plans[0].groups) expect(g.kept).toBe(g.channels / 2);

@@ -18,6 +18,9 @@ import { pruneOnce } from '../../src/engine/prune/strategies/once';
 import { pruneIterative } from '../../src/engine/prune/strategies/iterative';
 import { defaultPsfpDecay, psfpFraction, pruneSoft } from '../../src/engine/prune/strategies/soft';
 import { partialTarget } from '../../src/engine/prune/strategies/common';
+import { getCriterion } from '../../src/engine/prune/criteria/index';
+import { applyPlan } from '../../src/engine/prune/plan';
+import { pruneModel } from '../../src/engine/prune/surgery';
 import { syntheticSplit } from './train-fixtures';
 import { Prng } from '../../src/engine/util/prng';
 import { ReidModel } from '../../src/engine/model/model';
@@ -271,6 +274,52 @@ describe('soft pruning', () => {
     await expect(pruneSoft(model, { variant: 'psfp', criterion: normCriterion(2, 'l2'), settings: { criterion: 'l2', rate: 0.3 }, train: { split }, epochs: 2, evaluation: leakyEval })).rejects.toThrow(
       /Fine-tuning identities must not be evaluation identities/,
     );
+    model.dispose();
+  });
+});
+
+describe('with the lab criteria (registry)', () => {
+  it('soft FPGM with the fpgm criterion hardens into the masked soft model', async () => {
+    const model = tinyModel(18, 10);
+    const base = tf.memory().numTensors;
+    const r = await pruneSoft(model, {
+      variant: 'fpgm',
+      criterion: getCriterion('fpgm'),
+      settings: { criterion: 'fpgm', rate: 0.4 },
+      train: { split, config: FT },
+      epochs: 2,
+      stepsPerEpoch: 1,
+      keepSoftModel: true,
+    });
+    const x = randomInput(3, 4);
+    const masks = masksFromKeepSets(r.softModel!.spec, r.keep);
+    const a = r.softModel!.embed(x, masks);
+    const b = r.model.embed(x);
+    expect(relDiff(await b.data(), await a.data())).toBeLessThan(1e-4);
+    tf.dispose([a, b, x]);
+    disposeMasks(masks);
+    r.softModel!.dispose();
+    r.model.dispose();
+    expect(tf.memory().numTensors).toBe(base);
+    model.dispose();
+  });
+
+  it('prune once with ThiNet applies its reconstruction; the plan alone cannot be applied without it', async () => {
+    const model = tinyModel(18, 11);
+    const thinet = getCriterion('thinet');
+    const data = { split, batches: 1, batchSize: 8 };
+    const r = await pruneOnce(model, { criterion: thinet, settings: { criterion: 'thinet', rate: 0.5 }, criterionData: data });
+    expect(r.plans[0].reconstructs).toBe(true);
+    expect(r.model.spec.stages[0][0].mid[0]).toBe(model.spec.stages[0][0].mid[0] / 2);
+    await expect(applyPlan(model, r.plans[0])).rejects.toThrow(/reconstructs the next layers' weights; pass that criterion/);
+    // Reconstruction changed the consumers: not the same as plain surgery with the same keep-set.
+    const plain = await pruneModel(model, r.plans[0].keep);
+    const x = randomInput(2, 5);
+    const [e1, e2] = [r.model.embed(x), plain.embed(x)];
+    expect(relDiff(await e1.data(), await e2.data())).toBeGreaterThan(1e-4);
+    tf.dispose([e1, e2, x]);
+    plain.dispose();
+    r.model.dispose();
     model.dispose();
   });
 });
