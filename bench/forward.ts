@@ -101,11 +101,12 @@ async function main() {
   });
   console.log(pruneLines.join('\n'));
 
+  const loadEnd = os.loadavg()[0];
   const date = new Date().toISOString().slice(0, 10);
   const section = [
     SECTION,
     '',
-    `Written by \`npx tsx bench/forward.ts\`${quick ? ' (--quick)' : ''} on ${date}. Machine: ${machine}; 1-minute load average at start ${load.toFixed(2)} (the machine is shared, so figures are indicative). Backend: tfjs ${tf.getBackend()} in Node ${process.version}, tfjs ${tf.version.tfjs}.`,
+    `Written by \`npx tsx bench/forward.ts\`${quick ? ' (--quick)' : ''} on ${date}. Machine: ${machine}; 1-minute load average ${load.toFixed(2)} at start, ${loadEnd.toFixed(2)} at the end (the machine is shared with other jobs, so figures are indicative: expect them to vary between runs). Backend: tfjs ${tf.getBackend()} in Node ${process.version}, tfjs ${tf.version.tfjs}.`,
     '',
     'Evaluation-mode forward of a batch of 128×64 images (ReID default: last stride 1, BNNeck, no classifier), median of timed runs after warm-up, each ended by `await data()`. MACs and parameters are per image for the deployed extractor (conv + linear MACs; see src/engine/cost/macs.ts).',
     '',
