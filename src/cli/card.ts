@@ -1,0 +1,69 @@
+/**
+ * card.json: what a zoo model is and how it was made: architecture, cost, training recipe,
+ * wall time, machine, and accuracy on the SynthReID S source and target test splits (the
+ * domain gap before any fine-tuning). The card test re-evaluates and checks these numbers.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { ReidModel } from '../engine/model/model';
+import { modelCost } from '../engine/cost/macs';
+import { evaluateModel, type EvaluationResult } from '../engine/eval/evaluate';
+import { generateSynthReid } from '../engine/data/synth';
+import { ProgressBar } from './progress';
+
+export const CARD_FILE = 'card.json';
+
+export interface CardEval {
+  dataset: string;
+  mAP: number;
+  rank1: number;
+  rank5: number;
+  rank10: number;
+  mINP: number;
+  numQueries: number;
+  numGallery: number;
+}
+
+export function cardEval(dataset: string, r: EvaluationResult): CardEval {
+  return { dataset, mAP: r.mAP, rank1: r.rank1, rank5: r.rank5, rank10: r.rank10, mINP: r.mINP, numQueries: r.numValidQueries, numGallery: r.numGallery };
+}
+
+/** Evaluate on SynthReID S source and target test splits (Euclidean, no flip: the lab default). */
+export async function evaluateOnSynth(model: ReidModel): Promise<CardEval[]> {
+  const out: CardEval[] = [];
+  for (const domain of ['source', 'target'] as const) {
+    const { dataset } = generateSynthReid({ tier: 'S', domain, height: model.spec.input.height, width: model.spec.input.width });
+    const bar = new ProgressBar(`eval ${dataset.name}`, dataset.query.count + dataset.gallery.count);
+    const r = await evaluateModel(model, dataset, {
+      onProgress: (p) => {
+        if (p.phase === 'query') bar.update(p.done);
+        else if (p.phase === 'gallery') bar.update(dataset.query.count + p.done);
+      },
+    });
+    bar.finish(`mAP ${(100 * r.mAP).toFixed(1)} R1 ${(100 * r.rank1).toFixed(1)}`);
+    out.push(cardEval(dataset.name, r));
+  }
+  return out;
+}
+
+export async function writeCard(dir: string, model: ReidModel, extra: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const cost = modelCost(model.spec);
+  const evaluation = await evaluateOnSynth(model);
+  const card = {
+    name: path.basename(path.resolve(dir)),
+    architecture: `ResNet-${model.spec.depth}`,
+    widthMultiplier: model.spec.widthMultiplier,
+    input: model.spec.input,
+    lastStride: model.spec.lastStride,
+    bnneck: model.spec.head.bnneck,
+    macs: cost.macs,
+    params: cost.params,
+    ...extra,
+    evaluation,
+    created: new Date().toISOString(),
+    tfjs: tf.version.tfjs,
+  };
+  await fs.writeFile(path.join(dir, CARD_FILE), JSON.stringify(card, null, 2) + '\n');
+  return card;
+}

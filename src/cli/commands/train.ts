@@ -1,0 +1,119 @@
+/**
+ * `lab train`: train a ReID ResNet from scratch (or continue a run), write a model folder with
+ * model.json + float16 shards + card.json. Resumable: a full checkpoint is written every
+ * --checkpoint-every steps to runs/<name>/checkpoint.ckpt; `--resume` continues from it (or from
+ * a compact, committed checkpoint given with --resume-from, whose optimiser moments restart).
+ */
+import { promises as fs, existsSync } from 'node:fs';
+import * as path from 'node:path';
+import * as os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { buildSpec, type Depth } from '../../engine/model/spec';
+import { ReidModel } from '../../engine/model/model';
+import { train, type TrainProgress } from '../../engine/train/trainer';
+import { resolveTrainConfig } from '../../engine/train/config';
+import { deserializeCheckpoint, serializeCheckpoint, type TrainCheckpoint } from '../../engine/train/checkpoint';
+import { labelMap } from '../../engine/train/identities';
+import { saveModelToFolder } from '../../node/model-files';
+import { resolveDataset } from '../data';
+import { ProgressBar, formatSeconds } from '../progress';
+import { bool, num, oneOf, optStr, str, type Flags } from '../args';
+import { writeCard } from '../card';
+
+async function writeAtomic(file: string, bytes: Uint8Array): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp`;
+  await fs.writeFile(tmp, bytes);
+  await fs.rename(tmp, file);
+}
+
+/** A checkpoint small enough to commit: float16 parameters, no optimiser moments. */
+export function compactCheckpoint(c: TrainCheckpoint): Uint8Array {
+  return serializeCheckpoint({ ...c, optimizer: { ...c.optimizer, slots: {} } }, { paramsFloat16: true });
+}
+
+export async function trainCommand(flags: Flags, argv: string[]): Promise<void> {
+  const depth = Number(oneOf(flags, 'depth', ['18', '34', '50'], '50')) as Depth;
+  const width = num(flags, 'width', 0.5, { min: 0.0625, max: 2 });
+  const height = num(flags, 'height', 128, { integer: true, min: 32 });
+  const imgWidth = num(flags, 'img-width', 64, { integer: true, min: 16 });
+  const seed = num(flags, 'seed', 1, { integer: true, min: 0 });
+  const steps = num(flags, 'steps', 2000, { integer: true, min: 1 });
+  const out = str(flags, 'out');
+  const name = path.basename(path.resolve(out));
+  const runDir = optStr(flags, 'run-dir') ?? path.join('runs', name);
+  const ckptFile = path.join(runDir, 'checkpoint.ckpt');
+  const every = num(flags, 'checkpoint-every', 50, { integer: true, min: 1 });
+
+  await tf.ready();
+  const { dataset, describe } = await resolveDataset(flags, { height, width: imgWidth }, { domain: 'source' });
+  const numClasses = labelMap(dataset.train.pids).ids.length;
+  const spec = buildSpec({ depth, widthMultiplier: width, inputHeight: height, inputWidth: imgWidth, lastStride: 1, bnneck: true, numClasses });
+  const config = resolveTrainConfig({
+    steps,
+    seed,
+    p: num(flags, 'p', 16, { integer: true, min: 2 }),
+    k: num(flags, 'k', 4, { integer: true, min: 1 }),
+    optimizer: { kind: 'adam', lr: num(flags, 'lr', 3.5e-4, { min: 0 }) },
+    schedule: { warmupSteps: num(flags, 'warmup', Math.min(200, Math.round(steps / 10)), { integer: true, min: 0 }) },
+  });
+
+  let resume: TrainCheckpoint | undefined;
+  const resumeFrom = optStr(flags, 'resume-from') ?? (bool(flags, 'resume') && existsSync(ckptFile) ? ckptFile : undefined);
+  if (resumeFrom) {
+    resume = deserializeCheckpoint(new Uint8Array(await fs.readFile(resumeFrom)));
+    if (Object.keys(resume.optimizer.slots).length === 0) resume = { ...resume, optimizer: { ...resume.optimizer, step: 0 } };
+    resume = { ...resume, config };
+    process.stderr.write(`Resuming from ${resumeFrom} at step ${resume.step}.\n`);
+  }
+  const previousWall = resume ? await readWallSeconds(runDir) : 0;
+
+  const model = ReidModel.init(spec, seed, { zeroInitResidual: true });
+  const bar = new ProgressBar(`train ResNet-${depth} x${width}`, steps);
+  const started = Date.now();
+  let last: TrainProgress | undefined;
+  const result = await train(model, dataset.train, config, {
+    progressIntervalMs: 1000,
+    onProgress: (p) => {
+      last = p;
+      bar.update(p.step, `loss ${p.loss.toFixed(3)} (tri ${p.triplet.toFixed(3)}, id ${p.id.toFixed(3)}) ${p.imagesPerSec.toFixed(1)} img/s`);
+    },
+    checkpointEvery: every,
+    onCheckpoint: async (c) => {
+      await writeAtomic(ckptFile, serializeCheckpoint(c));
+      await writeAtomic(path.join(runDir, 'compact.ckpt'), compactCheckpoint(c));
+      await fs.writeFile(path.join(runDir, 'wall.json'), JSON.stringify({ seconds: previousWall + (Date.now() - started) / 1000, step: c.step }));
+    },
+  }, { resume });
+  bar.finish();
+  const wallSeconds = previousWall + (Date.now() - started) / 1000;
+  await fs.mkdir(runDir, { recursive: true });
+  await fs.writeFile(path.join(runDir, 'wall.json'), JSON.stringify({ seconds: wallSeconds, step: steps }));
+  process.stderr.write(`Trained ${result.steps} steps in this run (${result.imagesPerSec.toFixed(1)} img/s); total wall ${formatSeconds(wallSeconds)}.\n`);
+
+  await saveModelToFolder(model, out, { dtype: 'float16' });
+  await writeCard(out, model, {
+    training: {
+      command: `npm run lab -- ${argv.join(' ')}`,
+      data: describe,
+      seed,
+      steps,
+      epochs: (steps * config.p * config.k) / dataset.train.count,
+      batch: `P=${config.p} x K=${config.k}`,
+      optimizer: config.optimizer,
+      finalLoss: last ? { loss: last.loss, triplet: last.triplet, id: last.id } : undefined,
+      wallSeconds,
+      machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores`,
+      backend: `${tf.getBackend()} (Node ${process.version}, tfjs ${tf.version.tfjs})`,
+    },
+  });
+  model.dispose();
+}
+
+async function readWallSeconds(runDir: string): Promise<number> {
+  try {
+    return (JSON.parse(await fs.readFile(path.join(runDir, 'wall.json'), 'utf8')) as { seconds: number }).seconds;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * `npm run lab -- <command> [flags]`: the lab's engine from the command line, for scripting and
+ * reproducibility. Same code as the browser worker, on tfjs's wasm backend in Node.
+ */
+import { initBackend } from '../engine/backend/init';
+import { isLabError } from '../engine/errors';
+import { parseFlags, type Flags } from './args';
+
+const USAGE = `Prunability Lab command-line tool
+
+Usage: npm run lab -- <command> [flags]
+
+Commands:
+  generate  Write a SynthReID tier to disk in the Market-1501 layout
+            --tier XS|S|M --domain source|target [--shift 0..1] [--data-seed N] [--format jpg|png] --out DIR
+  train     Train a ReID ResNet from scratch (resumable)
+            --depth 18|34|50 [--width 0.5] [--steps 2000] [--seed 1] [--p 16 --k 4 --lr 3.5e-4]
+            [--tier S --domain source | --data PATH] --out DIR [--resume | --resume-from FILE]
+  eval      Evaluate a model: mAP, rank-1/5/10, mINP, MACs, params
+            --model DIR [--tier S --domain target | --data PATH] [--flip] [--metric euclidean|cosine] [--json]
+  info      A model's spec and cost, per layer with --layers
+            --model DIR [--layers] [--json]
+
+Common: --backend wasm|cpu (default wasm)
+`;
+
+type Command = (flags: Flags, argv: string[]) => Promise<void>;
+
+async function load(name: string): Promise<Command | undefined> {
+  switch (name) {
+    case 'generate': return (await import('./commands/generate')).generateCommand;
+    case 'train': return (await import('./commands/train')).trainCommand;
+    case 'eval': return (await import('./commands/eval')).evalCommand;
+    case 'info': return (await import('./commands/info')).infoCommand;
+    default: return undefined;
+  }
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(USAGE);
+    return name ? 0 : 1;
+  }
+  const command = await load(name);
+  if (!command) {
+    process.stderr.write(`Unknown command "${name}".\n\n${USAGE}`);
+    return 1;
+  }
+  const flags = parseFlags(rest);
+  const backend = flags.backend === 'cpu' ? 'cpu' : 'wasm';
+  await initBackend(backend);
+  await command(flags, argv);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (isLabError(e)) process.stderr.write(`error: ${e.message}\n`);
+    else process.stderr.write(`error: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);
