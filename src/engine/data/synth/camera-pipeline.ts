@@ -43,21 +43,28 @@ function resample(src: Float32Array, h: number, w: number, factor: number): void
     }
   }
   const sy = h2 / h, sx = w2 / w;
+  // Horizontal taps are the same for every row: compute them once.
+  const xa = new Int32Array(w), xb = new Int32Array(w), xt = new Float64Array(w);
+  for (let x = 0; x < w; x++) {
+    let fx = (x + 0.5) * sx - 0.5;
+    if (fx < 0) fx = 0;
+    if (fx > w2 - 1) fx = w2 - 1;
+    const x0 = Math.floor(fx);
+    xa[x] = x0 * 3;
+    xb[x] = Math.min(w2 - 1, x0 + 1) * 3;
+    xt[x] = fx - x0;
+  }
   for (let y = 0; y < h; y++) {
     let fy = (y + 0.5) * sy - 0.5;
     if (fy < 0) fy = 0;
     if (fy > h2 - 1) fy = h2 - 1;
     const y0 = Math.floor(fy);
-    const y1 = Math.min(h2 - 1, y0 + 1);
+    const r0 = y0 * w2 * 3;
+    const r1 = Math.min(h2 - 1, y0 + 1) * w2 * 3;
     const ty = fy - y0;
     for (let x = 0; x < w; x++) {
-      let fx = (x + 0.5) * sx - 0.5;
-      if (fx < 0) fx = 0;
-      if (fx > w2 - 1) fx = w2 - 1;
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(w2 - 1, x0 + 1);
-      const tx = fx - x0;
-      const a = (y0 * w2 + x0) * 3, b = (y0 * w2 + x1) * 3, c = (y1 * w2 + x0) * 3, d = (y1 * w2 + x1) * 3;
+      const a = r0 + xa[x], b = r0 + xb[x], c = r1 + xa[x], d = r1 + xb[x];
+      const tx = xt[x];
       const o = (y * w + x) * 3;
       for (let k = 0; k < 3; k++) {
         const top = small[a + k] * (1 - tx) + small[b + k] * tx;
@@ -110,9 +117,12 @@ export function captureImage(r: Raster, cam: CameraParams, jitter: CaptureJitter
   const tone = cam.tone, sat = cam.saturation;
   for (let i = 0; i < d.length; i += 3) {
     const r0 = d[i] * wb0, g0 = d[i + 1] * wb1, b0 = d[i + 2] * wb2;
-    let rr = clamp01(m0 * r0 + m1 * g0 + m2 * b0);
-    let gg = clamp01(m0 * g0 + m1 * b0 + m2 * r0);
-    let bb = clamp01(m0 * b0 + m1 * r0 + m2 * g0);
+    let rr = m0 * r0 + m1 * g0 + m2 * b0;
+    let gg = m0 * g0 + m1 * b0 + m2 * r0;
+    let bb = m0 * b0 + m1 * r0 + m2 * g0;
+    rr = rr < 0 ? 0 : rr > 1 ? 1 : rr;
+    gg = gg < 0 ? 0 : gg > 1 ? 1 : gg;
+    bb = bb < 0 ? 0 : bb > 1 ? 1 : bb;
     rr = rr + tone * rr * (1 - rr);
     gg = gg + tone * gg * (1 - gg);
     bb = bb + tone * bb * (1 - bb);

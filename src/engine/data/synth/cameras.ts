@@ -109,32 +109,32 @@ const SOURCE_CAMERAS: readonly CameraParams[] = [
 
 const TARGET_CAMERAS: readonly CameraParams[] = [
   cam({
-    id: 1, viewMix: [0.5, 0.3, 0.2], gain: 0.7, whiteBalance: [0.92, 1.05, 0.98], hueShift: 0.04, tone: 0.1, saturation: 0.8,
-    noise: 0.04, blur: 0.8, resolution: 0.5, personScale: 0.91,
+    id: 1, viewMix: [0.5, 0.3, 0.2], gain: 0.7, whiteBalance: [0.95, 1.03, 0.97], hueShift: 0.03, tone: 0.1, saturation: 0.82,
+    noise: 0.035, blur: 0.8, resolution: 0.55, personScale: 0.91,
     scene: { kind: 'corridor', horizon: 0.5, wallColor: [0.7, 0.72, 0.66], floorColor: [0.42, 0.4, 0.36], detailColor: [0.3, 0.3, 0.32], texture: 0.3, clutter: 0.8, layoutSeed: 201 },
     occlusionRate: 0.2, occluderMix: [0.2, 0.3, 0.5], boxJitter: 0.06, truncationRate: 0.08,
   }),
   cam({
-    id: 2, viewMix: [0.3, 0.2, 0.5], gain: 0.65, whiteBalance: [1.2, 0.98, 0.72], hueShift: -0.03, tone: 0.15, saturation: 0.9,
-    noise: 0.045, blur: 0.7, resolution: 0.55, personScale: 0.89,
+    id: 2, viewMix: [0.3, 0.2, 0.5], gain: 0.65, whiteBalance: [1.12, 0.99, 0.8], hueShift: -0.02, tone: 0.15, saturation: 0.88,
+    noise: 0.04, blur: 0.7, resolution: 0.6, personScale: 0.89,
     scene: { kind: 'shop', horizon: 0.55, wallColor: [0.8, 0.78, 0.7], floorColor: [0.6, 0.55, 0.45], detailColor: [0.55, 0.2, 0.15], texture: 0.2, clutter: 1.6, layoutSeed: 202 },
     occlusionRate: 0.3, occluderMix: [0.2, 0.5, 0.3], boxJitter: 0.07, truncationRate: 0.1,
   }),
   cam({
-    id: 3, viewMix: [0.25, 0.5, 0.25], gain: 0.5, whiteBalance: [1.08, 1, 0.85], hueShift: 0.0, tone: 0.2, saturation: 0.7,
-    noise: 0.055, blur: 1.0, resolution: 0.45, personScale: 0.93,
+    id: 3, viewMix: [0.25, 0.5, 0.25], gain: 0.55, whiteBalance: [1.06, 1, 0.88], hueShift: 0.0, tone: 0.2, saturation: 0.75,
+    noise: 0.05, blur: 1.0, resolution: 0.5, personScale: 0.93,
     scene: { kind: 'lobby', horizon: 0.45, wallColor: [0.5, 0.4, 0.32], floorColor: [0.3, 0.26, 0.24], detailColor: [0.85, 0.8, 0.6], texture: 0.25, clutter: 1.0, layoutSeed: 203 },
     occlusionRate: 0.25, occluderMix: [0.3, 0.3, 0.4], boxJitter: 0.07, truncationRate: 0.1,
   }),
   cam({
-    id: 4, viewMix: [0.4, 0.3, 0.3], gain: 0.75, whiteBalance: [0.88, 0.97, 1.15], hueShift: 0.03, tone: 0.05, saturation: 0.85,
-    noise: 0.035, blur: 0.6, resolution: 0.6, personScale: 0.90,
+    id: 4, viewMix: [0.4, 0.3, 0.3], gain: 0.75, whiteBalance: [0.92, 0.98, 1.08], hueShift: 0.02, tone: 0.05, saturation: 0.85,
+    noise: 0.03, blur: 0.6, resolution: 0.65, personScale: 0.90,
     scene: { kind: 'corridor', horizon: 0.6, wallColor: [0.55, 0.6, 0.65], floorColor: [0.5, 0.5, 0.52], detailColor: [0.2, 0.22, 0.25], texture: 0.35, clutter: 1.1, layoutSeed: 204 },
     occlusionRate: 0.2, occluderMix: [0.4, 0.2, 0.4], boxJitter: 0.06, truncationRate: 0.08,
   }),
   cam({
-    id: 5, viewMix: [0.3, 0.3, 0.4], gain: 0.55, whiteBalance: [1.25, 0.95, 0.65], hueShift: -0.02, tone: 0.2, saturation: 0.75,
-    noise: 0.06, blur: 1.2, resolution: 0.4, personScale: 0.92,
+    id: 5, viewMix: [0.3, 0.3, 0.4], gain: 0.6, whiteBalance: [1.15, 0.97, 0.78], hueShift: -0.02, tone: 0.2, saturation: 0.78,
+    noise: 0.05, blur: 1.1, resolution: 0.45, personScale: 0.92,
     scene: { kind: 'shop', horizon: 0.4, wallColor: [0.62, 0.5, 0.4], floorColor: [0.36, 0.3, 0.28], detailColor: [0.2, 0.4, 0.6], texture: 0.3, clutter: 1.4, layoutSeed: 205 },
     occlusionRate: 0.3, occluderMix: [0.2, 0.4, 0.4], boxJitter: 0.08, truncationRate: 0.12,
   }),

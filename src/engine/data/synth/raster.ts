@@ -120,10 +120,21 @@ export class Raster {
   fillRect(x0: number, y0: number, x1: number, y1: number, p: Paint): void {
     const bb = this.bounds(x0, y0, x1, y1);
     if (!bb) return;
+    const opaqueSolid = !p.pattern && !p.shadeAmount && (p.alpha ?? 1) >= 1;
+    const d = this.data;
+    const [cr, cg, cb] = p.color;
     for (let iy = bb[1]; iy <= bb[3]; iy++) {
       const cy = clamp01(Math.min(iy + 1, y1) - Math.max(iy, y0));
       if (cy <= 0) continue;
       for (let ix = bb[0]; ix <= bb[2]; ix++) {
+        if (opaqueSolid && cy >= 1 && ix >= x0 && ix + 1 <= x1) {
+          // Fully covered pixel of an opaque solid rectangle: a plain store (the common case).
+          const o = (iy * this.width + ix) * 3;
+          d[o] = cr;
+          d[o + 1] = cg;
+          d[o + 2] = cb;
+          continue;
+        }
         const cx = clamp01(Math.min(ix + 1, x1) - Math.max(ix, x0));
         if (cx > 0) this.blend(ix, iy, p, cx * cy);
       }
