@@ -19,6 +19,7 @@ import { resolveDataset } from '../data';
 import { ProgressBar, formatSeconds } from '../progress';
 import { bool, num, oneOf, optStr, str, type Flags } from '../args';
 import { writeCard } from '../card';
+import { isLabError } from '../../engine/errors';
 
 async function writeAtomic(file: string, bytes: Uint8Array): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
@@ -44,6 +45,9 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
   const runDir = optStr(flags, 'run-dir') ?? path.join('runs', name);
   const ckptFile = path.join(runDir, 'checkpoint.ckpt');
   const every = num(flags, 'checkpoint-every', 50, { integer: true, min: 1 });
+  // Stop cleanly at the first checkpoint after this many minutes, so the exported model and the
+  // checkpoint agree and a later session can --resume (sessions here end at a hard limit).
+  const budgetMin = num(flags, 'time-budget', Infinity, { min: 0 });
 
   await tf.ready();
   const { dataset, describe } = await resolveDataset(flags, { height, width: imgWidth }, { domain: 'source' });
@@ -72,7 +76,13 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
   const bar = new ProgressBar(`train ResNet-${depth} x${width}`, steps);
   const started = Date.now();
   let last: TrainProgress | undefined;
-  const result = await train(model, dataset.train, config, {
+  const deadline = started + budgetMin * 60_000;
+  const stop = { aborted: false };
+  let result: Awaited<ReturnType<typeof train>> | undefined;
+  let stepsDone = steps;
+  try {
+  result = await train(model, dataset.train, config, {
+    signal: stop,
     progressIntervalMs: 1000,
     onProgress: (p) => {
       last = p;
@@ -83,13 +93,21 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
       await writeAtomic(ckptFile, serializeCheckpoint(c));
       await writeAtomic(path.join(runDir, 'compact.ckpt'), compactCheckpoint(c));
       await fs.writeFile(path.join(runDir, 'wall.json'), JSON.stringify({ seconds: previousWall + (Date.now() - started) / 1000, step: c.step }));
+      if (Date.now() > deadline && c.step < steps) {
+        stop.aborted = true;
+        stepsDone = c.step;
+      }
     },
   }, { resume });
-  bar.finish();
+  } catch (e) {
+    if (!(isLabError(e, 'cancelled') && stop.aborted)) throw e;
+    process.stderr.write(`\nTime budget reached: stopped after step ${stepsDone} of ${steps} (checkpoint saved; continue with --resume).\n`);
+  }
+  if (!stop.aborted) bar.finish();
   const wallSeconds = previousWall + (Date.now() - started) / 1000;
   await fs.mkdir(runDir, { recursive: true });
-  await fs.writeFile(path.join(runDir, 'wall.json'), JSON.stringify({ seconds: wallSeconds, step: steps }));
-  process.stderr.write(`Trained ${result.steps} steps in this run (${result.imagesPerSec.toFixed(1)} img/s); total wall ${formatSeconds(wallSeconds)}.\n`);
+  await fs.writeFile(path.join(runDir, 'wall.json'), JSON.stringify({ seconds: wallSeconds, step: stepsDone }));
+  if (result) process.stderr.write(`Trained ${result.steps} steps in this run (${result.imagesPerSec.toFixed(1)} img/s); total wall ${formatSeconds(wallSeconds)}.\n`);
 
   await saveModelToFolder(model, out, { dtype: 'float16' });
   await writeCard(out, model, {
@@ -97,8 +115,10 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
       command: `npm run lab -- ${argv.join(' ')}`,
       data: describe,
       seed,
-      steps,
-      epochs: (steps * config.p * config.k) / dataset.train.count,
+      steps: stepsDone,
+      plannedSteps: steps,
+      complete: stepsDone >= steps,
+      epochs: (stepsDone * config.p * config.k) / dataset.train.count,
       batch: `P=${config.p} x K=${config.k}`,
       optimizer: config.optimizer,
       finalLoss: last ? { loss: last.loss, triplet: last.triplet, id: last.id } : undefined,
