@@ -1,29 +1,94 @@
-/** The lab's page: header with the backend, messages, then the workflow panels in order. */
-import { useEffect, useState } from 'react';
+/**
+ * The lab's page: header with the backend, messages, running jobs, then the workflow panels in
+ * order (model, data, prune, fine-tune, results). Presenter mode keeps the essentials in large
+ * type and adds keyboard shortcuts, so a talk can be driven without hunting for buttons.
+ */
+import { useCallback, useEffect, useState } from 'react';
+import { DataPanel } from './components/DataPanel';
+import { FineTunePanel } from './components/FineTunePanel';
 import { Header } from './components/Header';
 import { JobBar } from './components/JobBar';
 import { MessageBanner } from './components/MessageBanner';
 import { ModelPanel } from './components/ModelPanel';
-import { DataPanel, FineTunePanel, PrunePanel, ResultsPanel } from './components/PlaceholderPanels';
-import { readParams } from './url';
+import { PrunePanel } from './components/PrunePanel';
+import { ResultsPanel } from './components/ResultsPanel';
+import { readConfig } from './url';
 import { useLab } from './useLab';
 
-const params = readParams();
-const startMessages = params.badBackend
-  ? [`The address asks for backend "${params.badBackend}", which the lab does not know; it uses "auto" (choices: auto, webgpu, wasm, webgl, cpu).`]
-  : [];
+const parsed = readConfig();
+
+const SHORTCUTS: [string, string][] = [
+  ['P', 'prune with the current settings'],
+  ['E', 'evaluate the current model'],
+  ['F', 'fine-tune'],
+  ['R', 'reset to the dense model'],
+  ['M', 'switch mAP / rank-1'],
+  ['X', 'switch the cost axis'],
+  ['Esc', 'cancel the running job'],
+  ['S', 'presenter mode on/off'],
+  ['?', 'this help'],
+];
+
+function typingInField(t: EventTarget | null): boolean {
+  const el = t as HTMLElement | null;
+  return Boolean(el && (el.tagName === 'INPUT' || el.tagName === 'SELECT' || el.tagName === 'TEXTAREA' || el.isContentEditable));
+}
 
 export function App() {
-  const lab = useLab(params.backend, params.model, startMessages);
+  const lab = useLab(parsed.config, parsed.problems);
   const [largeText, setLargeText] = useState(false);
+  const [help, setHelp] = useState(false);
+  const presenter = lab.config.present;
+  const { setConfig } = lab;
 
   useEffect(() => {
-    document.documentElement.classList.toggle('large-text', largeText);
-  }, [largeText]);
+    document.documentElement.classList.toggle('large-text', largeText || presenter);
+    document.documentElement.classList.toggle('presenter', presenter);
+  }, [largeText, presenter]);
 
+  const share = useCallback(() => {
+    const url = window.location.href;
+    void navigator.clipboard?.writeText(url).catch(() => {});
+    window.prompt('This link opens the lab with these settings and seeds:', url);
+  }, []);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.ctrlKey || e.metaKey || e.altKey || typingInField(e.target)) return;
+      const k = e.key.toLowerCase();
+      const idle = !lab.busy;
+      if (k === 's') setConfig({ present: !presenter });
+      else if (k === '?') setHelp((h) => !h);
+      else if (k === 'm') setConfig({ metric: lab.config.metric === 'mAP' ? 'rank1' : 'mAP' });
+      else if (k === 'x') setConfig({ xAxis: lab.config.xAxis === 'macs' ? 'params' : lab.config.xAxis === 'params' ? 'latency' : 'macs' });
+      else if (k === 'escape') {
+        if (help) setHelp(false);
+        else lab.jobs[lab.jobs.length - 1]?.cancel();
+      } else if (idle && k === 'p') lab.prune();
+      else if (idle && k === 'e') lab.evaluate();
+      else if (idle && k === 'f') lab.fineTune();
+      else if (idle && k === 'r') lab.reset();
+      else return;
+      e.preventDefault();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [lab, presenter, help, setConfig]);
+
+  const ftJob = lab.jobs.find((j) => j.id === lab.training?.jobId);
   return (
-    <div className="app" data-phase={lab.phase}>
-      <Header choice={lab.choice} status={lab.status} phase={lab.phase} onChoice={lab.setChoice} largeText={largeText} onLargeText={setLargeText} />
+    <div className={`app ${presenter ? 'presenter' : ''}`} data-phase={lab.phase} data-busy={String(lab.busy)}>
+      <Header
+        choice={lab.choice}
+        status={lab.status}
+        phase={lab.phase}
+        onChoice={lab.setChoice}
+        largeText={largeText}
+        onLargeText={setLargeText}
+        presenter={presenter}
+        onPresenter={(v) => setConfig({ present: v })}
+        onShare={share}
+      />
       <MessageBanner messages={lab.messages} onDismiss={lab.dismiss} />
       {lab.jobs.length > 0 && (
         <div className="jobs">
@@ -32,12 +97,73 @@ export function App() {
           ))}
         </div>
       )}
+      {help && (
+        <div className="help" role="dialog" aria-label="Keyboard shortcuts" data-testid="shortcuts" onClick={() => setHelp(false)}>
+          <dl>
+            {SHORTCUTS.map(([k, what]) => (
+              <div key={k}>
+                <dt>
+                  <kbd>{k}</kbd>
+                </dt>
+                <dd>{what}</dd>
+              </div>
+            ))}
+          </dl>
+        </div>
+      )}
+      <div className="scorebar" data-testid="scorebar">
+        {lab.lastEval && (
+          <span data-testid="last-eval">
+            Current model on {lab.lastEval.dataset}: mAP {(lab.lastEval.mAP * 100).toFixed(2)}, rank-1 {(lab.lastEval.rank1 * 100).toFixed(2)}, rank-5 {(lab.lastEval.rank5 * 100).toFixed(2)} ({lab.lastEval.numValidQueries}{' '}
+            queries, {lab.lastEval.numGallery} gallery images)
+          </span>
+        )}
+        <button type="button" className="secondary" data-testid="evaluate" disabled={lab.busy || !lab.dataset} onClick={lab.evaluate}>
+          Evaluate
+        </button>
+      </div>
       <main className="panels">
-        <ModelPanel model={lab.model} latency={lab.latency} busy={lab.jobs.length > 0 || lab.phase !== 'ready'} onMeasureLatency={lab.measureLatency} />
-        <DataPanel />
-        <PrunePanel />
-        <FineTunePanel />
-        <ResultsPanel />
+        <ModelPanel
+          model={lab.model}
+          lineage={lab.modelState?.lineage ?? null}
+          latency={lab.latency}
+          busy={lab.busy}
+          onMeasureLatency={lab.measureLatency}
+          onOpen={lab.openModel}
+          onExport={lab.exportModel}
+        />
+        <DataPanel
+          config={lab.config}
+          setConfig={setConfig}
+          dataset={lab.dataset}
+          ftSplit={lab.ftSplit}
+          thumbs={lab.thumbs}
+          busy={lab.busy}
+          onGenerate={lab.generateData}
+          onFiles={lab.loadDatasetFiles}
+        />
+        <PrunePanel
+          config={lab.config}
+          setConfig={setConfig}
+          criteria={lab.criteria}
+          result={lab.pruneResult}
+          pruned={Boolean(lab.modelState?.lineage.prune || lab.modelState?.lineage.fineTuneSteps)}
+          busy={lab.busy}
+          onPrune={lab.prune}
+          onReset={lab.reset}
+        />
+        <FineTunePanel
+          config={lab.config}
+          setConfig={setConfig}
+          ftSplit={lab.ftSplit}
+          training={lab.training}
+          job={ftJob}
+          busy={lab.busy}
+          onApplySplit={lab.applyFineTuneSplit}
+          onStart={lab.fineTune}
+          onPause={lab.setPaused}
+        />
+        <ResultsPanel runs={lab.runs} config={lab.config} setConfig={setConfig} dataset={lab.dataset?.name ?? null} onExport={lab.exportRuns} onClear={lab.clearRuns} />
       </main>
     </div>
   );

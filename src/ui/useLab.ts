@@ -1,12 +1,28 @@
 /**
- * The page's connection to the lab worker: one worker per backend choice (switching backends
- * starts a fresh worker, so no tensor ever changes backend), the backend status, the loaded
- * model, running jobs and the messages the banner shows.
+ * The page's connection to the lab worker and the lab's workflow state: one worker per backend
+ * choice (switching backends starts a fresh worker, so no tensor ever changes backend), the
+ * model, the dataset and fine-tuning subset, jobs with progress, the runs (persisted), and the
+ * messages the banner shows. On start it loads the default model and dataset and scores the
+ * baseline without a click, so the chart has its first point when the page settles.
  */
-import { useCallback, useEffect, useRef, useState } from 'react';
-import type { BackendChoice, BackendStatus, JobProgress, LatencyResult, ModelSummary } from '../workers/api';
-import { createLabClient, proxyCallback, startJob, type LabClient, type LabRemote, type RunningJob } from '../workers/client';
-import { writeBackendParam } from './url';
+import { startTransition, useCallback, useEffect, useRef, useState } from 'react';
+import type {
+  BackendChoice,
+  BackendStatus,
+  CriterionInfo,
+  DatasetSummary,
+  EvalSummary,
+  FineTuneSplitSummary,
+  JobProgress,
+  LatencyResult,
+  ModelState,
+  ModelSummary,
+  PruneOutcome,
+  Thumbnail,
+} from '../workers/api';
+import { createLabClient, proxyCallback, startJob, type LabClient, type LabRemote } from '../workers/client';
+import { clearRuns, downloadFile, loadRuns, runsToCsv, saveRun, type Run } from './runs';
+import { writeConfig, type LabConfig } from './url';
 
 export interface JobView {
   id: string;
@@ -22,16 +38,51 @@ export interface Message {
   text: string;
 }
 
+export interface TrainingView {
+  jobId: string;
+  points: { step: number; loss: number }[];
+  step: number;
+  totalSteps: number;
+  etaSec: number;
+  imagesPerSec: number;
+  paused: boolean;
+  running: boolean;
+}
+
 export interface Lab {
+  config: LabConfig;
+  setConfig(patch: Partial<LabConfig>): void;
   choice: BackendChoice;
   phase: 'starting' | 'ready' | 'failed';
   status: BackendStatus | null;
   model: ModelSummary | null;
+  modelState: ModelState | null;
   latency: LatencyResult | null;
+  dataset: DatasetSummary | null;
+  ftSplit: FineTuneSplitSummary | null;
+  thumbs: Thumbnail[];
+  criteria: CriterionInfo[];
+  lastEval: EvalSummary | null;
+  pruneResult: PruneOutcome | null;
+  training: TrainingView | null;
+  runs: Run[];
   jobs: JobView[];
+  busy: boolean;
   messages: Message[];
   setChoice(choice: BackendChoice): void;
   measureLatency(): void;
+  generateData(): void;
+  loadDatasetFiles(files: { path: string; file: File }[], testIdentities: number): void;
+  applyFineTuneSplit(): void;
+  evaluate(): void;
+  prune(): void;
+  reset(): void;
+  fineTune(): void;
+  setPaused(paused: boolean): void;
+  openModel(files: File[]): void;
+  exportModel(format: 'tfjs' | 'safetensors'): void;
+  clearRuns(): void;
+  exportRuns(format: 'csv' | 'json'): void;
   dismiss(id: number): void;
 }
 
@@ -45,6 +96,8 @@ declare global {
 }
 
 let messageCounter = 0;
+/** Runs of this page load get ids of their own; baselines are shared across loads (same numbers). */
+const SESSION = `${Date.now().toString(36)}-${Math.floor(performance.now() * 1000).toString(36)}`;
 
 /** A sentence for the banner, whatever was thrown. LabErrors already are sentences. */
 export function errorSentence(e: unknown): string {
@@ -59,30 +112,162 @@ function isCancelled(e: unknown): boolean {
   return (e as { code?: string } | null)?.code === 'cancelled';
 }
 
-export function useLab(initialChoice: BackendChoice, modelName: string | undefined, initialMessages: string[] = []): Lab {
-  const [choice, setChoiceState] = useState<BackendChoice>(initialChoice);
+export function runFrom(state: ModelState, ev: EvalSummary, backend: string): Run {
+  const { lineage, summary } = state;
+  const kind: Run['kind'] = lineage.fineTuneSteps > 0 ? 'fine-tuned' : lineage.prune ? 'pruned' : 'baseline';
+  const p = lineage.prune;
+  return {
+    id: kind === 'baseline' ? `baseline|${lineage.base}|${lineage.baseSource}|${ev.dataset}` : `${SESSION}|${state.stateId}|${ev.dataset}`,
+    createdAt: Date.now(),
+    kind,
+    model: lineage.base,
+    modelSource: lineage.baseSource,
+    dataset: ev.dataset,
+    backend,
+    criterion: p?.criterion ?? null,
+    criterionName: p?.criterionName ?? null,
+    strategy: p?.strategy ?? null,
+    rate: p ? p.removedFraction : null,
+    scope: p?.scope ?? null,
+    ranking: p?.ranking ?? null,
+    macs: summary.macs,
+    params: summary.params,
+    latencyMs: state.latency?.medianMs ?? null,
+    mAP: ev.mAP,
+    rank1: ev.rank1,
+    rank5: ev.rank5,
+    fineTuneSteps: lineage.fineTuneSteps,
+  };
+}
+
+export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab {
+  const [config, setConfigState] = useState<LabConfig>(initial);
+  const configRef = useRef(config);
+  configRef.current = config;
   const [phase, setPhase] = useState<Lab['phase']>('starting');
   const [status, setStatus] = useState<BackendStatus | null>(null);
-  const [model, setModel] = useState<ModelSummary | null>(null);
-  const [latency, setLatency] = useState<LatencyResult | null>(null);
+  const [modelState, setModelState] = useState<ModelState | null>(null);
+  const [dataset, setDataset] = useState<DatasetSummary | null>(null);
+  const [ftSplit, setFtSplit] = useState<FineTuneSplitSummary | null>(null);
+  const [thumbs, setThumbs] = useState<Thumbnail[]>([]);
+  const [criteria, setCriteria] = useState<CriterionInfo[]>([]);
+  const [lastEval, setLastEval] = useState<EvalSummary | null>(null);
+  const [pruneResult, setPruneResult] = useState<PruneOutcome | null>(null);
+  const [training, setTraining] = useState<TrainingView | null>(null);
+  const [runs, setRuns] = useState<Run[]>([]);
   const [jobs, setJobs] = useState<JobView[]>([]);
   const [messages, setMessages] = useState<Message[]>(() => initialMessages.map((text) => ({ id: ++messageCounter, kind: 'error', text })));
   const clientRef = useRef<LabClient | null>(null);
+  const statusRef = useRef<BackendStatus | null>(null);
+  const stateRef = useRef<ModelState | null>(null);
+  stateRef.current = modelState;
+  const datasetRef = useRef<DatasetSummary | null>(null);
+  datasetRef.current = dataset;
 
   const say = useCallback((kind: Message['kind'], text: string) => {
     setMessages((m) => (m.some((x) => x.text === text) ? m : [...m, { id: ++messageCounter, kind, text }]));
   }, []);
 
-  /** Run a worker job with a progress entry that disappears when it settles. */
-  const track = useCallback(<T,>(label: string, job: RunningJob<T>): Promise<T> => {
-    const view: JobView = { id: job.id, label, fraction: 0, message: '', cancel: () => void job.cancel() };
-    setJobs((js) => [...js, view]);
-    return job.result.finally(() => setJobs((js) => js.filter((j) => j.id !== job.id)));
+  const setConfig = useCallback((patch: Partial<LabConfig>) => {
+    setConfigState((c) => {
+      const next = { ...c, ...patch };
+      writeConfig(next);
+      return next;
+    });
   }, []);
 
-  const onProgress = useCallback((p: JobProgress) => {
-    setJobs((js) => js.map((j) => (j.id === p.jobId ? { ...j, fraction: p.fraction, message: p.message } : j)));
+  useEffect(() => {
+    loadRuns().then(
+      (stored) => setRuns((rs) => [...stored.filter((s) => !rs.some((r) => r.id === s.id)), ...rs]),
+      () => say('notice', 'Runs cannot be kept between visits here (IndexedDB is not available); they stay until the page closes.'),
+    );
+  }, [say]);
+
+  const recordRun = useCallback(
+    (run: Run) => {
+      startTransition(() => setRuns((rs) => {
+        const i = rs.findIndex((r) => r.id === run.id);
+        if (i < 0) return [...rs, run];
+        const copy = [...rs];
+        copy[i] = { ...run, createdAt: rs[i].createdAt };
+        return copy;
+      }));
+      saveRun(run).catch(() => {});
+    },
+    [],
+  );
+
+  /**
+   * Run one worker job with a progress entry that disappears when it settles. Errors become
+   * banner sentences (a cancel a notice) and the promise resolves to null.
+   */
+  const run = useCallback(
+    async <T,>(label: string, kind: string, call: (api: LabRemote, id: string, p: (e: JobProgress) => void) => Promise<T>, onEvent?: (e: JobProgress) => void): Promise<T | null> => {
+      const client = clientRef.current;
+      if (!client) return null;
+      // Progress renders as a transition: React slices the work, so the page never stalls on it.
+      const job = startJob(client.api, kind, (id, p) => call(client.api, id, p), (p) =>
+        startTransition(() => {
+          setJobs((js) => js.map((j) => (j.id === p.jobId ? { ...j, fraction: p.fraction, message: p.message } : j)));
+          onEvent?.(p);
+        }),
+      );
+      startTransition(() => setJobs((js) => [...js, { id: job.id, label, fraction: 0, message: '', cancel: () => void job.cancel() }]));
+      try {
+        return await job.result;
+      } catch (e) {
+        if (clientRef.current !== client) return null;
+        if (isCancelled(e)) say('notice', `${label} was cancelled.`);
+        else say('error', errorSentence(e));
+        return null;
+      } finally {
+        startTransition(() => setJobs((js) => js.filter((j) => j.id !== job.id)));
+      }
+    },
+    [say],
+  );
+
+  const refreshState = useCallback(async () => {
+    const st = await clientRef.current?.api.modelState();
+    if (st) startTransition(() => setModelState(st));
+    return st ?? null;
   }, []);
+
+  const evaluateNow = useCallback(async () => {
+    const ev = await run('Evaluating', 'eval', (api, id, p) => api.evaluate(id, p));
+    const st = await refreshState();
+    if (!ev || !st) return null;
+    startTransition(() => setLastEval(ev));
+    recordRun(runFrom(st, ev, statusRef.current?.name ?? ''));
+    return ev;
+  }, [run, refreshState, recordRun]);
+
+  const afterDataset = useCallback(
+    async (d: DatasetSummary | null) => {
+      const client = clientRef.current;
+      if (!client || !d) return false;
+      setDataset(d);
+      setLastEval(null);
+      client.api.thumbnails(4, 4).then(setThumbs, () => setThumbs([]));
+      const c = configRef.current;
+      try {
+        setFtSplit(await client.api.setFineTuneSplit({ identities: c.ftIds, imagesPerIdentity: c.ftPerId, seed: c.ftSeed }));
+      } catch (e) {
+        setFtSplit(null);
+        say('error', errorSentence(e));
+      }
+      return true;
+    },
+    [say],
+  );
+
+  const generate = useCallback(async () => {
+    const c = configRef.current;
+    const d = await run(`Generating SynthReID-${c.tier}`, 'synth', (api, id, p) =>
+      api.generateSynth({ tier: c.tier, domain: c.domain, shift: c.shift, seed: c.dataSeed }, id, p),
+    );
+    return afterDataset(d);
+  }, [run, afterDataset]);
 
   useEffect(() => {
     let live = true;
@@ -92,24 +277,37 @@ export function useLab(initialChoice: BackendChoice, modelName: string | undefin
     window.__labProxy = proxyCallback;
     setPhase('starting');
     setStatus(null);
-    setModel(null);
-    setLatency(null);
+    setModelState(null);
+    setDataset(null);
+    setFtSplit(null);
+    setThumbs([]);
+    setLastEval(null);
+    setPruneResult(null);
+    setTraining(null);
     setJobs([]);
     // Notices explain the previous backend choice; errors stay until dismissed.
     setMessages((m) => m.filter((x) => x.kind === 'error'));
     (async () => {
       try {
-        const st = await client.api.init(choice);
+        const st = await client.api.init(config.backend);
         if (!live) return;
         setStatus(st);
+        statusRef.current = st;
         for (const note of st.notes) say('notice', note);
-        const summary = await track(
-          'Loading the model',
-          startJob(client.api, 'load', (id, p) => client.api.loadDefaultModel(modelName ? { model: modelName } : {}, id, p), onProgress),
-        );
+        const summary = await run('Loading the model', 'load', (api, id, p) => api.loadDefaultModel(config.model ? { model: config.model } : {}, id, p));
         if (!live) return;
-        setModel(summary);
+        if (!summary) {
+          setPhase('failed');
+          return;
+        }
+        await refreshState();
+        setCriteria(await client.api.criteria());
+        if (summary.source === 'random') say('notice', `Random weights: the zoo model is not available, so ${summary.name} starts untrained and its accuracy is near chance. Pruning and fine-tuning still work.`);
         setPhase('ready');
+        // First impression: dataset, latency and the baseline point, without a click.
+        if (!live || !(await generate()) || !live) return;
+        await run('Measuring latency', 'latency', (api, id, p) => api.measureStateLatency(id, p)).then((s) => live && s && setModelState(s));
+        if (live) await evaluateNow();
       } catch (e) {
         if (!live) return;
         setPhase('failed');
@@ -122,27 +320,214 @@ export function useLab(initialChoice: BackendChoice, modelName: string | undefin
       if (clientRef.current === client) clientRef.current = null;
       if (window.__lab === client.api) delete window.__lab;
     };
-  }, [choice, modelName, say, track, onProgress]);
+    // A new worker only when the backend or the model changes.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [config.backend, config.model]);
 
-  const setChoice = useCallback((c: BackendChoice) => {
-    writeBackendParam(c);
-    setChoiceState(c);
-  }, []);
+  const setChoice = useCallback((c: BackendChoice) => setConfig({ backend: c }), [setConfig]);
 
   const measureLatency = useCallback(() => {
+    void run('Measuring latency', 'latency', (api, id, p) => api.measureStateLatency(id, p)).then((s) => s && setModelState(s));
+  }, [run]);
+
+  const generateData = useCallback(() => {
+    void generate().then((ok) => (ok ? evaluateNow() : null));
+  }, [generate, evaluateNow]);
+
+  const loadDatasetFiles = useCallback(
+    (files: { path: string; file: File }[], testIdentities: number) => {
+      void run('Loading the dataset', 'dataset', (api, id, p) => api.loadDatasetFiles(files, { testIdentities, seed: 1 }, id, p))
+        .then((d) => afterDataset(d))
+        .then((ok) => (ok ? evaluateNow() : null));
+    },
+    [run, afterDataset, evaluateNow],
+  );
+
+  const applyFineTuneSplit = useCallback(() => {
+    const client = clientRef.current;
+    if (!client || !datasetRef.current) return;
+    const c = configRef.current;
+    client.api.setFineTuneSplit({ identities: c.ftIds, imagesPerIdentity: c.ftPerId, seed: c.ftSeed }).then(setFtSplit, (e) => say('error', errorSentence(e)));
+  }, [say]);
+
+  const evaluate = useCallback(() => void evaluateNow(), [evaluateNow]);
+
+  const prune = useCallback(() => {
+    const c = configRef.current;
+    void (async () => {
+      const out = await run('Pruning', 'prune', (api, id, p) =>
+        api.prune(
+          {
+            criterion: c.criterion,
+            target: c.targetKind === 'rate' ? { kind: 'rate', rate: c.rate } : { kind: 'macs', keep: c.macsKeep },
+            scope: c.scope,
+            ranking: c.ranking,
+            strategy: c.strategy,
+            seed: c.pruneSeed,
+            lr: c.lr,
+          },
+          id,
+          p,
+        ),
+      );
+      if (!out) return;
+      startTransition(() => {
+        setPruneResult(out);
+        setModelState(out.state);
+        setLastEval(null);
+      });
+      if (out.state.lineage.prune?.message) say('notice', out.state.lineage.prune.message);
+      if (datasetRef.current) await evaluateNow();
+    })();
+  }, [run, say, evaluateNow]);
+
+  const reset = useCallback(() => {
     const client = clientRef.current;
     if (!client) return;
-    setLatency(null);
-    track('Measuring latency', startJob(client.api, 'latency', (id, p) => client.api.measureLatency({ batch: 1, runs: 10, warmup: 2 }, id, p), onProgress))
-      .then((r) => clientRef.current === client && setLatency(r))
-      .catch((e) => {
-        if (clientRef.current !== client) return;
-        if (isCancelled(e)) say('notice', 'Latency measurement cancelled.');
-        else say('error', errorSentence(e));
-      });
-  }, [track, onProgress, say]);
+    client.api.resetModel().then(
+      (s) => {
+        setModelState(s);
+        setPruneResult(null);
+        setTraining(null);
+        setLastEval(null);
+      },
+      (e) => say('error', errorSentence(e)),
+    );
+  }, [say]);
+
+  const fineTune = useCallback(() => {
+    const c = configRef.current;
+    void (async () => {
+      let jobId = '';
+      const out = await run(
+        'Fine-tuning',
+        'finetune',
+        (api, id, p) => {
+          jobId = id;
+          startTransition(() => setTraining({ jobId: id, points: [], step: 0, totalSteps: c.steps, etaSec: NaN, imagesPerSec: 0, paused: false, running: true }));
+          return api.fineTune({ steps: c.steps, lr: c.lr, seed: c.trainSeed }, id, p);
+        },
+        (e) => {
+          const t = e.train;
+          if (!t) return;
+          setTraining((v) =>
+            v && v.jobId === e.jobId
+              ? { ...v, points: t.points.length ? [...v.points, ...t.points] : v.points, step: t.step, totalSteps: t.totalSteps, etaSec: t.etaSec, imagesPerSec: t.imagesPerSec || v.imagesPerSec, paused: t.paused }
+              : v,
+          );
+        },
+      );
+      startTransition(() => setTraining((v) => (v && v.jobId === jobId ? { ...v, running: false, paused: false } : v)));
+      const st = await refreshState();
+      if (out || (st && st.lineage.fineTuneSteps > 0)) await evaluateNow();
+    })();
+  }, [run, refreshState, evaluateNow]);
+
+  const setPaused = useCallback(
+    (paused: boolean) => {
+      const client = clientRef.current;
+      if (!client || !training?.running) return;
+      void client.api.setPaused(training.jobId, paused);
+      setTraining((v) => (v ? { ...v, paused } : v));
+    },
+    [training],
+  );
+
+  const openModel = useCallback(
+    (files: File[]) => {
+      void (async () => {
+        const st = await run('Opening your model', 'open', (api, id, p) => api.openModelFiles(files, id, p));
+        if (!st) return;
+        setModelState(st);
+        setPruneResult(null);
+        setTraining(null);
+        setLastEval(null);
+        const d = datasetRef.current;
+        const sameSize = d && d.height === st.summary.input.height && d.width === st.summary.input.width;
+        if (d && !sameSize) {
+          if (d.kind === 'synth') await generate();
+          else {
+            say('notice', `Your model expects ${st.summary.input.height}×${st.summary.input.width} images; load the dataset again so it is resized to that.`);
+            return;
+          }
+        }
+        await run('Measuring latency', 'latency', (api, id, p) => api.measureStateLatency(id, p)).then((s) => s && setModelState(s));
+        if (datasetRef.current) await evaluateNow();
+      })();
+    },
+    [run, say, generate, evaluateNow],
+  );
+
+  const exportModel = useCallback(
+    (format: 'tfjs' | 'safetensors') => {
+      const client = clientRef.current;
+      const st = stateRef.current;
+      if (!client || !st) return;
+      const p = st.lineage.prune;
+      const name = [st.lineage.base, p ? `${p.criterion}-${Math.round(p.removedFraction * 100)}pct` : 'dense', st.lineage.fineTuneSteps ? `ft${st.lineage.fineTuneSteps}` : '']
+        .filter(Boolean)
+        .join('-')
+        .replace(/[^A-Za-z0-9._-]/g, '_');
+      client.api.exportModel(format, name).then(
+        (out) => {
+          for (const f of out.files) downloadFile(f.name, f.bytes, f.name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+          say('notice', `Saved ${out.files.map((f) => f.name).join(', ')} to your downloads.`);
+        },
+        (e) => say('error', errorSentence(e)),
+      );
+    },
+    [say],
+  );
+
+  const clearAllRuns = useCallback(() => {
+    setRuns([]);
+    clearRuns().catch(() => {});
+  }, []);
+
+  const exportRuns = useCallback(
+    (format: 'csv' | 'json') => {
+      if (format === 'csv') downloadFile('prunability-runs.csv', runsToCsv(runs), 'text/csv');
+      else downloadFile('prunability-runs.json', JSON.stringify(runs, null, 2), 'application/json');
+    },
+    [runs],
+  );
 
   const dismiss = useCallback((id: number) => setMessages((m) => m.filter((x) => x.id !== id)), []);
 
-  return { choice, phase, status, model, latency, jobs, messages, setChoice, measureLatency, dismiss };
+  return {
+    config,
+    setConfig,
+    choice: config.backend,
+    phase,
+    status,
+    model: modelState?.summary ?? null,
+    modelState,
+    latency: modelState?.latency ?? null,
+    dataset,
+    ftSplit,
+    thumbs,
+    criteria,
+    lastEval,
+    pruneResult,
+    training,
+    runs,
+    jobs,
+    busy: jobs.length > 0 || phase !== 'ready',
+    messages,
+    setChoice,
+    measureLatency,
+    generateData,
+    loadDatasetFiles,
+    applyFineTuneSplit,
+    evaluate,
+    prune,
+    reset,
+    fineTune,
+    setPaused,
+    openModel,
+    exportModel,
+    clearRuns: clearAllRuns,
+    exportRuns,
+    dismiss,
+  };
 }

@@ -68,7 +68,7 @@ export interface LayerChannels {
 export interface ModelSummary {
   /** Zoo folder name, or a description of the random model. */
   name: string;
-  source: 'zoo' | 'random';
+  source: 'zoo' | 'random' | 'user';
   depth: 18 | 34 | 50;
   widthMultiplier: number;
   input: { height: number; width: number };
@@ -103,6 +103,18 @@ export interface JobProgress {
   /** 0..1 */
   fraction: number;
   message: string;
+  /** Training jobs: the steps finished since the previous event (none are dropped by the throttle). */
+  train?: TrainTick;
+}
+
+export interface TrainTick {
+  /** Every step since the last event: step number and its loss. */
+  points: { step: number; loss: number }[];
+  step: number;
+  totalSteps: number;
+  etaSec: number;
+  imagesPerSec: number;
+  paused: boolean;
 }
 
 export type ProgressCallback = (p: JobProgress) => void;
@@ -111,6 +123,164 @@ export interface LoadModelOptions {
   /** "tiny" builds a small random model (tests, slow backends); other names are zoo folders. */
   model?: string;
   seed?: number;
+}
+
+/** SynthReID, the built-in benchmark (tiers XS for tests, S for the lab). */
+export interface SynthRequest {
+  tier: 'XS' | 'S';
+  domain: 'source' | 'target';
+  /** Target only: 0 looks like the source cameras, 1 the full target cameras. */
+  shift: number;
+  seed: number;
+}
+
+export interface SplitStats {
+  images: number;
+  identities: number;
+  cameras: number;
+}
+
+export interface DatasetSummary {
+  name: string;
+  kind: 'synth' | 'files';
+  height: number;
+  width: number;
+  train: SplitStats;
+  query: SplitStats;
+  gallery: SplitStats;
+  synth?: SynthRequest;
+  /** The loader's report as sentences (files skipped, resized, subsampled, warnings). */
+  report: string[];
+}
+
+/** One small image as RGBA bytes, ready for putImageData. */
+export interface Thumbnail {
+  pid: number;
+  camera: number;
+  split: 'query' | 'gallery' | 'train';
+  width: number;
+  height: number;
+  rgba: ArrayBuffer;
+}
+
+export interface LoadFilesOptions {
+  /** Keep only this many test identities (seeded), so evaluation stays quick. 0 = all. */
+  testIdentities: number;
+  seed: number;
+}
+
+/** The labelled fine-tuning subset: identities x images of the TRAIN split only. */
+export interface FineTuneSplitRequest {
+  identities: number;
+  imagesPerIdentity: number;
+  seed: number;
+}
+
+export interface FineTuneSplitSummary {
+  identities: number;
+  images: number;
+  /** The training split's size it was drawn from. */
+  ofIdentities: number;
+  /** Checked: none of these identities is in the query or gallery set. */
+  disjointFromEvaluation: boolean;
+}
+
+export interface EvalSummary {
+  mAP: number;
+  rank1: number;
+  rank5: number;
+  rank10: number;
+  mINP: number;
+  numQueries: number;
+  numValidQueries: number;
+  numGallery: number;
+  dataset: string;
+  ms: number;
+}
+
+export type StrategyId = 'once' | 'iterative' | 'soft';
+
+export interface PruneRequest {
+  criterion: string;
+  target: { kind: 'rate'; rate: number } | { kind: 'macs'; keep: number };
+  scope: 'inner' | 'inner+trunk';
+  ranking: 'local' | 'global';
+  strategy: StrategyId;
+  seed: number;
+  /** Iterative: prune-and-fine-tune rounds; soft: epochs. */
+  rounds?: number;
+  /** Iterative/soft: fine-tuning steps' worth per round. */
+  stepsPerRound?: number;
+  lr?: number;
+}
+
+export interface PruneRecord {
+  criterion: string;
+  criterionName: string;
+  strategy: StrategyId;
+  target: PruneRequest['target'];
+  scope: PruneRequest['scope'];
+  ranking: PruneRequest['ranking'];
+  /** Channel rate used (searched for a MACs target) and the fraction actually removed. */
+  rate: number;
+  removedFraction: number;
+  targetMet: boolean;
+  message?: string;
+}
+
+/** Where the current model came from: the dense model, pruned how, fine-tuned how long. */
+export interface Lineage {
+  base: string;
+  baseSource: ModelSummary['source'];
+  prune?: PruneRecord;
+  fineTuneSteps: number;
+}
+
+export interface ModelState {
+  /** Changes whenever the weights change (prune, fine-tune, reset, open). */
+  stateId: number;
+  summary: ModelSummary;
+  lineage: Lineage;
+  latency: LatencyResult | null;
+}
+
+export interface CostPoint {
+  macs: number;
+  params: number;
+  latencyMs: number | null;
+}
+
+export interface PruneOutcome {
+  before: CostPoint;
+  after: CostPoint;
+  state: ModelState;
+}
+
+export interface FineTuneRequest {
+  steps: number;
+  lr: number;
+  seed: number;
+}
+
+export interface FineTuneOutcome {
+  steps: number;
+  finalLoss: number;
+  imagesPerSec: number;
+  state: ModelState;
+}
+
+export interface CriterionInfo {
+  id: string;
+  name: string;
+  needs: 'nothing' | 'weights' | 'data' | 'data+gradients';
+  explanation: string;
+  formula: string;
+  globalNormalisation: string;
+}
+
+/** Model files for the user to save: names and bytes (transferred, not copied). */
+export interface ExportedFiles {
+  files: { name: string; bytes: ArrayBuffer }[];
 }
 
 /** Everything the worker exposes; each method's result is plain data. */
@@ -123,6 +293,32 @@ export interface LabWorkerApi {
   measureLatency(opts: LatencyOptions, jobId: string, onProgress?: ProgressCallback): Promise<LatencyResult>;
   /** Ask a running job to stop; it ends with a LabError of code "cancelled". False if no such job runs. */
   cancel(jobId: string): boolean;
+  /** Pause or resume a training job between steps. False if no such job runs. */
+  setPaused(jobId: string, paused: boolean): boolean;
+
+  /** The current model: summary, lineage, latency. Null before a model is loaded. */
+  modelState(): ModelState | null;
+  /** Latency of the current model (batch 1), remembered in its state. */
+  measureStateLatency(jobId: string, onProgress?: ProgressCallback): Promise<ModelState>;
+  /** Back to the dense model (the loaded or opened one). */
+  resetModel(): ModelState;
+  /** Open the user's model: model.json + shards, or one .safetensors file. Becomes the new dense model. */
+  openModelFiles(files: File[], jobId: string, onProgress?: ProgressCallback): Promise<ModelState>;
+  /** The current model as files: tfjs (model.json + shards, as 'downloads://' writes them) or safetensors. */
+  exportModel(format: 'tfjs' | 'safetensors', name: string): Promise<ExportedFiles>;
+
+  generateSynth(req: SynthRequest, jobId: string, onProgress?: ProgressCallback): Promise<DatasetSummary>;
+  /** A Market-1501 / DukeMTMC-reID / CUHK03-NP / MSMT17 folder (files with paths) or one zip. */
+  loadDatasetFiles(files: { path: string; file: File }[], opts: LoadFilesOptions, jobId: string, onProgress?: ProgressCallback): Promise<DatasetSummary>;
+  datasetSummary(): DatasetSummary | null;
+  /** A few identities across cameras from the evaluation set. */
+  thumbnails(identities: number, perIdentity: number): Promise<Thumbnail[]>;
+  setFineTuneSplit(req: FineTuneSplitRequest): FineTuneSplitSummary;
+
+  evaluate(jobId: string, onProgress?: ProgressCallback): Promise<EvalSummary>;
+  criteria(): CriterionInfo[];
+  prune(req: PruneRequest, jobId: string, onProgress?: ProgressCallback): Promise<PruneOutcome>;
+  fineTune(req: FineTuneRequest, jobId: string, onProgress?: ProgressCallback): Promise<FineTuneOutcome>;
   /** tf.memory().numTensors, for leak checks in end-to-end tests. */
   numTensors(): number;
 }

@@ -6,7 +6,7 @@
  */
 import * as Comlink from 'comlink';
 import { CancelledError, LabError } from '../engine/errors';
-import type { ProgressCallback } from './api';
+import type { JobProgress, ProgressCallback } from './api';
 
 /** At most ~4 progress events a second: enough for a smooth bar, cheap for the page. */
 export const PROGRESS_INTERVAL_MS = 250;
@@ -29,15 +29,45 @@ export class Job {
     if (this.signal.aborted) throw new CancelledError(this.what);
   }
 
-  /** Report progress; dropped if the last event was less than PROGRESS_INTERVAL_MS ago, unless final. */
-  progress(fraction: number, message: string): void {
-    if (!this.onProgress) return;
+  /**
+   * Report progress; dropped if the last event was less than PROGRESS_INTERVAL_MS ago, unless
+   * final or forced. `extra` is built only for events that are sent; returns whether it was sent.
+   */
+  progress(fraction: number, message: string, extra?: () => Pick<JobProgress, 'train'>, force = false): boolean {
+    if (!this.onProgress) return false;
     const now = performance.now();
     const final = fraction >= 1;
-    if (!final && now - this.lastSent < PROGRESS_INTERVAL_MS) return;
+    if (!final && !force && now - this.lastSent < PROGRESS_INTERVAL_MS) return false;
     this.lastSent = now;
+    const event: JobProgress = { jobId: this.id, fraction: Math.min(1, Math.max(0, fraction)), message, ...(extra ? extra() : {}) };
     // Fire and forget: a page that went away must not stall the job.
-    void Promise.resolve(this.onProgress({ jobId: this.id, fraction: Math.min(1, Math.max(0, fraction)), message })).catch(() => {});
+    void Promise.resolve(this.onProgress(event)).catch(() => {});
+    return true;
+  }
+
+  private pausedFlag = false;
+  private resume: (() => void) | null = null;
+
+  get paused(): boolean {
+    return this.pausedFlag;
+  }
+
+  setPaused(paused: boolean): void {
+    this.pausedFlag = paused;
+    if (!paused && this.resume) {
+      this.resume();
+      this.resume = null;
+    }
+  }
+
+  /** Wait here while paused; a cancel ends the wait (the caller then sees throwIfCancelled). */
+  async waitWhilePaused(): Promise<void> {
+    while (this.pausedFlag && !this.signal.aborted) {
+      await new Promise<void>((resolve) => {
+        this.resume = resolve;
+        this.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
   }
 }
 
@@ -63,6 +93,13 @@ export class JobRegistry {
     const job = this.running.get(id);
     if (!job) return false;
     job.controller.abort();
+    return true;
+  }
+
+  setPaused(id: string, paused: boolean): boolean {
+    const job = this.running.get(id);
+    if (!job) return false;
+    job.setPaused(paused);
     return true;
   }
 

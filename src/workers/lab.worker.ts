@@ -16,7 +16,10 @@ import { installErrorTransfer } from './error-transfer';
 import { JobRegistry } from './jobs';
 import { measureLatency } from './latency';
 import { DEFAULT_MODEL_NAME, loadNamedModel } from './model-source';
-import { summarizeSpec } from './summary';
+import { LabSession } from './session';
+import { fineTuneSubset, generateSynth, loadDatasetFiles, summarizeDataset, thumbnails } from './dataset';
+import { exportModel, openModelFiles } from './model-files';
+import type { DatasetSummary } from './api';
 
 installErrorTransfer();
 
@@ -24,7 +27,8 @@ const jobs = new JobRegistry();
 let backendChoice: BackendChoice | null = null;
 let backendReady: Promise<BackendStatus> | null = null;
 let status: BackendStatus | null = null;
-let current: { model: ReidModel; summary: ModelSummary } | null = null;
+const session = new LabSession(() => status?.name ?? 'cpu');
+let datasetSummary: DatasetSummary | null = null;
 
 /** Engine and browser failures that are not LabErrors yet, as sentences a user understands. */
 function toLabError(e: unknown): unknown {
@@ -53,8 +57,17 @@ async function requireBackend(): Promise<BackendStatus> {
 }
 
 function requireModel(): ReidModel {
-  if (!current) throw new LabError('bad-argument', 'No model is loaded yet.');
-  return current.model;
+  return session.requireModel();
+}
+
+/** Images at the model's input size (synthetic data is rendered at it; files are resized to it). */
+function inputSize(): { height: number; width: number } {
+  const st = session.modelState;
+  return st ? { ...st.summary.input } : { height: 128, width: 64 };
+}
+
+function currentSummary(): ModelSummary | null {
+  return session.modelState?.summary ?? null;
 }
 
 const api: LabWorkerApi = {
@@ -87,16 +100,16 @@ const api: LabWorkerApi = {
         const name = opts.model ?? DEFAULT_MODEL_NAME;
         const loaded = await loadNamedModel(name, opts.seed ?? 1, job);
         // Replace only once the new model is complete: a failed load keeps the old one.
-        current?.model.dispose();
-        current = { model: loaded.model, summary: summarizeSpec(loaded.model.spec, loaded.name, loaded.source) };
+        session.clearDenseCost();
+        const state = session.setDense({ model: loaded.model, name: loaded.name, source: loaded.source });
         job.progress(1, `Loaded ${loaded.name}`);
-        return current.summary;
+        return state.summary;
       }),
     );
   },
 
   modelSummary() {
-    return current?.summary ?? null;
+    return currentSummary();
   },
 
   measureLatency(opts, jobId, onProgress) {
@@ -110,6 +123,102 @@ const api: LabWorkerApi = {
 
   cancel(jobId) {
     return jobs.cancel(jobId);
+  },
+
+  setPaused(jobId, paused) {
+    return jobs.setPaused(jobId, Boolean(paused));
+  },
+
+  modelState() {
+    return session.modelState;
+  },
+
+  measureStateLatency(jobId, onProgress) {
+    return guarded(() => jobs.run(jobId, 'Measuring latency', onProgress, (job) => session.measureLatency(job)));
+  },
+
+  resetModel() {
+    return session.reset();
+  },
+
+  openModelFiles(files, jobId, onProgress) {
+    return guarded(() =>
+      jobs.run(jobId, 'Opening the model', onProgress, async (job) => {
+        await requireBackend();
+        job.progress(0.1, `Reading ${files.length} file(s)`);
+        const opened = await openModelFiles(files);
+        if (job.signal.aborted) opened.model.dispose();
+        job.throwIfCancelled();
+        session.clearDenseCost();
+        const state = session.setDense({ model: opened.model, name: opened.name, source: 'user' });
+        job.progress(1, `Opened ${opened.name}`);
+        return state;
+      }),
+    );
+  },
+
+  exportModel(format, name) {
+    return guarded(async () => {
+      const st = session.modelState;
+      const card = { name, lineage: st?.lineage ?? null, exportedBy: 'Prunability Lab' };
+      const out = await exportModel(requireModel(), format, name, card);
+      return Comlink.transfer(out, out.files.map((f) => f.bytes));
+    });
+  },
+
+  generateSynth(req, jobId, onProgress) {
+    return guarded(() =>
+      jobs.run(jobId, 'Generating SynthReID', onProgress, async (job) => {
+        const d = await generateSynth(req, inputSize(), job);
+        session.dataset = d;
+        session.fineTuneSplit = null;
+        datasetSummary = summarizeDataset(d, 'synth', [], { ...req });
+        return datasetSummary;
+      }),
+    );
+  },
+
+  loadDatasetFiles(files, opts, jobId, onProgress) {
+    return guarded(() =>
+      jobs.run(jobId, 'Loading the dataset', onProgress, async (job) => {
+        const { dataset, report } = await loadDatasetFiles(files, opts, inputSize(), job);
+        session.dataset = dataset;
+        session.fineTuneSplit = null;
+        datasetSummary = summarizeDataset(dataset, 'files', report);
+        return datasetSummary;
+      }),
+    );
+  },
+
+  datasetSummary() {
+    return datasetSummary;
+  },
+
+  async thumbnails(identities, perIdentity) {
+    const t = thumbnails(session.requireDataset(), identities, perIdentity);
+    return Comlink.transfer(t, t.map((x) => x.rgba));
+  },
+
+  setFineTuneSplit(req) {
+    const r = fineTuneSubset(session.requireDataset(), req);
+    session.fineTuneSplit = r;
+    return r.summary;
+  },
+
+  evaluate(jobId, onProgress) {
+    return guarded(() => jobs.run(jobId, 'Evaluating', onProgress, (job) => session.evaluate(job)));
+  },
+
+  criteria() {
+    return session.criteria();
+  },
+
+  prune(req, jobId, onProgress) {
+    return guarded(() => jobs.run(jobId, 'Pruning', onProgress, (job) => session.prune(req, job)));
+  },
+
+  fineTune(req, jobId, onProgress) {
+    return guarded(() => jobs.run(jobId, 'Fine-tuning', onProgress, (job) => session.fineTune(req, job)));
   },
 
   numTensors() {

@@ -34,9 +34,12 @@ interface Props {
   onChoice(c: BackendChoice): void;
   largeText: boolean;
   onLargeText(v: boolean): void;
+  presenter?: boolean;
+  onPresenter?(v: boolean): void;
+  onShare?(): void;
 }
 
-export function Header({ choice, status, phase, onChoice, largeText, onLargeText }: Props) {
+export function Header({ choice, status, phase, onChoice, largeText, onLargeText, presenter, onPresenter, onShare }: Props) {
   return (
     <header className="app-header">
       <div className="brand">
@@ -82,6 +85,16 @@ export function Header({ choice, status, phase, onChoice, largeText, onLargeText
         <label className="toggle">
           <input type="checkbox" checked={largeText} onChange={(e) => onLargeText(e.target.checked)} /> Large text
         </label>
+        {onPresenter && (
+          <label className="toggle" title="Large type, essentials only; keys: P prune, E evaluate, F fine-tune, R reset, M metric, ? help">
+            <input type="checkbox" data-testid="presenter-toggle" checked={Boolean(presenter)} onChange={(e) => onPresenter(e.target.checked)} /> Presenter
+          </label>
+        )}
+        {onShare && (
+          <button type="button" className="secondary" data-testid="share" onClick={onShare} title="Copy a link that opens the lab with these settings and seeds">
+            Share link
+          </button>
+        )}
       </div>
     </header>
   );

@@ -1,17 +1,38 @@
 /** Step 1: the model being pruned: what it is, its shape, its cost, its measured speed. */
 import { formatMacs, formatParams } from '../../engine/cost/macs';
-import type { LatencyResult, ModelSummary } from '../../workers/api';
+import { memo, useState, type DragEvent } from 'react';
+import type { LatencyResult, Lineage, ModelSummary } from '../../workers/api';
 import { ArchitectureStrip } from './ArchitectureStrip';
 import { Panel } from './Panel';
 
 interface Props {
   model: ModelSummary | null;
+  lineage: Lineage | null;
   latency: LatencyResult | null;
   busy: boolean;
   onMeasureLatency(): void;
+  onOpen(files: File[]): void;
+  onExport(format: 'tfjs' | 'safetensors'): void;
 }
 
-export function ModelPanel({ model, latency, busy, onMeasureLatency }: Props) {
+function lineageText(l: Lineage): string {
+  const parts: string[] = [];
+  if (l.prune) {
+    parts.push(
+      `pruned with ${l.prune.criterionName} (${(l.prune.removedFraction * 100).toFixed(0)}% of the ${l.prune.scope === 'inner' ? 'inner' : 'inner and trunk'} channels, ${l.prune.ranking}, ${l.prune.strategy})`,
+    );
+  }
+  if (l.fineTuneSteps > 0) parts.push(`fine-tuned ${l.fineTuneSteps} steps`);
+  return parts.length ? parts.join(', then ') : 'dense (unpruned)';
+}
+
+export const ModelPanel = memo(function ModelPanel({ model, lineage, latency, busy, onMeasureLatency, onOpen, onExport }: Props) {
+  const [over, setOver] = useState(false);
+  const onDrop = (e: DragEvent) => {
+    e.preventDefault();
+    setOver(false);
+    if (!busy) onOpen(Array.from(e.dataTransfer.files));
+  };
   return (
     <Panel id="model" title="Model" step={1}>
       {!model ? (
@@ -21,11 +42,17 @@ export function ModelPanel({ model, latency, busy, onMeasureLatency }: Props) {
           <div className="model-title">
             <strong data-testid="model-name">{model.name}</strong>
             {model.source === 'random' && (
-              <span className="tag warn" title="No trained weights for this model in the zoo: accuracy numbers will be meaningless.">
-                random weights
+              <span className="tag warn" data-testid="untrained" title="No trained weights for this model in the zoo: accuracy numbers will be meaningless.">
+                random weights: the zoo model is not available
               </span>
             )}
-            {model.source === 'zoo' && <span className="tag">trained</span>}
+            {model.source === 'zoo' && <span className="tag">trained (model zoo)</span>}
+            {model.source === 'user' && <span className="tag">your model</span>}
+            {lineage && (
+              <span className="lineage muted" data-testid="lineage">
+                {lineageText(lineage)}
+              </span>
+            )}
           </div>
           <dl className="facts">
             <div>
@@ -71,9 +98,32 @@ export function ModelPanel({ model, latency, busy, onMeasureLatency }: Props) {
                 median of {latency.runs} runs on {latency.backend}, {latency.imagesPerSecond.toFixed(0)} images/s
               </span>
             )}
+            <span className="spacer" />
+            <button type="button" className="secondary" data-testid="export-tfjs" disabled={busy} onClick={() => onExport('tfjs')} title="model.json + weight shards (tfjs format, opens in the lab again)">
+              Export model.json
+            </button>
+            <button type="button" className="secondary" data-testid="export-safetensors" disabled={busy} onClick={() => onExport('safetensors')} title="PyTorch state_dict names and layout">
+              Export .safetensors
+            </button>
+          </div>
+          <div
+            className={`dropzone small ${over ? 'over' : ''}`}
+            data-testid="model-drop"
+            onDragOver={(e) => {
+              e.preventDefault();
+              setOver(true);
+            }}
+            onDragLeave={() => setOver(false)}
+            onDrop={onDrop}
+          >
+            Open your own model: drop a <code>model.json</code> with its <code>.bin</code> shards, or a PyTorch <code>.safetensors</code> ResNet here, or{' '}
+            <label className="filebtn">
+              choose files…
+              <input type="file" multiple accept=".json,.bin,.safetensors" data-testid="model-files" disabled={busy} onChange={(e) => e.target.files && onOpen(Array.from(e.target.files))} />
+            </label>
           </div>
         </>
       )}
     </Panel>
   );
-}
+});

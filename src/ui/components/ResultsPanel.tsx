@@ -1,0 +1,270 @@
+/**
+ * Step 5: every scored run as a point of accuracy against cost, coloured by criterion, with the
+ * Pareto front; the paper's Table 5 beside it in its own units; and the runs table (sortable,
+ * exportable). Runs persist in IndexedDB.
+ */
+import { memo, useDeferredValue, useMemo, useState } from 'react';
+import { CartesianGrid, Legend, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
+import { formatMacs, formatParams } from '../../engine/cost/macs';
+import { PAPER_SOURCE, PAPER_TABLE5 } from '../paper-table5';
+import { costOf, paretoFront, type CostAxis, type Metric, type Run } from '../runs';
+import type { LabConfig } from '../url';
+import { Panel } from './Panel';
+
+const COLORS: Record<string, string> = {
+  dense: '#1d232b',
+  random: '#9aa4ae',
+  l1: '#2f6fb0',
+  l2: '#4a9fd8',
+  'bn-scale': '#8e44ad',
+  taylor: '#d35400',
+  entropy: '#16a085',
+  fpgm: '#c0392b',
+  cop: '#b7950b',
+  thinet: '#27ae60',
+  'channel-pruning': '#e84393',
+};
+const color = (k: string) => COLORS[k] ?? '#7f8c8d';
+
+const AXIS_LABEL: Record<CostAxis, string> = { macs: 'MACs per image', params: 'Parameters', latency: 'Latency, batch 1 (ms)' };
+const METRIC_LABEL: Record<Metric, string> = { mAP: 'mAP (%)', rank1: 'Rank-1 (%)' };
+
+function fmtCost(axis: CostAxis, v: number): string {
+  return axis === 'macs' ? formatMacs(v) : axis === 'params' ? formatParams(v) : `${v.toFixed(1)} ms`;
+}
+
+interface Point {
+  x: number;
+  y: number;
+  run: Run;
+}
+
+const series = (r: Run) => r.criterion ?? 'dense';
+
+const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[]; axis: CostAxis; metric: Metric }) {
+  const points: Point[] = runs.flatMap((run) => {
+    const x = costOf(run, axis);
+    return x === null ? [] : [{ x, y: run[metric] * 100, run }];
+  });
+  const groups = new Map<string, Point[]>();
+  for (const p of points) {
+    const k = series(p.run);
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k)!.push(p);
+  }
+  const front = paretoFront(points, (p) => p.x, (p) => p.y);
+  return (
+    <div className="chart" data-testid="results-chart" data-points={points.length} data-front={front.length}>
+      <ResponsiveContainer width="100%" height={320}>
+        <ScatterChart margin={{ top: 10, right: 20, bottom: 24, left: 8 }}>
+          <CartesianGrid stroke="#eef1f4" />
+          <XAxis type="number" dataKey="x" name={AXIS_LABEL[axis]} domain={['auto', 'auto']} tickFormatter={(v: number) => fmtCost(axis, v)} label={{ value: AXIS_LABEL[axis], position: 'insideBottom', offset: -14 }} tick={{ fontSize: 12 }} />
+          <YAxis type="number" dataKey="y" name={METRIC_LABEL[metric]} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(1)} label={{ value: METRIC_LABEL[metric], angle: -90, position: 'insideLeft' }} tick={{ fontSize: 12 }} width={56} />
+          <ZAxis range={[90, 90]} />
+          <Tooltip
+            isAnimationActive={false}
+            content={({ payload }) => {
+              const p = payload?.[0]?.payload as Point | undefined;
+              if (!p?.run) return null;
+              const r = p.run;
+              return (
+                <div className="tip">
+                  <strong>{r.kind === 'baseline' ? 'dense baseline' : `${r.criterionName ?? 'dense'}${r.rate !== null ? `, ${(r.rate * 100).toFixed(0)}% removed` : ''}`}</strong>
+                  {r.fineTuneSteps > 0 && <div>fine-tuned {r.fineTuneSteps} steps</div>}
+                  <div>
+                    {METRIC_LABEL[metric]}: {p.y.toFixed(2)} · {fmtCost(axis, p.x)}
+                  </div>
+                  <div className="muted">{r.dataset}</div>
+                </div>
+              );
+            }}
+          />
+          <Legend verticalAlign="top" height={28} />
+          {[...groups.entries()].map(([k, pts]) => (
+            <Scatter key={k} name={k === 'dense' ? 'dense / fine-tuned dense' : (pts[0].run.criterionName ?? k)} data={pts} fill={color(k)} isAnimationActive={false} />
+          ))}
+          {front.length > 1 && (
+            <Scatter name="Pareto front" data={front} fill="none" line={{ stroke: '#2e7d4f', strokeDasharray: '5 4', strokeWidth: 2 }} shape={() => <g />} legendType="line" isAnimationActive={false} />
+          )}
+        </ScatterChart>
+      </ResponsiveContainer>
+    </div>
+  );
+});
+
+const PaperChart = memo(function PaperChart({ metric }: { metric: Metric }) {
+  const dense = PAPER_TABLE5.filter((r) => r.kind === 'dense').map((r) => ({ x: r.gflops, y: r.market[metric], name: r.network }));
+  const pruned = PAPER_TABLE5.filter((r) => r.kind === 'pruned').map((r) => ({ x: r.gflops, y: r.market[metric], name: r.network }));
+  return (
+    <figure className="chart paper" data-testid="paper-chart" data-points={dense.length + pruned.length}>
+      <figcaption>
+        <strong>Paper reference</strong> (Table 5, Market-1501) — <em>GFLOPs as the paper counts them</em>, not comparable to the lab’s MACs axis.
+      </figcaption>
+      <ResponsiveContainer width="100%" height={260}>
+        <ScatterChart margin={{ top: 10, right: 16, bottom: 24, left: 0 }}>
+          <CartesianGrid stroke="#eef1f4" />
+          <XAxis type="number" dataKey="x" domain={[2.5, 7]} label={{ value: 'GFLOPs (paper)', position: 'insideBottom', offset: -14 }} tick={{ fontSize: 12 }} />
+          <YAxis type="number" dataKey="y" domain={['auto', 'auto']} width={44} tick={{ fontSize: 12 }} />
+          <ZAxis range={[70, 70]} />
+          <Tooltip
+            isAnimationActive={false}
+            content={({ payload }) => {
+              const p = payload?.[0]?.payload as { x: number; y: number; name: string } | undefined;
+              return p ? (
+                <div className="tip">
+                  <strong>{p.name}</strong>
+                  <div>
+                    {METRIC_LABEL[metric]} {p.y.toFixed(2)} · {p.x} GFLOPs (paper)
+                  </div>
+                </div>
+              ) : null;
+            }}
+          />
+          <Legend verticalAlign="top" height={28} />
+          <Scatter name="dense ResNets (paper)" data={dense} fill="#1d232b" shape="square" isAnimationActive={false} />
+          <Scatter name="pruned ResNet-50 (paper)" data={pruned} fill="#d35400" shape="diamond" isAnimationActive={false} />
+        </ScatterChart>
+      </ResponsiveContainer>
+      <p className="source muted small">{PAPER_SOURCE}</p>
+    </figure>
+  );
+});
+
+type SortKey = 'criterion' | 'rate' | 'scope' | 'macs' | 'params' | 'latencyMs' | 'mAP' | 'rank1' | 'rank5' | 'fineTuneSteps' | 'createdAt';
+const COLUMNS: { key: SortKey; label: string }[] = [
+  { key: 'criterion', label: 'Criterion' },
+  { key: 'rate', label: 'Rate' },
+  { key: 'scope', label: 'Scope' },
+  { key: 'macs', label: 'MACs' },
+  { key: 'params', label: 'Params' },
+  { key: 'latencyMs', label: 'Latency' },
+  { key: 'mAP', label: 'mAP' },
+  { key: 'rank1', label: 'R1' },
+  { key: 'rank5', label: 'R5' },
+  { key: 'fineTuneSteps', label: 'FT steps' },
+];
+
+function RunsTable({ runs }: { runs: Run[] }) {
+  const [sort, setSort] = useState<{ key: SortKey; dir: 1 | -1 }>({ key: 'createdAt', dir: 1 });
+  const sorted = useMemo(() => {
+    const v = (r: Run) => (sort.key === 'criterion' ? (r.criterionName ?? '') : r[sort.key]);
+    return [...runs].sort((a, b) => {
+      const x = v(a);
+      const y = v(b);
+      if (x === y) return 0;
+      if (x === null) return 1;
+      if (y === null) return -1;
+      return (x < y ? -1 : 1) * sort.dir;
+    });
+  }, [runs, sort]);
+  return (
+    <table className="runs" data-testid="runs-table">
+      <thead>
+        <tr>
+          {COLUMNS.map((c) => (
+            <th key={c.key} aria-sort={sort.key === c.key ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none'}>
+              <button type="button" className="sort" onClick={() => setSort((s) => ({ key: c.key, dir: s.key === c.key ? ((-s.dir) as 1 | -1) : 1 }))}>
+                {c.label}
+                {sort.key === c.key ? (sort.dir === 1 ? ' ▲' : ' ▼') : ''}
+              </button>
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {sorted.length === 0 ? (
+          <tr>
+            <td colSpan={COLUMNS.length} className="muted">
+              No runs yet.
+            </td>
+          </tr>
+        ) : (
+          sorted.map((r) => (
+            <tr key={r.id} data-testid="run-row" data-kind={r.kind}>
+              <td>
+                <span className="dot" style={{ background: color(series(r)) }} />
+                {r.criterionName ?? (r.kind === 'fine-tuned' ? 'dense' : 'dense (baseline)')}
+                {r.strategy && r.strategy !== 'once' ? ` · ${r.strategy}` : ''}
+              </td>
+              <td>{r.rate === null ? '—' : `${(r.rate * 100).toFixed(0)}%`}</td>
+              <td>{r.scope ?? '—'}</td>
+              <td>{formatMacs(r.macs)}</td>
+              <td>{formatParams(r.params)}</td>
+              <td>{r.latencyMs === null ? '—' : `${r.latencyMs.toFixed(1)} ms`}</td>
+              <td>{(r.mAP * 100).toFixed(2)}</td>
+              <td>{(r.rank1 * 100).toFixed(2)}</td>
+              <td>{(r.rank5 * 100).toFixed(2)}</td>
+              <td>{r.fineTuneSteps || '—'}</td>
+            </tr>
+          ))
+        )}
+      </tbody>
+    </table>
+  );
+}
+
+interface Props {
+  runs: Run[];
+  config: LabConfig;
+  setConfig(p: Partial<LabConfig>): void;
+  dataset: string | null;
+  onExport(format: 'csv' | 'json'): void;
+  onClear(): void;
+}
+
+export const ResultsPanel = memo(function ResultsPanel({ runs, config, setConfig, dataset, onExport, onClear }: Props) {
+  const [allDatasets, setAllDatasets] = useState(false);
+  // Charts re-render at low priority (time-sliced), so a new point never blocks the page.
+  const deferredRuns = useDeferredValue(runs);
+  const shown = useMemo(() => (allDatasets || !dataset ? deferredRuns : deferredRuns.filter((r) => r.dataset === dataset)), [deferredRuns, allDatasets, dataset]);
+  return (
+    <Panel id="results" title="Results" step={5}>
+      <div className="results-controls">
+        <div className="seg" role="group" aria-label="Accuracy metric">
+          {(['mAP', 'rank1'] as const).map((m) => (
+            <button key={m} type="button" className={config.metric === m ? 'on' : ''} data-testid={`metric-${m}`} onClick={() => setConfig({ metric: m })}>
+              {m === 'mAP' ? 'mAP' : 'Rank-1'}
+            </button>
+          ))}
+        </div>
+        <div className="seg" role="group" aria-label="Cost axis">
+          {(['macs', 'params', 'latency'] as const).map((a) => (
+            <button key={a} type="button" className={config.xAxis === a ? 'on' : ''} data-testid={`axis-${a}`} onClick={() => setConfig({ xAxis: a })}>
+              {a === 'macs' ? 'MACs' : a === 'params' ? 'Params' : 'Latency'}
+            </button>
+          ))}
+        </div>
+        <label className="toggle">
+          <input type="checkbox" data-testid="paper-toggle" checked={config.paper} onChange={(e) => setConfig({ paper: e.target.checked })} /> Paper reference
+        </label>
+        <label className="toggle">
+          <input type="checkbox" checked={allDatasets} onChange={(e) => setAllDatasets(e.target.checked)} /> All datasets
+        </label>
+      </div>
+      <div className={`charts ${config.paper ? 'with-paper' : ''}`}>
+        <RunsChart runs={shown} axis={config.xAxis} metric={config.metric} />
+        {config.paper && <PaperChart metric={config.metric} />}
+      </div>
+      <div className="table-head">
+        <span className="muted">
+          {shown.length} run{shown.length === 1 ? '' : 's'}
+          {dataset && !allDatasets ? ` on ${dataset}` : ''} · kept in this browser
+        </span>
+        <div className="actions tight">
+          <button type="button" className="secondary" data-testid="export-csv" onClick={() => onExport('csv')} disabled={runs.length === 0}>
+            Export CSV
+          </button>
+          <button type="button" className="secondary" data-testid="export-json" onClick={() => onExport('json')} disabled={runs.length === 0}>
+            Export JSON
+          </button>
+          <button type="button" className="secondary" onClick={onClear} disabled={runs.length === 0}>
+            Clear runs
+          </button>
+        </div>
+      </div>
+      <div className="table-wrap">
+        <RunsTable runs={shown} />
+      </div>
+    </Panel>
+  );
+});

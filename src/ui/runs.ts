@@ -1,0 +1,124 @@
+/**
+ * A run is one model state the lab scored: the dense baseline, a pruned model, a fine-tuned one.
+ * Runs persist in IndexedDB (they survive a reload) and export as CSV and JSON. Pure data and
+ * small helpers; the Pareto front is the set of runs no other run beats on both cost and accuracy.
+ */
+
+export interface Run {
+  /** Unique; re-evaluating the same model state updates its run instead of adding one. */
+  id: string;
+  createdAt: number;
+  kind: 'baseline' | 'pruned' | 'fine-tuned';
+  model: string;
+  modelSource: string;
+  dataset: string;
+  backend: string;
+  criterion: string | null;
+  criterionName: string | null;
+  strategy: string | null;
+  /** Fraction of the prunable channels removed. */
+  rate: number | null;
+  scope: string | null;
+  ranking: string | null;
+  macs: number;
+  params: number;
+  latencyMs: number | null;
+  mAP: number;
+  rank1: number;
+  rank5: number;
+  fineTuneSteps: number;
+}
+
+export type CostAxis = 'macs' | 'params' | 'latency';
+export type Metric = 'mAP' | 'rank1';
+
+export function costOf(r: Run, axis: CostAxis): number | null {
+  return axis === 'macs' ? r.macs : axis === 'params' ? r.params : r.latencyMs;
+}
+
+/** Runs not dominated by another (lower or equal cost and higher or equal accuracy, one strictly), by cost. */
+export function paretoFront<T>(points: readonly T[], x: (p: T) => number, y: (p: T) => number): T[] {
+  const sorted = [...points].sort((a, b) => x(a) - x(b) || y(b) - y(a));
+  const out: T[] = [];
+  let best = -Infinity;
+  for (const p of sorted) {
+    if (y(p) > best) {
+      out.push(p);
+      best = y(p);
+    }
+  }
+  return out;
+}
+
+export const RUN_FIELDS: (keyof Run)[] = [
+  'id', 'createdAt', 'kind', 'model', 'modelSource', 'dataset', 'backend', 'criterion', 'criterionName', 'strategy',
+  'rate', 'scope', 'ranking', 'macs', 'params', 'latencyMs', 'mAP', 'rank1', 'rank5', 'fineTuneSteps',
+];
+
+function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'number' ? String(v) : String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function runsToCsv(runs: readonly Run[]): string {
+  const lines = [RUN_FIELDS.join(',')];
+  for (const r of runs) lines.push(RUN_FIELDS.map((f) => csvCell(f === 'createdAt' ? new Date(r.createdAt).toISOString() : r[f])).join(','));
+  return lines.join('\n') + '\n';
+}
+
+// ---- IndexedDB ----
+
+const DB_NAME = 'prunability-lab';
+const STORE = 'runs';
+
+function openDb(): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(DB_NAME, 1);
+    req.onupgradeneeded = () => {
+      if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE, { keyPath: 'id' });
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error ?? new Error('IndexedDB could not be opened'));
+  });
+}
+
+async function withStore<T>(mode: IDBTransactionMode, body: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+  const db = await openDb();
+  try {
+    return await new Promise<T>((resolve, reject) => {
+      const tx = db.transaction(STORE, mode);
+      const req = body(tx.objectStore(STORE));
+      tx.oncomplete = () => resolve(req.result);
+      tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
+      tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'));
+    });
+  } finally {
+    db.close();
+  }
+}
+
+export async function loadRuns(): Promise<Run[]> {
+  const all = await withStore<Run[]>('readonly', (s) => s.getAll() as IDBRequest<Run[]>);
+  return all.sort((a, b) => a.createdAt - b.createdAt);
+}
+
+export function saveRun(run: Run): Promise<unknown> {
+  return withStore('readwrite', (s) => s.put(run));
+}
+
+export function clearRuns(): Promise<unknown> {
+  return withStore('readwrite', (s) => s.clear());
+}
+
+/** Save a text or binary file from the page (the files never leave the machine). */
+export function downloadFile(name: string, data: BlobPart, type = 'application/octet-stream'): void {
+  const url = URL.createObjectURL(new Blob([data], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

@@ -1,0 +1,295 @@
+/**
+ * What the worker holds between calls: the dense model (loaded from the zoo or opened by the
+ * user), the current model (pruned and/or fine-tuned from it), the dataset, and the fine-tuning
+ * subset. Every operation either completes and replaces the current model, or leaves it as it
+ * was (the engine's strategies work on copies; a cancelled fine-tune keeps its finished steps).
+ */
+import { LabError } from '../engine/errors';
+import { ReidModel } from '../engine/model/model';
+import type { ReidDataset, ReidSplit } from '../engine/data/types';
+import { evaluateModel } from '../engine/eval/evaluate';
+import { fineTune } from '../engine/train/finetune';
+import { CRITERIA, getCriterion } from '../engine/prune/criteria';
+import { pruneOnce } from '../engine/prune/strategies/once';
+import { pruneIterative } from '../engine/prune/strategies/iterative';
+import { pruneSoft } from '../engine/prune/strategies/soft';
+import type { StrategyProgress, StrategyResult } from '../engine/prune/strategies/common';
+import type { PruneSettingsInput } from '../engine/prune/settings';
+import type { CriterionData } from '../engine/prune/criterion';
+import type {
+  BackendName,
+  CostPoint,
+  CriterionInfo,
+  EvalSummary,
+  FineTuneOutcome,
+  FineTuneRequest,
+  FineTuneSplitSummary,
+  Lineage,
+  ModelState,
+  ModelSummary,
+  PruneOutcome,
+  PruneRecord,
+  PruneRequest,
+} from './api';
+import type { Job } from './jobs';
+import { measureLatency } from './latency';
+import { summarizeSpec } from './summary';
+
+/** Latency runs taken automatically for every new model state (batch 1). */
+const AUTO_LATENCY = { batch: 1, runs: 5, warmup: 1 };
+
+export interface DenseModel {
+  model: ReidModel;
+  name: string;
+  source: ModelSummary['source'];
+}
+
+export class LabSession {
+  private dense: DenseModel | null = null;
+  private current: ReidModel | null = null;
+  private state: ModelState | null = null;
+  private stateCounter = 0;
+  dataset: ReidDataset | null = null;
+  fineTuneSplit: { split: ReidSplit; summary: FineTuneSplitSummary } | null = null;
+
+  constructor(private readonly backend: () => BackendName) {}
+
+  get modelState(): ModelState | null {
+    return this.state;
+  }
+
+  requireModel(): ReidModel {
+    if (!this.current) throw new LabError('bad-argument', 'No model is loaded yet.');
+    return this.current;
+  }
+
+  requireDataset(): ReidDataset {
+    if (!this.dataset) throw new LabError('bad-dataset', 'No dataset is loaded yet: generate SynthReID or drop a dataset folder first.');
+    return this.dataset;
+  }
+
+  requireFineTuneSplit(): ReidSplit {
+    if (!this.fineTuneSplit) throw new LabError('bad-dataset', 'No fine-tuning subset yet: load a dataset with a training split first.');
+    return this.fineTuneSplit.split;
+  }
+
+  private newState(lineage: Lineage): ModelState {
+    const m = this.requireModel();
+    this.state = { stateId: ++this.stateCounter, summary: summarizeSpec(m.spec, this.dense!.name, this.dense!.source), lineage, latency: null };
+    return this.state;
+  }
+
+  /** Replace the dense model (and with it the current one). */
+  setDense(d: DenseModel): ModelState {
+    if (this.current && this.current !== this.dense?.model) this.current.dispose();
+    this.dense?.model.dispose();
+    this.dense = d;
+    this.current = d.model;
+    return this.newState({ base: d.name, baseSource: d.source, fineTuneSteps: 0 });
+  }
+
+  /** Swap in a new current model (never the dense one), disposing the old current. */
+  private setCurrent(m: ReidModel, lineage: Lineage): ModelState {
+    if (this.current && this.current !== this.dense?.model && this.current !== m) this.current.dispose();
+    this.current = m;
+    return this.newState(lineage);
+  }
+
+  reset(): ModelState {
+    if (!this.dense) throw new LabError('bad-argument', 'No model is loaded yet.');
+    if (this.current !== this.dense.model) this.current?.dispose();
+    this.current = this.dense.model;
+    return this.newState({ base: this.dense.name, baseSource: this.dense.source, fineTuneSteps: 0 });
+  }
+
+  async measureLatency(job: Job): Promise<ModelState> {
+    const state = this.state;
+    const r = await measureLatency(this.requireModel(), this.backend(), AUTO_LATENCY, job);
+    if (state && this.state === state) this.state = { ...state, latency: r };
+    return this.state!;
+  }
+
+  async evaluate(job: Job): Promise<EvalSummary> {
+    const d = this.requireDataset();
+    const t0 = performance.now();
+    const total = d.query.count + d.gallery.count;
+    const r = await evaluateModel(this.requireModel(), d, {
+      batchSize: 32,
+      signal: job.signal,
+      onProgress: (p) => {
+        const done = p.phase === 'query' ? p.done : p.phase === 'gallery' ? d.query.count + p.done : total;
+        job.progress((0.95 * done) / total + (p.phase === 'ranking' ? (0.05 * p.done) / p.total : 0), p.phase === 'ranking' ? 'Ranking the gallery' : `Embedding ${p.phase} images: ${p.done} of ${p.total}`);
+      },
+    });
+    return {
+      mAP: r.mAP,
+      rank1: r.rank1,
+      rank5: r.rank5,
+      rank10: r.rank10,
+      mINP: r.mINP,
+      numQueries: r.numQueries,
+      numValidQueries: r.numValidQueries,
+      numGallery: r.numGallery,
+      dataset: d.name,
+      ms: performance.now() - t0,
+    };
+  }
+
+  criteria(): CriterionInfo[] {
+    return Object.values(CRITERIA).map((c) => ({
+      id: c.id,
+      name: c.name,
+      needs: c.needs,
+      explanation: c.explanation,
+      formula: c.formula,
+      globalNormalisation: c.globalNormalisation,
+    }));
+  }
+
+  private costOf(state: ModelState): CostPoint {
+    return { macs: state.summary.macs, params: state.summary.params, latencyMs: state.latency?.medianMs ?? null };
+  }
+
+  /** Prune the DENSE model with the request's criterion, target and strategy. */
+  async prune(req: PruneRequest, job: Job): Promise<PruneOutcome> {
+    if (!this.dense) throw new LabError('bad-argument', 'No model is loaded yet.');
+    const criterion = getCriterion(req.criterion);
+    const strategy = req.strategy ?? 'once';
+    if (!['once', 'iterative', 'soft'].includes(strategy)) throw new LabError('bad-argument', `Unknown pruning strategy "${String(strategy)}"; expected once, iterative or soft.`);
+    const settings: PruneSettingsInput = {
+      criterion: criterion.id,
+      ...(req.target?.kind === 'macs' ? { macsTarget: req.target.keep } : { rate: req.target?.kind === 'rate' ? req.target.rate : NaN }),
+      scope: req.scope,
+      ranking: req.ranking,
+      seed: req.seed,
+    };
+    const needsData = criterion.needs === 'data' || criterion.needs === 'data+gradients';
+    const ftSplit = this.fineTuneSplit?.split;
+    if ((needsData || strategy !== 'once') && !ftSplit) {
+      throw new LabError('bad-dataset', `${needsData ? `${criterion.name} scores channels on images` : `The ${strategy} strategy fine-tunes while pruning`}; load a dataset with a training split first.`);
+    }
+    const criterionData: CriterionData | undefined = needsData && ftSplit ? { split: ftSplit, batches: 2, batchSize: Math.min(16, ftSplit.count) } : undefined;
+    const evaluation = this.dataset ? { query: this.dataset.query, gallery: this.dataset.gallery } : undefined;
+
+    // The dense model's cost (and latency, measured once per dense state).
+    const before = this.denseCost ?? (await this.measureDenseCost(job));
+    const onProgress = (p: StrategyProgress) => job.progress(0.9 * p.fraction, p.message);
+    const base = { signal: job.signal, onProgress, evaluation, criterionData };
+    const lr = req.lr ?? 1e-4;
+    const p = ftSplit ? Math.min(8, new Set(ftSplit.pids).size) : 8;
+    const ftConfig = { lr, p, k: 4 };
+    const rounds = req.rounds ?? 3;
+    let result: StrategyResult;
+    if (strategy === 'once') {
+      result = await pruneOnce(this.dense.model, { ...base, criterion, settings });
+    } else if (strategy === 'iterative') {
+      result = await pruneIterative(this.dense.model, {
+        ...base,
+        criterion,
+        settings,
+        rounds,
+        fineTune: { split: ftSplit!, config: { optimizer: { lr: ftConfig.lr }, p: ftConfig.p, k: ftConfig.k }, imagesPerRound: (req.stepsPerRound ?? 5) * ftConfig.p * ftConfig.k },
+      });
+    } else {
+      result = await pruneSoft(this.dense.model, {
+        ...base,
+        variant: criterion.id === 'fpgm' ? 'fpgm' : 'psfp',
+        criterion,
+        settings,
+        train: { split: ftSplit!, config: { optimizer: { lr: ftConfig.lr }, p: ftConfig.p, k: ftConfig.k } },
+        epochs: rounds,
+        stepsPerEpoch: req.stepsPerRound ?? 5,
+      });
+    }
+    const last = result.plans[result.plans.length - 1];
+    const record: PruneRecord = {
+      criterion: criterion.id,
+      criterionName: criterion.name,
+      strategy,
+      target: req.target,
+      scope: last.settings.scope,
+      ranking: last.settings.ranking,
+      rate: last.rate,
+      removedFraction: last.removedFraction,
+      targetMet: last.targetMet,
+      ...(last.message ? { message: last.message } : {}),
+    };
+    const steps = strategy === 'once' ? 0 : undefined;
+    this.setCurrent(result.model, { base: this.dense.name, baseSource: this.dense.source, prune: record, fineTuneSteps: steps ?? 0 });
+    job.progress(0.92, 'Measuring the pruned model\u2019s latency');
+    const state = await this.measureLatency(job);
+    job.progress(1, 'Pruned');
+    return { before, after: this.costOf(state), state };
+  }
+
+  private denseCost: CostPoint | null = null;
+
+  private async measureDenseCost(job: Job): Promise<CostPoint> {
+    const d = this.dense!;
+    const summary = summarizeSpec(d.model.spec, d.name, d.source);
+    const r = await measureLatency(d.model, this.backend(), AUTO_LATENCY, job);
+    this.denseCost = { macs: summary.macs, params: summary.params, latencyMs: r.medianMs };
+    return this.denseCost;
+  }
+
+  /** Forget the dense model's measured cost (a new dense model). */
+  clearDenseCost(): void {
+    this.denseCost = null;
+  }
+
+  async fineTune(req: FineTuneRequest, job: Job): Promise<FineTuneOutcome> {
+    const split = this.requireFineTuneSplit();
+    const d = this.requireDataset();
+    const steps = req.steps;
+    if (!Number.isInteger(steps) || steps < 1 || steps > 100000) throw new LabError('bad-argument', `Fine-tuning steps must be a whole number from 1 to 100000; got ${String(steps)}.`);
+    if (!(typeof req.lr === 'number' && req.lr > 0 && req.lr < 1)) throw new LabError('bad-argument', `The learning rate must be a number above 0 and below 1; got ${String(req.lr)}.`);
+    const ids = new Set<number>();
+    for (const p of split.pids) if (p > 0) ids.add(p);
+    const p = Math.min(8, ids.size);
+    const k = 4;
+    const prior = this.state!.lineage;
+    // Fine-tuning trains in place: never touch the dense model itself.
+    const model = this.current === this.dense?.model ? await this.requireModel().clone() : this.requireModel();
+    let done = 0;
+    let buffer: { step: number; loss: number }[] = [];
+    let lastLoss = NaN;
+    const finish = () => this.setCurrent(model, { ...prior, fineTuneSteps: prior.fineTuneSteps + done });
+    try {
+      const r = await fineTune(
+        model,
+        split,
+        { steps, seed: req.seed, p, k, optimizer: { lr: req.lr } },
+        {
+          signal: job.signal,
+          progressIntervalMs: 0,
+          afterStep: async (m) => {
+            done = m.step;
+            lastLoss = m.loss;
+            buffer.push({ step: m.step, loss: m.loss });
+            if (job.paused) {
+              job.progress(done / steps, `Paused after step ${done} of ${steps}`, () => ({ train: { points: [], step: done, totalSteps: steps, etaSec: 0, imagesPerSec: 0, paused: true } }), true);
+              await job.waitWhilePaused();
+            }
+          },
+          onProgress: (tp) => {
+            const sent = job.progress(0.97 * (tp.step / tp.totalSteps), `Step ${tp.step} of ${tp.totalSteps}, loss ${tp.loss.toFixed(3)}`, () => ({
+              train: { points: buffer, step: tp.step, totalSteps: tp.totalSteps, etaSec: tp.etaSec, imagesPerSec: tp.imagesPerSec, paused: false },
+            }));
+            if (sent) buffer = [];
+          },
+        },
+        { evaluation: { query: d.query, gallery: d.gallery } },
+      );
+      const state = finish();
+      job.progress(0.98, 'Measuring latency');
+      const measured = await this.measureLatency(job).catch(() => state);
+      job.progress(1, `Fine-tuned ${done} steps`);
+      return { steps: r.steps, finalLoss: lastLoss, imagesPerSec: r.imagesPerSec, state: measured };
+    } catch (e) {
+      // Cancelled (or failed) after some steps: keep them, as the trainer does; none: drop the copy.
+      if (done > 0) finish();
+      else if (model !== this.current) model.dispose();
+      throw e;
+    }
+  }
+}
