@@ -1,7 +1,9 @@
 /**
  * Dataset sizes. XS is for tests (a few hundred images), S the lab's default (about 150
  * training and 150 test identities, a few thousand images), M Market-1501 scale (751/750
- * identities, ~13k training, ~3.4k query and ~20k gallery images).
+ * identities, ~13k training, ~3.4k query and ~20k gallery images). M is ~0.9 GB of RGB bytes at
+ * 128x64 per domain: write it to disk with src/node/write-market-layout.ts (which streams image
+ * by image) rather than generating it in memory in a browser.
  */
 import { LabError } from '../../errors';
 
