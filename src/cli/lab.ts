@@ -20,6 +20,8 @@ Commands:
             --model DIR [--tier S --domain target | --data PATH] [--flip] [--metric euclidean|cosine] [--json]
   info      A model's spec and cost, per layer with --layers
             --model DIR [--layers] [--json]
+  card      Re-evaluate a model folder and rewrite its card.json (keeps the training record)
+            --model DIR
 
 Common: --backend wasm|cpu (default wasm)
 `;
@@ -32,6 +34,7 @@ async function load(name: string): Promise<Command | undefined> {
     case 'train': return (await import('./commands/train')).trainCommand;
     case 'eval': return (await import('./commands/eval')).evalCommand;
     case 'info': return (await import('./commands/info')).infoCommand;
+    case 'card': return (await import('./commands/card')).cardCommand;
     default: return undefined;
   }
 }

@@ -14,7 +14,7 @@ import { train, type TrainProgress } from '../../engine/train/trainer';
 import { resolveTrainConfig } from '../../engine/train/config';
 import { deserializeCheckpoint, serializeCheckpoint, type TrainCheckpoint } from '../../engine/train/checkpoint';
 import { labelMap } from '../../engine/train/identities';
-import { saveModelToFolder } from '../../node/model-files';
+import { loadModelFromFolder, saveModelToFolder } from '../../node/model-files';
 import { resolveDataset } from '../data';
 import { ProgressBar, formatSeconds } from '../progress';
 import { bool, num, oneOf, optStr, str, type Flags } from '../args';
@@ -110,7 +110,9 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
   if (result) process.stderr.write(`Trained ${result.steps} steps in this run (${result.imagesPerSec.toFixed(1)} img/s); total wall ${formatSeconds(wallSeconds)}.\n`);
 
   await saveModelToFolder(model, out, { dtype: 'float16' });
-  await writeCard(out, model, {
+  model.dispose();
+  const { model: shipped } = await loadModelFromFolder(out);
+  await writeCard(out, shipped, {
     training: {
       command: `npm run lab -- ${argv.join(' ')}`,
       data: describe,
@@ -127,7 +129,7 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
       backend: `${tf.getBackend()} (Node ${process.version}, tfjs ${tf.version.tfjs})`,
     },
   });
-  model.dispose();
+  shipped.dispose();
 }
 
 async function readWallSeconds(runDir: string): Promise<number> {
