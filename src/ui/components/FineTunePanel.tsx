@@ -2,8 +2,9 @@
  * Step 4: recover accuracy on the small labelled subset of the target's training split, with
  * a live loss curve, ETA, pause and cancel (a cancel keeps the finished steps).
  */
-import { memo, useDeferredValue } from 'react';
-import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { memo, useDeferredValue, useState } from 'react';
+import { CartesianGrid, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
+import { useWidth } from './useWidth';
 import type { FineTuneSplitSummary } from '../../workers/api';
 import type { LabConfig } from '../url';
 import type { JobView, TrainingView } from '../useLab';
@@ -29,18 +30,58 @@ function eta(sec: number): string {
   return `${Math.floor(sec / 60)} min ${Math.ceil(sec % 60)} s left`;
 }
 
-const LossChart = memo(function LossChart({ points }: { points: { step: number; loss: number }[] }) {
+/**
+ * While training runs, the curve is a plain SVG path (a few microseconds per update): the
+ * worker saturates the CPU cores then, and a full chart render each step would stall the page.
+ * The full recharts chart (axes, tooltip) is one click away when the run has ended.
+ */
+const LiveLoss = memo(function LiveLoss({ points, totalSteps }: { points: { step: number; loss: number }[]; totalSteps: number }) {
+  const W = 360;
+  const H = 140;
+  const pad = { l: 44, r: 8, t: 8, b: 20 };
+  const losses = points.map((p) => p.loss).filter(Number.isFinite);
+  const lo = losses.length ? Math.min(...losses) : 0;
+  const hi = losses.length ? Math.max(...losses) : 1;
+  const span = hi - lo || 1;
+  const x = (s: number) => pad.l + ((s - 1) / Math.max(1, totalSteps - 1)) * (W - pad.l - pad.r);
+  const y = (v: number) => pad.t + (1 - (v - lo) / span) * (H - pad.t - pad.b);
+  const d = points
+    .filter((p) => Number.isFinite(p.loss))
+    .map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.step).toFixed(1)},${y(p.loss).toFixed(1)}`)
+    .join('');
   return (
-    <div className="loss-chart" data-testid="loss-chart" data-points={points.length}>
-      <ResponsiveContainer width="100%" height={160}>
-        <LineChart data={points} margin={{ top: 8, right: 12, bottom: 4, left: 0 }}>
-          <CartesianGrid stroke="#eef1f4" />
-          <XAxis dataKey="step" type="number" domain={[1, 'dataMax']} allowDecimals={false} tick={{ fontSize: 12 }} />
-          <YAxis width={44} tick={{ fontSize: 12 }} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(2)} />
-          <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(l) => `step ${l}`} />
-          <Line type="monotone" dataKey="loss" stroke="#2f6fb0" dot={false} isAnimationActive={false} strokeWidth={2} />
-        </LineChart>
-      </ResponsiveContainer>
+    <svg className="live-loss" data-testid="loss-chart" data-points={points.length} viewBox={`0 0 ${W} ${H}`} role="img" aria-label="Training loss per step">
+      <line x1={pad.l} y1={H - pad.b} x2={W - pad.r} y2={H - pad.b} stroke="#dde2e8" />
+      <line x1={pad.l} y1={pad.t} x2={pad.l} y2={H - pad.b} stroke="#dde2e8" />
+      <text x={pad.l - 4} y={pad.t + 10} textAnchor="end" fontSize="11" fill="#5d6875">
+        {hi.toFixed(2)}
+      </text>
+      <text x={pad.l - 4} y={H - pad.b} textAnchor="end" fontSize="11" fill="#5d6875">
+        {lo.toFixed(2)}
+      </text>
+      <text x={W - pad.r} y={H - 4} textAnchor="end" fontSize="11" fill="#5d6875">
+        step {totalSteps}
+      </text>
+      <text x={pad.l} y={H - 4} fontSize="11" fill="#5d6875">
+        loss, step 1
+      </text>
+      <path d={d} fill="none" stroke="#2f6fb0" strokeWidth={2} />
+    </svg>
+  );
+});
+
+const LossChart = memo(function LossChart({ points }: { points: { step: number; loss: number }[] }) {
+  const [ref, width] = useWidth<HTMLDivElement>(360);
+  // Fixed size and interval={0} ticks: recharts then neither measures the container nor the tick labels.
+  return (
+    <div className="loss-chart" data-testid="loss-chart" data-points={points.length} ref={ref}>
+      <LineChart width={width} height={160} data={points} margin={{ top: 8, right: 12, bottom: 4, left: 0 }}>
+        <CartesianGrid stroke="#eef1f4" />
+        <XAxis dataKey="step" type="number" domain={[1, 'dataMax']} allowDecimals={false} interval={0} tickCount={6} tick={{ fontSize: 12 }} />
+        <YAxis width={44} tick={{ fontSize: 12 }} domain={['auto', 'auto']} interval={0} tickCount={5} tickFormatter={(v: number) => v.toFixed(2)} />
+        <Tooltip isAnimationActive={false} formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(l) => `step ${l}`} />
+        <Line type="linear" dataKey="loss" stroke="#2f6fb0" dot={false} isAnimationActive={false} strokeWidth={2} />
+      </LineChart>
     </div>
   );
 });
@@ -48,6 +89,7 @@ const LossChart = memo(function LossChart({ points }: { points: { step: number; 
 export const FineTunePanel = memo(function FineTunePanel({ config, setConfig, ftSplit, training, job, busy, onApplySplit, onStart, onPause }: Props) {
   const running = Boolean(training?.running);
   const points = useDeferredValue(training?.points ?? NO_POINTS);
+  const [detail, setDetail] = useState(false);
   return (
     <Panel id="finetune" title="Fine-tune" step={4}>
       <fieldset className="controls" disabled={busy}>
@@ -106,7 +148,12 @@ export const FineTunePanel = memo(function FineTunePanel({ config, setConfig, ft
               </button>
             </div>
           )}
-          <LossChart points={points} />
+          {running || !detail ? <LiveLoss points={points} totalSteps={training.totalSteps} /> : <LossChart points={points} />}
+          {!running && points.length > 0 && (
+            <label className="toggle small">
+              <input type="checkbox" checked={detail} onChange={(e) => setDetail(e.target.checked)} /> Detailed chart (axes, values on hover)
+            </label>
+          )}
         </div>
       )}
     </Panel>

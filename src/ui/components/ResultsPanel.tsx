@@ -3,8 +3,9 @@
  * Pareto front; the paper's Table 5 beside it in its own units; and the runs table (sortable,
  * exportable). Runs persist in IndexedDB.
  */
-import { memo, useDeferredValue, useMemo, useState } from 'react';
-import { CartesianGrid, Legend, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
+import { memo, useEffect, useMemo, useState } from 'react';
+import { CartesianGrid, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
+import { useWidth } from './useWidth';
 import { formatMacs, formatParams } from '../../engine/cost/macs';
 import { PAPER_SOURCE, PAPER_TABLE5 } from '../paper-table5';
 import { costOf, paretoFront, type CostAxis, type Metric, type Run } from '../runs';
@@ -53,13 +54,27 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
     groups.get(k)!.push(p);
   }
   const front = paretoFront(points, (p) => p.x, (p) => p.y);
+  const [ref, width] = useWidth<HTMLDivElement>(640);
+  // The legend is plain HTML: recharts' own legend measures itself and renders the chart twice.
   return (
-    <div className="chart" data-testid="results-chart" data-points={points.length} data-front={front.length}>
-      <ResponsiveContainer width="100%" height={320}>
-        <ScatterChart margin={{ top: 10, right: 20, bottom: 24, left: 8 }}>
+    <div className="chart" data-testid="results-chart" data-points={points.length} data-front={front.length} ref={ref}>
+      <ul className="legend">
+        {[...groups.entries()].map(([k, pts]) => (
+          <li key={k}>
+            <span className="dot" style={{ background: color(k) }} />
+            {k === 'dense' ? 'dense / fine-tuned dense' : (pts[0].run.criterionName ?? k)}
+          </li>
+        ))}
+        {front.length > 1 && (
+          <li>
+            <span className="dash" /> Pareto front
+          </li>
+        )}
+      </ul>
+      <ScatterChart width={width} height={320} margin={{ top: 10, right: 20, bottom: 24, left: 8 }}>
           <CartesianGrid stroke="#eef1f4" />
-          <XAxis type="number" dataKey="x" name={AXIS_LABEL[axis]} domain={['auto', 'auto']} tickFormatter={(v: number) => fmtCost(axis, v)} label={{ value: AXIS_LABEL[axis], position: 'insideBottom', offset: -14 }} tick={{ fontSize: 12 }} />
-          <YAxis type="number" dataKey="y" name={METRIC_LABEL[metric]} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(1)} label={{ value: METRIC_LABEL[metric], angle: -90, position: 'insideLeft' }} tick={{ fontSize: 12 }} width={56} />
+          <XAxis type="number" dataKey="x" name={AXIS_LABEL[axis]} domain={['auto', 'auto']} interval={0} tickCount={6} tickFormatter={(v: number) => fmtCost(axis, v)} label={{ value: AXIS_LABEL[axis], position: 'insideBottom', offset: -14 }} tick={{ fontSize: 12 }} />
+          <YAxis type="number" dataKey="y" name={METRIC_LABEL[metric]} domain={['auto', 'auto']} interval={0} tickCount={6} tickFormatter={(v: number) => v.toFixed(1)} label={{ value: METRIC_LABEL[metric], angle: -90, position: 'insideLeft' }} tick={{ fontSize: 12 }} width={56} />
           <ZAxis range={[90, 90]} />
           <Tooltip
             isAnimationActive={false}
@@ -79,15 +94,13 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
               );
             }}
           />
-          <Legend verticalAlign="top" height={28} />
           {[...groups.entries()].map(([k, pts]) => (
             <Scatter key={k} name={k === 'dense' ? 'dense / fine-tuned dense' : (pts[0].run.criterionName ?? k)} data={pts} fill={color(k)} isAnimationActive={false} />
           ))}
           {front.length > 1 && (
             <Scatter name="Pareto front" data={front} fill="none" line={{ stroke: '#2e7d4f', strokeDasharray: '5 4', strokeWidth: 2 }} shape={() => <g />} legendType="line" isAnimationActive={false} />
           )}
-        </ScatterChart>
-      </ResponsiveContainer>
+      </ScatterChart>
     </div>
   );
 });
@@ -95,16 +108,24 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
 const PaperChart = memo(function PaperChart({ metric }: { metric: Metric }) {
   const dense = PAPER_TABLE5.filter((r) => r.kind === 'dense').map((r) => ({ x: r.gflops, y: r.market[metric], name: r.network }));
   const pruned = PAPER_TABLE5.filter((r) => r.kind === 'pruned').map((r) => ({ x: r.gflops, y: r.market[metric], name: r.network }));
+  const [ref, width] = useWidth<HTMLElement>(360);
   return (
-    <figure className="chart paper" data-testid="paper-chart" data-points={dense.length + pruned.length}>
+    <figure className="chart paper" data-testid="paper-chart" data-points={dense.length + pruned.length} ref={ref}>
       <figcaption>
         <strong>Paper reference</strong> (Table 5, Market-1501) — <em>GFLOPs as the paper counts them</em>, not comparable to the lab’s MACs axis.
+        <ul className="legend">
+          <li>
+            <span className="dot square" style={{ background: '#1d232b' }} /> dense ResNet-18/34/50
+          </li>
+          <li>
+            <span className="dot diamond" style={{ background: '#d35400' }} /> pruned ResNet-50 (Hao Li, Molchanov, AutoBalanced, Entropy, PSFP)
+          </li>
+        </ul>
       </figcaption>
-      <ResponsiveContainer width="100%" height={260}>
-        <ScatterChart margin={{ top: 10, right: 16, bottom: 24, left: 0 }}>
+        <ScatterChart width={Math.max(200, width - 16)} height={260} margin={{ top: 10, right: 16, bottom: 24, left: 0 }}>
           <CartesianGrid stroke="#eef1f4" />
-          <XAxis type="number" dataKey="x" domain={[2.5, 7]} label={{ value: 'GFLOPs (paper)', position: 'insideBottom', offset: -14 }} tick={{ fontSize: 12 }} />
-          <YAxis type="number" dataKey="y" domain={['auto', 'auto']} width={44} tick={{ fontSize: 12 }} />
+          <XAxis type="number" dataKey="x" domain={[2.5, 7]} interval={0} label={{ value: 'GFLOPs (paper)', position: 'insideBottom', offset: -14 }} tick={{ fontSize: 12 }} />
+          <YAxis type="number" dataKey="y" domain={['auto', 'auto']} width={44} interval={0} tick={{ fontSize: 12 }} />
           <ZAxis range={[70, 70]} />
           <Tooltip
             isAnimationActive={false}
@@ -120,11 +141,9 @@ const PaperChart = memo(function PaperChart({ metric }: { metric: Metric }) {
               ) : null;
             }}
           />
-          <Legend verticalAlign="top" height={28} />
           <Scatter name="dense ResNets (paper)" data={dense} fill="#1d232b" shape="square" isAnimationActive={false} />
           <Scatter name="pruned ResNet-50 (paper)" data={pruned} fill="#d35400" shape="diamond" isAnimationActive={false} />
         </ScatterChart>
-      </ResponsiveContainer>
       <p className="source muted small">{PAPER_SOURCE}</p>
     </figure>
   );
@@ -214,8 +233,13 @@ interface Props {
 
 export const ResultsPanel = memo(function ResultsPanel({ runs, config, setConfig, dataset, onExport, onClear }: Props) {
   const [allDatasets, setAllDatasets] = useState(false);
-  // Charts re-render at low priority (time-sliced), so a new point never blocks the page.
-  const deferredRuns = useDeferredValue(runs);
+  // The chart takes new runs in a task of its own, not in the same commit as the rest of the
+  // page's update (model strip, job bars, scores): each piece of main-thread work stays short.
+  const [deferredRuns, setDeferredRuns] = useState(runs);
+  useEffect(() => {
+    const t = setTimeout(() => setDeferredRuns(runs), 16);
+    return () => clearTimeout(t);
+  }, [runs]);
   const shown = useMemo(() => (allDatasets || !dataset ? deferredRuns : deferredRuns.filter((r) => r.dataset === dataset)), [deferredRuns, allDatasets, dataset]);
   return (
     <Panel id="results" title="Results" step={5}>
