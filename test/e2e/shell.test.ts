@@ -27,8 +27,10 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** The model strip is drawn and the start-up work (dataset, latency, baseline score) is done. */
 async function waitForModel(lab: LabPage): Promise<void> {
   await lab.page.waitForSelector('[data-testid="model-strip"]', { timeout: 180_000 });
+  await lab.page.waitForSelector('.app[data-busy="false"]', { timeout: 300_000 });
 }
 
 describe('the lab page', () => {
@@ -39,7 +41,7 @@ describe('the lab page', () => {
   });
 
   it('runs wasm with threads on ?backend=wasm and draws the model strip', async () => {
-    const lab = await openLab(lb, server.origin, '?backend=wasm');
+    const lab = await openLab(lb, server.origin, '?backend=wasm&tier=XS');
     try {
       await waitForModel(lab);
       const badge = lab.page.getByTestId('backend');
@@ -80,7 +82,7 @@ describe('the lab page', () => {
   });
 
   it('keeps the main thread free while the worker measures latency', async () => {
-    const lab = await openLab(lb, server.origin, '?backend=wasm');
+    const lab = await openLab(lb, server.origin, '?backend=wasm&tier=XS');
     try {
       await waitForModel(lab);
       expect(await longTaskSupported(lab.page)).toBe(true);
@@ -97,7 +99,7 @@ describe('the lab page', () => {
   });
 
   it('cancels a running job and frees its tensors', async () => {
-    const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny');
+    const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny&tier=XS');
     try {
       await waitForModel(lab);
       const outcome = await lab.page.evaluate(async () => {
@@ -128,7 +130,7 @@ describe('the lab page', () => {
   });
 
   it('throttles progress events to about four a second, ending with the final one', async () => {
-    const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny');
+    const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny&tier=XS');
     try {
       await waitForModel(lab);
       const { events, ms } = await lab.page.evaluate(async () => {
@@ -154,7 +156,7 @@ describe('the lab page', () => {
   });
 
   it('runs the real WebGPU path on the SwiftShader adapter with ?backend=webgpu', async () => {
-    const lab = await openLab(lb, server.origin, '?backend=webgpu&model=tiny');
+    const lab = await openLab(lb, server.origin, '?backend=webgpu&model=tiny&tier=XS');
     try {
       await waitForModel(lab);
       const badge = lab.page.getByTestId('backend');
@@ -176,7 +178,7 @@ describe('the lab page', () => {
   });
 
   it('"auto" does not pick a software WebGPU adapter, and says why', async () => {
-    const lab = await openLab(lb, server.origin, '?model=tiny');
+    const lab = await openLab(lb, server.origin, '?model=tiny&tier=XS');
     try {
       await waitForModel(lab);
       expect(await lab.page.getByTestId('backend').getAttribute('data-backend')).toBe('wasm');
@@ -199,7 +201,7 @@ describe('the lab page', () => {
   });
 
   it('switches backend from the selector with a fresh worker', async () => {
-    const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny');
+    const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny&tier=XS');
     try {
       await waitForModel(lab);
       await lab.page.getByTestId('backend-select').selectOption('cpu');
