@@ -32,6 +32,12 @@ export interface ForwardOptions {
    * activations here. The tensor belongs to the forward pass; tf.keep what must outlive it.
    */
   onMaskSite?: (key: string, activation: tf.Tensor) => void;
+  /**
+   * Called with each stage's output (after its last block and trunk mask); the returned tensor,
+   * which must keep the shape, replaces it for the rest of the network. A side branch (PTL)
+   * reads and fuses the backbone's stage outputs here. Return `h` itself to only read it.
+   */
+  stageHook?: (stageIndex: number, h: tf.Tensor4D) => tf.Tensor4D;
 }
 
 export interface BatchStat {
@@ -126,6 +132,13 @@ export function forward(spec: ResNetSpec, params: ParamTensors, x: tf.Tensor4D, 
       const shortcut = b.downsample ? bn2d(conv(h, `${p}.downsample.0.weight`, b.stride, 0), `${p}.downsample.1`) : h;
       h = mask(tf.relu(tf.add(y, shortcut) as tf.Tensor4D), trunkGroupId(s));
     });
+    if (opts.stageHook) {
+      const out = opts.stageHook(s, h);
+      if (out.rank !== 4 || out.shape.some((d, j) => d !== h.shape[j])) {
+        throw new Error(`stageHook changed layer${s + 1}'s output from [${h.shape}] to [${out.shape}]; it must keep the shape.`);
+      }
+      h = out;
+    }
   });
 
   const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;

@@ -70,6 +70,14 @@ export interface TrainerOptions {
   masks?: ReadonlyMap<string, tf.Tensor1D>;
   /** Extra loss term on the parameters (e.g. a sparsity regulariser), added to the loss. */
   regularizer?: (params: ParamTensors) => tf.Scalar;
+  /**
+   * Extra tensors the forward pass reads (e.g. PTL's side branch), trained jointly with the
+   * model's (the trainable ones) and given to updateRunningStats (their BatchNorms). Owned by
+   * the caller; names must not clash with the model's. Checkpoints do not include them.
+   */
+  extraParams?: ReadonlyMap<string, tf.Variable>;
+  /** The forward pass to train (default forward.ts's); e.g. the model plus a side branch. */
+  forward?: typeof forward;
 }
 
 const CLASSIFIER_W = 'classifier.weight';
@@ -112,6 +120,9 @@ export class Trainer {
         `The model's classifier has ${model.spec.head.numClasses} classes but the training set has ${ids.length} identities; build the model with numClasses = ${ids.length}, or train with a fresh classifier.`,
       );
     }
+    for (const name of opts.extraParams?.keys() ?? []) {
+      if (model.params.has(name) || name.startsWith('classifier.')) throw new LabError('bad-argument', `The extra parameter ${name} has the same name as one of the model's parameters.`);
+    }
     this.sampler = new PKSampler(split.pids, cfg.p, cfg.k, cfg.seed);
     this.model = model;
     this.split = split;
@@ -136,6 +147,7 @@ export class Trainer {
       this.head.set(CLASSIFIER_B, ownedVariable(tf.zeros([numClasses]), true));
       for (const [n, v] of this.head) this.all.set(n, v);
     }
+    for (const [name, v] of opts.extraParams ?? []) this.all.set(name, v);
     for (const [name, v] of this.all) if (v.trainable) this.trainable.set(v.name, { name, v });
   }
 
@@ -185,7 +197,7 @@ export class Trainer {
       const x = normalizeImages(aug, batch.length, h, w);
       const vars = [...this.trainable.values()].map((t) => t.v);
       const { value, grads } = tf.variableGrads(() => {
-        const out = forward(this.trainSpec, this.all, x, { training: true, withLogits: cfg.loss.id > 0, masks: this.opts.masks });
+        const out = (this.opts.forward ?? forward)(this.trainSpec, this.all, x, { training: true, withLogits: cfg.loss.id > 0, masks: this.opts.masks });
         const zero = tf.scalar(0);
         let loss: tf.Scalar = zero;
         let tri = zero;
