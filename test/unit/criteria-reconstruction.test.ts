@@ -256,14 +256,16 @@ describe('ThiNet and channel pruning reconstruction', () => {
       await expect(getCriterion(id).score(ctxFor(model, [group(G1)], { data: undefined }))).rejects.toSatisfy((e: unknown) => isLabError(e, 'bad-argument'));
     }
     expect(tf.memory().numTensors).toBe(before);
-    // Every inner group of the net at once, with reconstruction of all of them.
+    // Every inner group of the net at once, with reconstruction of all of them; 3 sampled
+    // output channels per batch exercises the subsampled Gram (layers 2-4 have 8-32 outputs).
     const inner = dependencyGroups(spec).filter((g) => g.kind === 'inner');
     const keep: KeepSets = new Map(inner.map((g) => [g.id, [0, 2]]));
     for (const id of ['thinet', 'channel-pruning'] as const) {
-      const ctx = ctxFor(model, inner);
+      const ctx = ctxFor(model, inner, { options: { outputs: 3 } });
       const s = await getCriterion(id).score(ctx);
       const rec = await getCriterion(id).reconstruct!(ctx, keep);
       expect(s.size).toBe(inner.length);
+      for (const g of inner) expect(new Set(s.get(g.id)!).size).toBeGreaterThan(1);
       expect(rec.size).toBe(inner.length);
       expect(tf.memory().numTensors).toBe(before);
     }

@@ -32,7 +32,7 @@ import type { Criterion, CriterionContext, GroupScores } from '../criterion';
 import { CONV_IN_AXIS, CONV_OUT_AXIS, type DependencyGroup } from '../groups';
 import { checkCancelled, checkScores, choiceOption, numberOption } from './context';
 import { collectPooledActivations, requireData, sampleImages } from './activations';
-import { groupFilters } from './filters';
+import { groupFilters, rowGram } from './filters';
 
 const NAME = 'COP (correlation)';
 
@@ -44,23 +44,22 @@ export function absCorrelations(x: ArrayLike<number>, n: number, c: number): { r
     for (let i = 0; i < n; i++) v[i] -= mean;
     return v;
   });
-  return absCosines(cols);
+  const gram = new Float64Array(c * c);
+  for (let a = 0; a < c; a++) for (let b = a; b < c; b++) gram[a * c + b] = gram[b * c + a] = cols[a].reduce((s, v, i) => s + v * cols[b][i], 0);
+  return absCosines(gram, c);
 }
 
-/** |cosine similarity| between rows; `dead` marks (numerically) zero rows. */
-export function absCosines(rows: readonly Float64Array[]): { r: Float64Array; dead: boolean[] } {
-  const c = rows.length;
-  const norms = rows.map((v) => Math.sqrt(v.reduce((a, b) => a + b * b, 0)));
+/** |cosine similarity| from a Gram matrix; `dead` marks (numerically) zero rows. */
+export function absCosines(gram: Float64Array, c: number): { r: Float64Array; dead: boolean[] } {
+  const norms = Array.from({ length: c }, (_, i) => Math.sqrt(Math.max(0, gram[i * c + i])));
   const maxNorm = Math.max(0, ...norms);
-  // Relative threshold: a column that is constant up to float32 rounding counts as constant.
-  const dead = norms.map((nv) => !(nv > 1e-6 * maxNorm) || nv === 0);
+  // Relative threshold: a row that is zero (or a column constant) up to float32 rounding counts as dead.
+  const dead = norms.map((nv) => !(nv > 1e-6 * maxNorm));
   const r = new Float64Array(c * c);
   for (let a = 0; a < c; a++) {
     for (let b = a + 1; b < c; b++) {
       if (dead[a] || dead[b]) continue;
-      let dot = 0;
-      for (let i = 0; i < rows[a].length; i++) dot += rows[a][i] * rows[b][i];
-      const v = Math.min(1, Math.abs(dot) / (norms[a] * norms[b]));
+      const v = Math.min(1, Math.abs(gram[a * c + b]) / (norms[a] * norms[b]));
       r[a * c + b] = v;
       r[b * c + a] = v;
     }
@@ -139,7 +138,7 @@ export const cop: Criterion = {
     } else {
       for (const g of ctx.groups) {
         checkCancelled(ctx, `Scoring with ${NAME}`);
-        const { r: absR, dead } = absCosines((await groupFilters(ctx.model, g)).rows);
+        const { r: absR, dead } = absCosines(await rowGram((await groupFilters(ctx.model, g)).rows), g.channels);
         red.set(g.id, redundancy(absR, dead, g.channels, topK));
       }
     }

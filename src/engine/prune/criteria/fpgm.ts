@@ -12,22 +12,19 @@
  */
 import type { Criterion, CriterionContext, GroupScores } from '../criterion';
 import { scoreEachGroup } from './context';
-import { groupFilters } from './filters';
+import { groupFilters, rowGram } from './filters';
 
-/** Sum of Euclidean distances from each row to every other row. */
-export function summedDistances(rows: readonly Float64Array[]): Float32Array {
+/**
+ * Sum of Euclidean distances from each row to every other row, from the Gram matrix:
+ * ‖a − b‖² = ‖a‖² + ‖b‖² − 2 a·b (norms in float64; clamped at 0 against rounding).
+ */
+export function summedDistances(rows: readonly Float64Array[], gram: Float64Array): Float32Array {
   const n = rows.length;
+  const sq = rows.map((r) => r.reduce((s, v) => s + v * v, 0));
   const out = new Float64Array(n);
   for (let a = 0; a < n; a++) {
     for (let b = a + 1; b < n; b++) {
-      const ra = rows[a];
-      const rb = rows[b];
-      let s = 0;
-      for (let k = 0; k < ra.length; k++) {
-        const d = ra[k] - rb[k];
-        s += d * d;
-      }
-      const dist = Math.sqrt(s);
+      const dist = Math.sqrt(Math.max(0, sq[a] + sq[b] - 2 * gram[a * n + b]));
       out[a] += dist;
       out[b] += dist;
     }
@@ -44,6 +41,9 @@ export const fpgm: Criterion = {
   formula: 'score_j = Σ_{j′} ‖F_j − F_{j′}‖₂   (F_j: filter j, all producers concatenated)',
   globalNormalisation: 'none (distances are in each layer\'s own weight units; rank locally)',
   score(ctx: CriterionContext): Promise<GroupScores> {
-    return scoreEachGroup(ctx, 'FPGM', async (g) => summedDistances((await groupFilters(ctx.model, g)).rows));
+    return scoreEachGroup(ctx, 'FPGM', async (g) => {
+      const { rows } = await groupFilters(ctx.model, g);
+      return summedDistances(rows, await rowGram(rows));
+    });
   },
 };

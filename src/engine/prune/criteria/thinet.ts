@@ -6,9 +6,9 @@
  * reconstructed as well as possible.
  *
  * Here (consumer-samples.ts): for an inner group, Z_c = channel c's contribution to the consumer
- * conv's output at the sampled locations (option "locations" per image, default 10; ThiNet
- * samples one random output channel per location, the lab uses all of them, which is the same
- * estimate with more data) and G its Gram matrix. Greedy: T = ∅; repeatedly add to T the channel
+ * conv's output at the sampled locations (option "locations" per image, default 10) and output
+ * channels (option "outputs", default 32 random output channels per batch; ThiNet samples one
+ * per location), and G its Gram matrix. Greedy: T = ∅; repeatedly add to T the channel
  * c minimising ‖Σ_{t∈T∪{c}} Z_t‖² = 1ᵀG_{T∪c}1 (ties: lower index), until every channel is
  * ordered. Score = (position in that removal order + 1) / C, so the first removed scores 1/C and
  * the last 1: only the order within a layer carries meaning, and a global ranking over these
@@ -64,13 +64,14 @@ export function thinetScales(gram: Float64Array, c: number, kept: readonly numbe
 function options(ctx: CriterionContext) {
   return {
     locations: numberOption(ctx, NAME, 'locations', 10, { integer: true, min: 1 }),
+    outputs: numberOption(ctx, NAME, 'outputs', 32, { integer: true, min: 1 }),
     ridge: numberOption(ctx, NAME, 'ridge', 1e-6, { min: 0 }),
   };
 }
 
-async function grams(ctx: CriterionContext, consumers: ConsumerConv[], locations: number) {
+async function grams(ctx: CriterionContext, consumers: ConsumerConv[], locations: number, outputs: number) {
   const data = requireData(ctx, NAME);
-  return contributionGrams(ctx, consumers, sampleImages(data.split, data, ctx.seed), data.batchSize, locations, NAME);
+  return contributionGrams(ctx, consumers, sampleImages(data.split, data, ctx.seed), data.batchSize, locations, outputs, NAME);
 }
 
 export const thinet: Criterion = {
@@ -83,8 +84,8 @@ export const thinet: Criterion = {
   globalNormalisation: 'removal rank / channels (local order only; a global ranking gives every layer the same rate)',
   async score(ctx: CriterionContext): Promise<GroupScores> {
     const consumers = ctx.groups.map((g) => innerConsumer(ctx, g, NAME));
-    const { locations } = options(ctx);
-    const g = await grams(ctx, consumers, locations);
+    const { locations, outputs } = options(ctx);
+    const g = await grams(ctx, consumers, locations, outputs);
     const out: GroupScores = new Map();
     for (const c of consumers) {
       const order = thinetRemovalOrder(g.get(c.group.id)!, c.channels);
@@ -95,12 +96,12 @@ export const thinet: Criterion = {
     return out;
   },
   async reconstruct(ctx: CriterionContext, keep: KeepSets): Promise<ParamArrays> {
-    const { locations, ridge } = options(ctx);
+    const { locations, outputs, ridge } = options(ctx);
     const targets = ctx.groups.filter((g) => keep.has(g.id) && keep.get(g.id)!.length < g.channels);
     const consumers = targets.map((g) => innerConsumer(ctx, g, NAME));
     const out: ParamArrays = new Map();
     if (consumers.length === 0) return out;
-    const g = await grams(ctx, consumers, locations);
+    const g = await grams(ctx, consumers, locations, outputs);
     for (const c of consumers) {
       const kept = keep.get(c.group.id)!;
       const w = thinetScales(g.get(c.group.id)!, c.channels, kept, ridge);
