@@ -20,6 +20,15 @@ Commands:
             --model DIR [--tier S --domain target | --data PATH] [--flip] [--metric euclidean|cosine] [--json]
   info      A model's spec and cost, per layer with --layers
             --model DIR [--layers] [--json]
+  prune     Prune a model (print before/after MACs, params, mAP/R1) and write it
+            --model DIR --criterion l1 --rate 0.5 | --macs-target 0.5 [--scope inner|inner+trunk] [--ranking local|global]
+            [--strategy once|iterative|psfp|fpgm-soft|auto-balanced] [--finetune-steps N] [--ids N --images-per-id K] --out DIR
+  finetune  Fine-tune on N identities x K images of a domain's training split
+            --model DIR [--tier S --domain target] [--ids 32 --images-per-id 4] [--steps 100] [--eval-ids N] --out DIR
+  scenario  One of the paper's scenarios (1 prune at source, 2 fine-tune/prune/fine-tune, 3 prune while fine-tuning, 4 fine-tune)
+            --scenario 1|2|3|4 --model DIR [--method l1] [--small DIR | --macs-target T] [--steps 100] [--json]
+  reproduce The lab-scale Table 5 and the paper's claims (resumable; cache in runs/reproduce/)
+            [--quick] [--seeds 3] [--zoo public/models] [--rows a,b] [--out docs/REPRODUCTION.md]
   card      Re-evaluate a model folder and rewrite its card.json (keeps the training record)
             --model DIR
 
@@ -34,6 +43,10 @@ async function load(name: string): Promise<Command | undefined> {
     case 'train': return (await import('./commands/train')).trainCommand;
     case 'eval': return (await import('./commands/eval')).evalCommand;
     case 'info': return (await import('./commands/info')).infoCommand;
+    case 'prune': return (await import('./commands/prune')).pruneCommand;
+    case 'finetune': return (await import('./commands/finetune')).finetuneCommand;
+    case 'scenario': return (await import('./commands/scenario')).scenarioCommand;
+    case 'reproduce': return (await import('./commands/reproduce')).reproduceCommand;
     case 'card': return (await import('./commands/card')).cardCommand;
     default: return undefined;
   }

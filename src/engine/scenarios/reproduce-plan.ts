@@ -58,20 +58,20 @@ export interface ReproduceSettings {
   width: number;
 }
 
-export function reproduceSettings(o: { quick: boolean; seeds?: number; steps?: number; evalIds?: number; fineTuneIds?: number; imagesPerId?: number }): ReproduceSettings {
+export function reproduceSettings(o: { quick: boolean; seeds?: number; steps?: number; evalIds?: number; fineTuneIds?: number; imagesPerId?: number; tier?: 'XS' | 'S'; p?: number; k?: number }): ReproduceSettings {
   const quick = o.quick;
   const n = o.seeds ?? (quick ? 1 : 3);
   return {
     quick,
     seeds: Array.from({ length: n }, (_, i) => i + 1),
-    budget: { steps: o.steps ?? (quick ? 8 : 100), p: 8, k: 4, lr: 1e-4 },
+    budget: { steps: o.steps ?? (quick ? 8 : 100), p: o.p ?? 8, k: o.k ?? 4, lr: 1e-4 },
     fineTuneIds: o.fineTuneIds ?? (quick ? 32 : 64),
     imagesPerId: o.imagesPerId ?? 4,
     evalIds: o.evalIds ?? (quick ? 40 : 0),
     criterionBatches: quick ? 2 : 4,
     criterionBatchSize: 32,
     softEpochs: 5,
-    tier: 'S',
+    tier: o.tier ?? 'S',
     width: 0.5,
   };
 }

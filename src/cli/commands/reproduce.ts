@@ -1,0 +1,260 @@
+/**
+ * `lab reproduce`: the lab-scale analogue of the paper's Table 5 and a verdict on each of its
+ * claims (src/engine/scenarios/reproduce-plan.ts says what runs, report.ts how it is judged).
+ *
+ * Inputs are the zoo's model folders (--zoo, default public/models: resnet{18,34,50}-w0.5).
+ * Resumable: each (row, seed) cell's result is stored in --cache (default
+ * runs/reproduce/results.json) as soon as it finishes, under a key of everything that decides
+ * it (settings, seed, a fingerprint of the model's files), and reused on the next run.
+ * Ctrl-C stops after saving the finished cells.
+ */
+import { existsSync, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { LabError, isLabError } from '../../engine/errors';
+import type { ReidModel } from '../../engine/model/model';
+import { generateSynthReid } from '../../engine/data/synth';
+import type { ReidDataset } from '../../engine/data/types';
+import { modelCost, formatMacs } from '../../engine/cost/macs';
+import { evaluateModel } from '../../engine/eval/evaluate';
+import { equalCostKeep } from '../../engine/scenarios/budget';
+import { evaluationSubset, selectFineTuneSubset } from '../../engine/scenarios/subset';
+import { runScenario } from '../../engine/scenarios/run';
+import type { ScenarioConfig, ScenarioResult, Snapshot } from '../../engine/scenarios/types';
+import { REQUIRED_DEPTHS, cellKey, reproduceSettings, selectRows, zooName, type ReproduceRow, type ReproduceSettings, type ZooDepth } from '../../engine/scenarios/reproduce-plan';
+import { renderReproduction, summarizeRow } from '../../engine/scenarios/report';
+import { loadModelFromFolder, MODEL_JSON } from '../../node/model-files';
+import { ProgressBar, formatSeconds } from '../progress';
+import { bool, num, oneOf, optStr, str, type Flags } from '../args';
+
+interface CacheEntry {
+  text: string;
+  result: ScenarioResult;
+}
+
+interface CacheFile {
+  format: 'prunability-lab/reproduce-cache@1';
+  cells: Record<string, CacheEntry>;
+  before: Record<string, Snapshot>;
+}
+
+async function readCache(file: string): Promise<CacheFile> {
+  if (!existsSync(file)) return { format: 'prunability-lab/reproduce-cache@1', cells: {}, before: {} };
+  try {
+    const c = JSON.parse(await fs.readFile(file, 'utf8')) as CacheFile;
+    if (c.format !== 'prunability-lab/reproduce-cache@1') throw new Error('unknown format');
+    return c;
+  } catch (e) {
+    throw new LabError('bad-argument', `The results cache ${file} cannot be read (${(e as Error).message}); move it away to start afresh.`);
+  }
+}
+
+async function writeCache(file: string, c: CacheFile): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(`${file}.tmp`, JSON.stringify(c) + '\n');
+  await fs.rename(`${file}.tmp`, file);
+}
+
+/** FNV-1a over model.json and every file it lists: a retrained zoo model gets a new fingerprint. */
+async function fingerprint(dir: string): Promise<string> {
+  let h = 0x811c9dc5;
+  const eat = (b: Uint8Array) => {
+    for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  };
+  const json = await fs.readFile(path.join(dir, MODEL_JSON));
+  eat(json);
+  const manifest = (JSON.parse(json.toString('utf8')) as { weightsManifest?: { paths: string[] }[] }).weightsManifest ?? [];
+  for (const p of manifest.flatMap((g) => g.paths)) eat(await fs.readFile(path.join(dir, p)));
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+function trainHint(depth: ZooDepth, width: number, dir: string): string {
+  return `npm run lab -- train --depth ${depth} --width ${width} --tier S --domain source --steps 2000 --out ${path.join(dir, zooName(depth, width))}`;
+}
+
+/** The zoo's folders for the depths the rows need; a clear error naming what is missing. */
+async function findZoo(zoo: string, rows: ReproduceRow[], width: number, notes: string[]): Promise<{ rows: ReproduceRow[]; dirs: Map<ZooDepth, string> }> {
+  const needed = [...new Set(rows.map((r) => r.depth))];
+  const dirs = new Map<ZooDepth, string>();
+  const missing: ZooDepth[] = [];
+  for (const d of needed) {
+    const dir = path.join(zoo, zooName(d, width));
+    if (existsSync(path.join(dir, MODEL_JSON))) dirs.set(d, dir);
+    else missing.push(d);
+  }
+  const required = missing.filter((d) => REQUIRED_DEPTHS.includes(d));
+  if (required.length) {
+    throw new LabError(
+      'bad-model-file',
+      `The reproduction needs the zoo models ${required.map((d) => zooName(d, width)).join(' and ')} in ${zoo}, and ${required.length === 1 ? 'it is' : 'they are'} missing. Make ${required.length === 1 ? 'it' : 'them'} with:\n${required.map((d) => `  ${trainHint(d, width, zoo)}`).join('\n')}\n(or point --zoo at a folder that has them).`,
+    );
+  }
+  for (const d of missing) {
+    const msg = `${zooName(d, width)} is missing from ${zoo}, so its row is not run; make it with \`${trainHint(d, width, zoo)}\`.`;
+    process.stderr.write(`warning: ${msg}\n`);
+    notes.push(msg);
+  }
+  for (const [d, dir] of dirs) {
+    try {
+      const card = JSON.parse(await fs.readFile(path.join(dir, 'card.json'), 'utf8')) as { training?: { steps?: number; plannedSteps?: number; complete?: boolean } };
+      if (card.training?.complete === false) {
+        const msg = `${zooName(d, width)} is only partly trained (${card.training.steps} of ${card.training.plannedSteps} steps); its numbers describe that model.`;
+        process.stderr.write(`warning: ${msg}\n`);
+        notes.push(msg);
+      }
+    } catch {
+      /* a folder without a card is still a model */
+    }
+  }
+  return { rows: rows.filter((r) => dirs.has(r.depth)), dirs };
+}
+
+async function evaluateSnapshot(model: ReidModel, evaluation: { query: ReidDataset['query']; gallery: ReidDataset['gallery'] }): Promise<Snapshot> {
+  const r = await evaluateModel(model, evaluation);
+  const c = modelCost(model.spec);
+  return { macs: c.macs, params: c.params, mAP: r.mAP, rank1: r.rank1, rank5: r.rank5 };
+}
+
+function setupLines(s: ReproduceSettings, macsKeep: number, dirs: Map<ZooDepth, string>, fingerprints: Map<ZooDepth, string>, datasetSizes: string): string[] {
+  const b = s.budget;
+  return [
+    `Domains: SynthReID ${s.tier} source (pre-training; the zoo models were trained on it) and SynthReID ${s.tier} target (operational; every number here is on its query/gallery). ${datasetSizes}`,
+    `Models: ${[...dirs].map(([d, dir]) => `ResNet-${d} ${dir} (fingerprint ${fingerprints.get(d)})`).join('; ')}.`,
+    `Cost budget: pruned ResNet-50 keeps ${(100 * macsKeep).toFixed(2)}% of its MACs = ResNet-18's MACs (from the two specs' cost), inner-block channels only (scope "inner"), local ranking.`,
+    `Fine-tuning budget, equal for every row: ${b.steps} steps of P=${b.p} x K=${b.k} = ${b.steps * b.p * b.k} training images seen, Adam lr ${b.lr}, triplet loss, on ${s.fineTuneIds} target training identities x ${s.imagesPerId} images (seeded by the run's seed). Scenario 2 splits it half before pruning, half after; AutoBalanced's penalty training is its first half; soft pruning spreads it over ${s.softEpochs} epochs.`,
+    `Criterion data (Taylor, entropy, COP): ${s.criterionBatches} x ${s.criterionBatchSize} images of the pruning domain's training data: the target fine-tuning subset (scenario 2) or the whole source training split (scenario 1).`,
+    `Evaluation: ${s.evalIds > 0 ? `${s.evalIds} seeded target test identities (with the same share of distractors and junk)` : 'all target test identities'}; Euclidean distance, no flip, Market-1501 protocol.`,
+    `Seeds: ${s.seeds.join(', ')}${s.quick ? ' (--quick: indicative only)' : ''}.`,
+  ];
+}
+
+export async function reproduceCommand(flags: Flags, argv: string[]): Promise<void> {
+  const quick = bool(flags, 'quick');
+  const settings = reproduceSettings({
+    quick,
+    seeds: flags.seeds !== undefined ? num(flags, 'seeds', 3, { integer: true, min: 1, max: 20 }) : undefined,
+    steps: flags.steps !== undefined ? num(flags, 'steps', 100, { integer: true, min: 1 }) : undefined,
+    evalIds: flags['eval-ids'] !== undefined ? num(flags, 'eval-ids', 0, { integer: true, min: 0 }) : undefined,
+    fineTuneIds: flags.ids !== undefined ? num(flags, 'ids', 64, { integer: true, min: 2 }) : undefined,
+    imagesPerId: flags['images-per-id'] !== undefined ? num(flags, 'images-per-id', 4, { integer: true, min: 2 }) : undefined,
+    // XS is for tests and smoke runs only (16 identities a side).
+    tier: oneOf<'XS' | 'S'>(flags, 'tier', ['XS', 'S'], 'S'),
+    p: flags.p !== undefined ? num(flags, 'p', 8, { integer: true, min: 2 }) : undefined,
+    k: flags.k !== undefined ? num(flags, 'k', 4, { integer: true, min: 2 }) : undefined,
+  });
+  const zoo = str(flags, 'zoo', 'public/models');
+  const cacheFile = str(flags, 'cache', path.join('runs', 'reproduce', 'results.json'));
+  const out = optStr(flags, 'out');
+  const rowIds = optStr(flags, 'rows')?.split(',').map((s) => s.trim()).filter(Boolean);
+  const notes: string[] = [];
+  const { rows, dirs } = await findZoo(zoo, selectRows(quick, rowIds), settings.width, notes);
+  if (rows.length === 0) throw new LabError('bad-argument', `No rows to run; known rows: ${selectRows(false).map((r) => r.id).join(', ')}.`);
+
+  const started = Date.now();
+  const signal = { aborted: false };
+  const onSigint = () => {
+    if (signal.aborted) process.exit(130);
+    signal.aborted = true;
+    process.stderr.write('\nStopping after saving the finished cells (Ctrl-C again to quit now).\n');
+  };
+  process.on('SIGINT', onSigint);
+
+  const models = new Map<ZooDepth, ReidModel>();
+  try {
+    const fingerprints = new Map<ZooDepth, string>();
+    for (const [d, dir] of dirs) {
+      fingerprints.set(d, await fingerprint(dir));
+      models.set(d, (await loadModelFromFolder(dir)).model);
+    }
+    const r50 = models.get(50)!;
+    const macsKeep = equalCostKeep(r50.spec, models.get(18)!.spec);
+    const size = { height: r50.spec.input.height, width: r50.spec.input.width };
+    const gen = (domain: 'source' | 'target') => {
+      const bar = new ProgressBar(`SynthReID ${settings.tier}/${domain}`, 1);
+      const { dataset } = generateSynthReid({ tier: settings.tier, domain, ...size, onProgress: ({ done, total }) => ((bar.total = total), bar.update(done)) });
+      bar.finish();
+      return dataset;
+    };
+    const target = gen('target');
+    const needsSource = rows.some((r) => r.scenario === 'prune-at-source');
+    const source = needsSource ? gen('source') : undefined;
+    const evaluation = evaluationSubset(target, settings.evalIds > 0 ? settings.evalIds : Number.MAX_SAFE_INTEGER, 1);
+    const sizes = `Target: ${target.train.count} training images; evaluated on ${evaluation.query.count} queries and ${evaluation.gallery.count} gallery images.`;
+
+    const cache = await readCache(cacheFile);
+    const results = new Map<string, ScenarioResult[]>(rows.map((r) => [r.id, []]));
+    const cells = settings.seeds.flatMap((seed) => rows.map((row) => ({ row, seed })));
+    let done = 0;
+    let ran = 0;
+    for (const { row, seed } of cells) {
+      done++;
+      const pruning = row.scenario !== 'finetune-only';
+      const { key, text } = cellKey(row, seed, settings, fingerprints.get(row.depth)!, pruning ? macsKeep : undefined);
+      const hit = cache.cells[key];
+      if (hit && hit.text === text) {
+        results.get(row.id)!.push(hit.result);
+        continue;
+      }
+      if (signal.aborted) break;
+      const model = models.get(row.depth)!;
+      const beforeKey = `${zooName(row.depth, settings.width)}/${fingerprints.get(row.depth)}/eval${settings.evalIds}`;
+      if (!cache.before[beforeKey]) {
+        process.stderr.write(`Evaluating ${zooName(row.depth, settings.width)} on the target before fine-tuning...\n`);
+        cache.before[beforeKey] = await evaluateSnapshot(model, evaluation);
+        await writeCache(cacheFile, cache);
+      }
+      const cfg: ScenarioConfig = {
+        scenario: row.scenario,
+        budget: settings.budget,
+        scope: 'inner',
+        ranking: 'local',
+        criterionBatches: settings.criterionBatches,
+        criterionBatchSize: settings.criterionBatchSize,
+        softEpochs: settings.softEpochs,
+        seed,
+      };
+      if (row.method) cfg.method = row.method;
+      if (pruning) cfg.macsKeep = macsKeep;
+      const fineTune = selectFineTuneSubset(target, { identities: settings.fineTuneIds, imagesPerIdentity: settings.imagesPerId, seed });
+      const bar = new ProgressBar(`[${done}/${cells.length}] ${row.label}, seed ${seed}`, 100);
+      let result: ScenarioResult;
+      try {
+        ({ result } = await runScenario(model, { fineTune, evaluation, sourceTrain: source?.train }, cfg, {
+          signal,
+          before: cache.before[beforeKey],
+          onProgress: (p) => bar.update(Math.round(100 * p.fraction), p.message),
+        }));
+      } catch (e) {
+        if (isLabError(e, 'cancelled')) break;
+        throw e;
+      }
+      bar.finish(`R1 ${(100 * result.after.rank1).toFixed(1)} mAP ${(100 * result.after.mAP).toFixed(1)} at ${formatMacs(result.after.macs)}`);
+      cache.cells[key] = { text, result };
+      await writeCache(cacheFile, cache);
+      results.get(row.id)!.push(result);
+      ran++;
+    }
+
+    const wall = (Date.now() - started) / 1000;
+    const missingCells = cells.length - [...results.values()].reduce((a, r) => a + r.length, 0);
+    if (missingCells > 0) notes.push(`${missingCells} of ${cells.length} cells have not run yet (stopped early); run the same command again to finish them.`);
+    const summaries = selectRows(quick, rowIds).map((r) => summarizeRow(r, results.get(r.id) ?? []));
+    const md = renderReproduction(summaries, {
+      command: `npm run lab -- ${argv.join(' ')}`,
+      date: new Date().toISOString().slice(0, 10),
+      machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${tf.getBackend()} backend, Node ${process.version}`,
+      wallSeconds: wall,
+      setup: setupLines(settings, macsKeep, dirs, fingerprints, sizes),
+      notes,
+    });
+    const file = out ?? path.join(path.dirname(cacheFile), quick ? 'report-quick.md' : 'report.md');
+    await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
+    await fs.writeFile(file, md);
+    process.stdout.write(md.split('## Table 5, side by side')[0]);
+    process.stdout.write(`Ran ${ran} new cell(s) in ${formatSeconds(wall)}; ${cells.length - ran - missingCells} reused from ${cacheFile}. Report written to ${file}.\n`);
+  } finally {
+    process.off('SIGINT', onSigint);
+    for (const m of models.values()) m.dispose();
+  }
+}
