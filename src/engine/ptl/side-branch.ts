@@ -6,7 +6,8 @@
  * output h_s (C_s channels),
  *   b_s = cell_s(u_s),  u_0 = h_0, u_s = z_{s-1}     (cell stride = the stage's stride)
  *   z_s = ReLU(BN(conv1x1(concat[h_s, b_s])))        (fusion, C_s channels)
- * and the fused features join the backbone as h_s <- h_s + gate_s * z_s (per-channel gate) at
+ * and the fused features join the backbone as h_s <- h_s + gate_s * z_s (per-channel gate, see
+ * PtlConfig.gateScale for its learning speed) at
  * the last stage ("last", default: the public code joins its branch only at the head, leaving
  * the backbone's own path untouched) or at every stage ("every").
  * Why the gate, initialised to 0 by default: fine-tuning then starts exactly from the given
@@ -48,13 +49,19 @@ export interface PtlConfig {
   carry: 'batch-mean' | 'per-sample';
   /** Initial value of the per-channel join gates (0: start from the backbone exactly). */
   gateInit: number;
+  /**
+   * The gates are stored divided by this factor, so under Adam (steps of about lr per
+   * parameter) they move gateScale times faster than other weights: new layers learning faster
+   * is usual in fine-tuning, and a zero gate must open within a budget of ~100 steps at lr 1e-4.
+   */
+  gateScale: number;
   /** Seed of the branch's initialisation. */
   seed: number;
 }
 
 export type PtlConfigInput = Partial<PtlConfig>;
 
-export const DEFAULT_PTL_CONFIG: PtlConfig = { cellRatio: 0.25, kernel: 3, fuseInto: 'last', carry: 'batch-mean', gateInit: 0, seed: 1 };
+export const DEFAULT_PTL_CONFIG: PtlConfig = { cellRatio: 0.25, kernel: 3, fuseInto: 'last', carry: 'batch-mean', gateInit: 0, gateScale: 100, seed: 1 };
 
 export function resolvePtlConfig(input: PtlConfigInput = {}): PtlConfig {
   const cfg: PtlConfig = { ...DEFAULT_PTL_CONFIG, ...input };
@@ -66,6 +73,7 @@ export function resolvePtlConfig(input: PtlConfigInput = {}): PtlConfig {
   if (cfg.fuseInto !== 'last' && cfg.fuseInto !== 'every') bad(`PTL fuses into "last" or "every" stage; got "${String(cfg.fuseInto)}".`);
   if (cfg.carry !== 'batch-mean' && cfg.carry !== 'per-sample') bad(`The PTL state is carried as "batch-mean" or "per-sample"; got "${String(cfg.carry)}".`);
   if (!Number.isFinite(cfg.gateInit)) bad(`The PTL gate's initial value must be a finite number; got ${cfg.gateInit}.`);
+  if (!(cfg.gateScale > 0 && Number.isFinite(cfg.gateScale))) bad(`The PTL gate scale must be a positive number; got ${cfg.gateScale}.`);
   if (!Number.isInteger(cfg.seed) || cfg.seed < 0) bad(`The PTL seed must be a whole number >= 0; got ${cfg.seed}.`);
   return cfg;
 }
@@ -158,7 +166,7 @@ export class PtlSideBranch {
       add(`${bn}.bias`, [L.outC], new Float32Array(L.outC));
       add(`${bn}.running_mean`, [L.outC], new Float32Array(L.outC), false);
       add(`${bn}.running_var`, [L.outC], new Float32Array(L.outC).fill(1), false);
-      if (L.joins) add(ptlNames.gate(s), [L.outC], new Float32Array(L.outC).fill(cfg.gateInit));
+      if (L.joins) add(ptlNames.gate(s), [L.outC], new Float32Array(L.outC).fill(cfg.gateInit / cfg.gateScale));
     }
     return new PtlSideBranch(cfg, layout, params);
   }
@@ -269,7 +277,7 @@ export class PtlSideBranch {
       }
       const fused = tf.conv2d(tf.concat([h, y], 3), this.get(ptlNames.fuseConv(s)) as tf.Variable<tf.Rank.R4>, 1, 'valid');
       z = tf.relu(this.batchNorm(fused, ptlNames.fuseBn(s), training, stats));
-      return L.joins ? (tf.add(h, tf.mul(z, this.get(ptlNames.gate(s)))) as tf.Tensor4D) : h;
+      return L.joins ? (tf.add(h, tf.mul(z, tf.mul(this.get(ptlNames.gate(s)), this.config.gateScale))) as tf.Tensor4D) : h;
     };
   }
 
