@@ -75,7 +75,8 @@ function trainHint(depth: ZooDepth, width: number, dir: string): string {
 
 /** The zoo's folders for the depths the rows need; a clear error naming what is missing. */
 async function findZoo(zoo: string, rows: ReproduceRow[], width: number, notes: string[]): Promise<{ rows: ReproduceRow[]; dirs: Map<ZooDepth, string> }> {
-  const needed = [...new Set(rows.map((r) => r.depth))];
+  // ResNet-18 and -50 are always needed: the cost target is ResNet-18's MACs on ResNet-50.
+  const needed = [...new Set([...REQUIRED_DEPTHS, ...rows.map((r) => r.depth)])];
   const dirs = new Map<ZooDepth, string>();
   const missing: ZooDepth[] = [];
   for (const d of needed) {
@@ -198,7 +199,7 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
       }
       if (signal.aborted) break;
       const model = models.get(row.depth)!;
-      const beforeKey = `${zooName(row.depth, settings.width)}/${fingerprints.get(row.depth)}/eval${settings.evalIds}`;
+      const beforeKey = `${zooName(row.depth, settings.width)}/${fingerprints.get(row.depth)}/${settings.tier}/eval${settings.evalIds}`;
       if (!cache.before[beforeKey]) {
         process.stderr.write(`Evaluating ${zooName(row.depth, settings.width)} on the target before fine-tuning...\n`);
         cache.before[beforeKey] = await evaluateSnapshot(model, evaluation);

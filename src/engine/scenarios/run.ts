@@ -93,8 +93,9 @@ class RunLog {
     private readonly opts: RunScenarioOptions,
   ) {}
 
-  progress(phase: ScenarioStepKind, message: string): void {
-    this.opts.onProgress?.({ phase, fraction: Math.min(0.99, this.trainSteps / this.cfg.budget.steps), message });
+  /** `extra`: steps done in the phase under way, not yet recorded. */
+  progress(phase: ScenarioStepKind, message: string, extra = 0): void {
+    this.opts.onProgress?.({ phase, fraction: Math.min(0.99, (this.trainSteps + extra) / this.cfg.budget.steps), message });
   }
 
   record(kind: ScenarioStepKind, domain: 'source' | 'target', label: string, trainSteps: number, ms: number, split?: ReidSplit): void {
@@ -135,7 +136,7 @@ class RunLog {
       model,
       this.data.fineTune,
       this.trainConfig(steps, seed),
-      { signal: this.opts.signal, onProgress: (p) => this.progress('fine-tune', `${label}: step ${p.step} of ${p.totalSteps}`) },
+      { signal: this.opts.signal, onProgress: (p) => this.progress('fine-tune', `${label}: step ${p.step} of ${p.totalSteps}`, p.step) },
       { withIdLoss: this.cfg.budget.withIdLoss, evaluation: this.data.evaluation },
     );
     this.record('fine-tune', 'target', label, r.steps, now() - t0, this.data.fineTune);
