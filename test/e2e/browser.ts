@@ -152,6 +152,34 @@ export async function longTasksSince(page: Page, since: number): Promise<LongTas
   return page.evaluate((t) => (window.__longTasks ?? []).filter((e) => e.startTime >= t), since);
 }
 
+/**
+ * Record when the lab's busy flag (.app[data-busy]) changes, so a test can bound "while the
+ * worker computes": from a click until the page is idle again.
+ */
+export async function watchBusy(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __busyLog: [number, string][] };
+    w.__busyLog = [];
+    const app = document.querySelector('.app')!;
+    new MutationObserver(() => w.__busyLog.push([performance.now(), app.getAttribute('data-busy') ?? ''])).observe(app, { attributes: true, attributeFilter: ['data-busy'] });
+  });
+}
+
+/** Long tasks that started between `since` and the first time the page became idle after it (plus the longest task overall since then, for the record). */
+export async function longTasksWhileBusy(page: Page, since: number): Promise<{ whileBusy: LongTask[]; idleAt: number; longestAfter: number }> {
+  return page.evaluate((t) => {
+    const log = (window as unknown as { __busyLog: [number, string][] }).__busyLog ?? [];
+    const idle = log.find(([at, v]) => at > t && v === 'false');
+    const idleAt = idle ? idle[0] : Infinity;
+    const all = (window.__longTasks ?? []).filter((e) => e.startTime >= t);
+    return {
+      whileBusy: all.filter((e) => e.startTime < idleAt),
+      idleAt,
+      longestAfter: Math.max(0, ...all.filter((e) => e.startTime >= idleAt).map((e) => e.duration)),
+    };
+  }, since);
+}
+
 export function longTaskSupported(page: Page): Promise<boolean> {
   return page.evaluate(() => PerformanceObserver.supportedEntryTypes.includes('longtask'));
 }
@@ -204,6 +232,8 @@ export async function openLab(lb: LabBrowser, origin: string, query = '', viewpo
 export async function screenshot(page: Page, name: string, fullPage = true): Promise<string> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const path = join(ARTIFACTS, `${name}.png`);
+  // A full-page capture of a scrolled page draws the sticky header mid-page; start at the top.
+  if (fullPage) await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path, fullPage });
   return path;
 }

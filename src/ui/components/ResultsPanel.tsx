@@ -71,7 +71,7 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
           </li>
         )}
       </ul>
-      <ScatterChart width={width} height={320} margin={{ top: 10, right: 20, bottom: 24, left: 8 }}>
+      <ScatterChart width={width} height={320} margin={{ top: 10, right: 36, bottom: 24, left: 8 }}>
           <CartesianGrid stroke="#eef1f4" />
           <XAxis type="number" dataKey="x" name={AXIS_LABEL[axis]} domain={['auto', 'auto']} interval={0} tickCount={6} tickFormatter={(v: number) => fmtCost(axis, v)} label={{ value: AXIS_LABEL[axis], position: 'insideBottom', offset: -14 }} tick={{ fontSize: 12 }} />
           <YAxis type="number" dataKey="y" name={METRIC_LABEL[metric]} domain={['auto', 'auto']} interval={0} tickCount={6} tickFormatter={(v: number) => v.toFixed(1)} label={{ value: METRIC_LABEL[metric], angle: -90, position: 'insideLeft' }} tick={{ fontSize: 12 }} width={56} />
