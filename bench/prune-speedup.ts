@@ -51,6 +51,8 @@ export async function runPruneSpeedupBench(quick: boolean): Promise<string> {
     '|---|---|---:|---|---:|---:|---:|---:|',
     ...rows,
     '',
+    'Efficiencies above 100% are load noise: the unpruned model is timed once, at the start, and on a shared, loaded machine that one baseline can be slow; compare rows with each other rather than with the ideal when the load average is high.',
+    '',
     'Where the speed-up falls short of the MACs ratio:',
     '- Work that MACs do not count does not shrink in proportion: BatchNorm, ReLU and the residual adds are elementwise passes over the activations, and with inner-only pruning the trunk activations (and so the adds, the shortcut convs and every block\'s 1x1 output conv width) stay at full size.',
     '- Small layers run below the convolution kernels\' best rate: per-op overhead (tfjs dispatch, XNNPACK setup) is fixed, and a layer with few channels cannot fill the SIMD micro-kernel tiles.',
