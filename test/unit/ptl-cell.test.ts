@@ -118,7 +118,8 @@ describe('forward stageHook', () => {
     expect(seen).toEqual([0, 1, 2, 3]);
     expect(await arr(same)).toEqual(await arr(plain));
     expect(await arr(changed)).not.toEqual(await arr(plain));
-    expect(() => tf.tidy(() => forward(model.spec, model.params, x, { stageHook: (_s, h) => tf.slice(h, [0, 0, 0, 0], [-1, -1, -1, 1]) }))).toThrow(/must keep the shape/);
+    const badHook = (_s: number, h: tf.Tensor4D) => tf.slice(h, [0, 0, 0, 0], [-1, -1, -1, 1]);
+    expect(() => tf.tidy(() => forward(model.spec, model.params, x, { stageHook: badHook }).embedding)).toThrow(/must keep the shape/);
     tf.dispose([x, plain, same, changed]);
     model.dispose();
   });
