@@ -138,12 +138,12 @@ export function validateSpec(spec: ResNetSpec): void {
   const fail = (msg: string): never => {
     throw new SpecError(msg);
   };
-  if (spec.format !== SPEC_FORMAT) fail(`Unknown model format "${String(spec.format)}"; expected "${SPEC_FORMAT}".`);
-  if (![18, 34, 50].includes(spec.depth)) fail(`Unsupported depth ${spec.depth}.`);
+  if (spec.format !== SPEC_FORMAT) fail(`Unknown model format ${show(spec.format)}; expected "${SPEC_FORMAT}".`);
+  if (![18, 34, 50].includes(spec.depth)) fail(`Unsupported depth ${show(spec.depth)}; expected 18, 34 or 50.`);
   const kind: BlockKind = spec.depth === 50 ? 'bottleneck' : 'basic';
-  if (spec.block !== kind) fail(`ResNet-${spec.depth} uses ${kind} blocks, but the spec says ${spec.block}.`);
+  if (spec.block !== kind) fail(`ResNet-${spec.depth} uses ${kind} blocks, but the spec says ${show(spec.block)}.`);
   const posInt = (v: unknown, what: string) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(`${what} must be a positive integer; found ${String(v)}.`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(`${what} must be a positive integer; found ${show(v)}.`);
   };
   posInt(spec.input?.height, 'Input height');
   posInt(spec.input?.width, 'Input width');
@@ -154,21 +154,32 @@ export function validateSpec(spec: ResNetSpec): void {
     if (!Array.isArray(stage) || stage.length < 1) fail(`Stage layer${s + 1} has no blocks.`);
     stage.forEach((b, i) => {
       const where = `layer${s + 1}.${i}`;
+      if (typeof b !== 'object' || b === null) fail(`${where} is malformed: expected a block description (inC, mid, outC, stride, downsample); found ${show(b)}.`);
+      posInt(b.inC, `${where} input channels`);
       if (b.inC !== inC) fail(`${where} expects ${b.inC} input channels but receives ${inC}.`);
       const nMid = kind === 'bottleneck' ? 2 : 1;
       if (!Array.isArray(b.mid) || b.mid.length !== nMid) fail(`${where} must have ${nMid} inner channel count(s).`);
       b.mid.forEach((m, j) => posInt(m, `${where} inner channels [${j}]`));
       posInt(b.outC, `${where} output channels`);
-      if (![1, 2].includes(b.stride)) fail(`${where} stride must be 1 or 2; found ${b.stride}.`);
+      if (![1, 2].includes(b.stride)) fail(`${where} stride must be 1 or 2; found ${show(b.stride)}.`);
       if (!b.downsample && (b.stride !== 1 || b.inC !== b.outC)) {
         fail(`${where} changes resolution or channels (${b.inC} -> ${b.outC}, stride ${b.stride}) but has no downsample shortcut.`);
       }
       inC = b.outC;
     });
   });
-  if (spec.lastStride !== 1 && spec.lastStride !== 2) fail(`Last stride must be 1 or 2; found ${spec.lastStride}.`);
+  if (spec.lastStride !== 1 && spec.lastStride !== 2) fail(`Last stride must be 1 or 2; found ${show(spec.lastStride)}.`);
   if (!spec.head || typeof spec.head.bnneck !== 'boolean') fail('The head must say whether it has a BNNeck.');
-  if (!Number.isInteger(spec.head.numClasses) || spec.head.numClasses < 0) fail(`numClasses must be a non-negative integer.`);
+  if (!Number.isInteger(spec.head.numClasses) || spec.head.numClasses < 0) fail(`numClasses must be a non-negative integer; found ${show(spec.head.numClasses)}.`);
+}
+
+/** A value as a message shows it: "nothing" for a missing one, JSON for objects (shortened). */
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v !== 'object' || v === null) return String(v);
+  const j = JSON.stringify(v);
+  return j.length > 60 ? `${j.slice(0, 57)}...` : j;
 }
 
 /** Deep copy (specs are plain JSON). */

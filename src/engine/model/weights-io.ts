@@ -72,7 +72,16 @@ export interface LoadedModel {
 }
 
 const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-const fmtShape = (shape: readonly number[]) => `[${shape.join(', ')}]`;
+/** A shape for messages; an edited manifest may hold anything where a shape should be. */
+const fmtShape = (shape: unknown) => (Array.isArray(shape) ? `[${shape.map((d) => (typeof d === 'number' ? d : JSON.stringify(d))).join(', ')}]` : describeValue(shape));
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const j = typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v);
+  return j.length > 60 ? `${j.slice(0, 57)}...` : j;
+}
+
+const isShape = (v: unknown): v is number[] => Array.isArray(v) && v.every((d) => Number.isSafeInteger(d) && d >= 0);
 
 /** The file names tfjs's converter gives shards: group1-shard1of3.bin, ... */
 export function shardFileNames(n: number): string[] {
@@ -260,19 +269,25 @@ export function artifactsToModel(artifacts: LabArtifacts): LoadedArrays {
   const seen = new Set<string>();
   let total = 0;
   const layout: { name: string; offset: number; bytes: number; half: boolean; n: number }[] = [];
-  for (const w of specs) {
-    const bytesPer = w.quantization ? (w.quantization.dtype === 'float16' ? 2 : 0) : w.dtype === 'float32' ? 4 : 0;
-    const n = Array.isArray(w.shape) ? numel(w.shape) : NaN;
+  for (const [index, w] of specs.entries()) {
+    // An edited manifest can hold anything: name entries by position when they have no name.
+    if (!isPlainObject(w) || typeof w.name !== 'string') {
+      problems.push({ tensor: `weights manifest entry ${index + 1}`, expected: 'an object with a name, shape and dtype', found: describeValue(w) });
+      continue;
+    }
+    const q: unknown = w.quantization;
+    const bytesPer = q !== undefined && q !== null ? (isPlainObject(q) && q.dtype === 'float16' ? 2 : 0) : w.dtype === 'float32' ? 4 : 0;
+    const n = isShape(w.shape) ? numel(w.shape) : NaN;
     const info = expected.get(w.name);
     if (seen.has(w.name)) problems.push({ tensor: w.name, expected: 'one entry', found: 'a duplicate entry' });
     seen.add(w.name);
     if (!info) {
-      problems.push({ tensor: w.name, expected: 'no such tensor in this architecture', found: `an unknown weight of shape ${fmtShape(w.shape ?? [])}` });
-    } else if (!Array.isArray(w.shape) || w.shape.length !== info.shape.length || w.shape.some((d, i) => d !== info.shape[i])) {
-      problems.push({ tensor: w.name, expected: `shape ${fmtShape(info.shape)}`, found: `shape ${fmtShape(w.shape ?? [])}` });
+      problems.push({ tensor: w.name, expected: 'no such tensor in this architecture', found: `an unknown weight of shape ${fmtShape(w.shape)}` });
+    } else if (!isShape(w.shape) || w.shape.length !== info.shape.length || w.shape.some((d, i) => d !== info.shape[i])) {
+      problems.push({ tensor: w.name, expected: `shape ${fmtShape(info.shape)}`, found: `shape ${fmtShape(w.shape)}` });
     }
     if (bytesPer === 0) {
-      const found = w.quantization ? `quantization ${w.quantization.dtype}` : `dtype ${w.dtype}`;
+      const found = q !== undefined && q !== null ? `quantization ${describeValue(isPlainObject(q) ? q.dtype : q)}` : `dtype ${describeValue(w.dtype)}`;
       problems.push({ tensor: w.name, expected: 'float32 values (optionally stored as float16)', found });
     }
     // tfjs lays weights out back to back in manifest order; we must follow the same offsets.
