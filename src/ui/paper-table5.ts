@@ -1,5 +1,7 @@
 /**
- * The paper's Table 5: the reference points the lab's runs are compared with.
+ * The paper's Table 5 shaped for the chart: the reference points the lab's runs are compared
+ * with. The numbers come from the engine's single copy (src/engine/scenarios/paper-table5.ts,
+ * tested against shared/reference/paper-tables.json); this file only reshapes them.
  *
  * Source: "Exploiting Prunability for Person Re-Identification" (arXiv 1907.02547), Table 5, as
  * transcribed in the project's seed slide deck (shared/seeds/002_93b109af1964bff0.txt), copied
@@ -8,6 +10,8 @@
  * unknown (its ResNet-34 counts more than its ResNet-50), so these points are plotted in their
  * own units (GFLOPs as the paper counts them), never on the lab's MACs axis.
  */
+
+import { PAPER_TABLE5 as ENGINE_TABLE5 } from '../engine/scenarios/paper-table5';
 
 export interface PaperRow {
   network: string;
@@ -24,19 +28,7 @@ export interface PaperRow {
 export const PAPER_SOURCE =
   'Exploiting Prunability for Person Re-Identification (arXiv 1907.02547), Table 5; pruned rows are ResNet-50. GFLOPs as the paper counts them (convention unknown).';
 
-// [network, params_M, gflops, market_mAP, market_r1, duke_mAP, duke_r1, cuhk03np_mAP, cuhk03np_r1]
-const RAW: [string, number, number, number, number, number, number, number, number][] = [
-  ['ResNet50', 23.48, 6.32, 69.16, 85.07, 59.46, 76.39, 47.57, 48.43],
-  ['ResNet34', 21.28, 6.67, 67.44, 84.09, 58.36, 75.45, 45.51, 47.14],
-  ['ResNet18', 11.12, 3.09, 61.23, 81.18, 52.07, 71.63, 38.27, 39.57],
-  ['HaoLi', 11.9, 2.96, 67.04, 84.71, 57.51, 75.0, 44.08, 46.5],
-  ['Molchanov', 12.09, 3.21, 66.35, 84.44, 57.9, 75.72, 44.4, 46.21],
-  ['AutoBalanced', 11.9, 2.96, 65.46, 83.64, 56.45, 74.64, 41.85, 44.21],
-  ['Entropy', 11.9, 2.96, 65.16, 82.39, 56.64, 74.64, 42.44, 44.07],
-  ['PSFP', 11.9, 2.96, 65.92, 83.72, 56.96, 74.66, 42.38, 45.58],
-];
-
-export const PAPER_TABLE5: readonly PaperRow[] = RAW.map(([network, paramsM, gflops, mm, mr, dm, dr, cm, cr]) => ({
+export const PAPER_TABLE5: readonly PaperRow[] = ENGINE_TABLE5.map(([network, paramsM, gflops, mm, mr, dm, dr, cm, cr]) => ({
   network,
   kind: network.startsWith('ResNet') ? 'dense' : 'pruned',
   paramsM,
