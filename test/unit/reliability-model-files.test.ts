@@ -2,11 +2,13 @@
  * Regression tests for the model-file bugs the fuzzer found: edited manifests whose entries are
  * not objects, whose shapes are not lists, or whose dtype is an object made artifactsToModel
  * throw a TypeError or print "[object Object]"/"undefined"; a spec with a missing or malformed
- * block printed "expects undefined input channels".
+ * block printed "expects undefined input channels"; a safetensors header entry without a dtype,
+ * shape or data_offsets printed "undefined".
  */
 import { describe, expect, it } from 'vitest';
 import { artifactsToModel, modelToArtifacts, type LabArtifacts } from '../../src/engine/model/weights-io';
 import { isLabError, type LabError } from '../../src/engine/errors';
+import { modelToSafetensors, safetensorsToModel } from '../../src/engine/model/safetensors';
 import { tinyArrays, tinySpec } from './fuzz/fixtures';
 import { readableMessage } from './fuzz/harness';
 
@@ -74,4 +76,35 @@ describe('model files: malformed architectures give readable messages', () => {
     const e3 = loadError(edited((a) => delete a.modelTopology.spec.lastStride));
     expect(e3.message).toContain('Last stride must be 1 or 2; found nothing');
   });
+});
+
+describe('safetensors: a header entry missing a field says so instead of printing "undefined"', () => {
+  const st = modelToSafetensors(spec, tinyArrays(spec));
+  const n = Number(new DataView(st.buffer, st.byteOffset).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(st.subarray(8, 8 + n))) as Record<string, Record<string, unknown>>;
+
+  function withEditedHeader(edit: (h: Record<string, Record<string, unknown>>) => void): Uint8Array {
+    const h = structuredClone(header);
+    edit(h);
+    const text = new TextEncoder().encode(JSON.stringify(h));
+    const out = new Uint8Array(8 + text.length + st.length - 8 - n);
+    new DataView(out.buffer).setBigUint64(0, BigInt(text.length), true);
+    out.set(text, 8);
+    out.set(st.subarray(8 + n), 8 + text.length);
+    return out;
+  }
+
+  for (const field of ['dtype', 'shape', 'data_offsets']) {
+    it(`missing ${field}`, () => {
+      let err: unknown;
+      try {
+        safetensorsToModel(withEditedHeader((h) => delete h['bn1.bias'][field]));
+      } catch (e) {
+        err = e;
+      }
+      expect(isLabError(err, 'bad-safetensors')).toBe(true);
+      expect((err as LabError).message).toContain(`Tensor bn1.bias has ${field} nothing`);
+      expect(readableMessage((err as LabError).message)).toBe(true);
+    });
+  }
 });

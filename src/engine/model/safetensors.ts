@@ -64,6 +64,13 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A header value for messages: JSON, or "nothing" when the field is missing. */
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const j = JSON.stringify(v);
+  return j.length > 60 ? `${j.slice(0, 57)}...` : j;
+}
+
 /** Parse and validate a .safetensors file. Throws LabError('bad-safetensors'). */
 export function parseSafetensors(input: ArrayBuffer | Uint8Array): SafetensorsFile {
   if (!HOST_LITTLE_ENDIAN) bad('safetensors files can only be read on little-endian machines.');
@@ -101,15 +108,15 @@ export function parseSafetensors(input: ArrayBuffer | Uint8Array): SafetensorsFi
     if (!isPlainObject(raw)) bad(`Tensor ${name}: its header entry must be an object with dtype, shape and data_offsets.`, { tensor: name });
     const dtype = raw.dtype;
     if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
-      bad(`Tensor ${name} has dtype ${JSON.stringify(dtype)}; supported: ${Object.keys(DTYPE_BYTES).join(', ')}.`, { tensor: name, found: dtype });
+      bad(`Tensor ${name} has dtype ${show(dtype)}; supported: ${Object.keys(DTYPE_BYTES).join(', ')}.`, { tensor: name, found: dtype });
     }
     const shape = raw.shape;
     if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || (d as number) < 0)) {
-      bad(`Tensor ${name} has shape ${JSON.stringify(shape)}; expected a list of non-negative integers.`, { tensor: name });
+      bad(`Tensor ${name} has shape ${show(shape)}; expected a list of non-negative integers.`, { tensor: name });
     }
     const offs = raw.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && (o as number) >= 0) || offs[0] > offs[1]) {
-      bad(`Tensor ${name} has data_offsets ${JSON.stringify(offs)}; expected [begin, end] with 0 <= begin <= end.`, { tensor: name });
+      bad(`Tensor ${name} has data_offsets ${show(offs)}; expected [begin, end] with 0 <= begin <= end.`, { tensor: name });
     }
     const [begin, end] = offs as number[];
     if (end > dataLen) bad(`Tensor ${name} ends at byte ${end}, beyond the ${dataLen} data bytes in the file (truncated?).`, { tensor: name, expected: end, found: dataLen });
