@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { artifactsToModel, modelToArtifacts, type LabArtifacts } from '../../src/engine/model/weights-io';
 import { isLabError, type LabError } from '../../src/engine/errors';
-import { modelToSafetensors, safetensorsToModel } from '../../src/engine/model/safetensors';
+import { modelToSafetensors, parseSafetensors, safetensorsToModel } from '../../src/engine/model/safetensors';
 import { tinyArrays, tinySpec } from './fuzz/fixtures';
 import { readableMessage } from './fuzz/harness';
 
@@ -107,4 +107,15 @@ describe('safetensors: a header entry missing a field says so instead of printin
       expect(readableMessage((err as LabError).message)).toBe(true);
     });
   }
+});
+
+describe('safetensors: parsed tensors are copies even when the input is a Node Buffer', () => {
+  it('editing the Buffer afterwards does not change the parsed tensor bytes', () => {
+    const st = modelToSafetensors(spec, tinyArrays(spec));
+    const buf = Buffer.from(st);
+    const parsed = parseSafetensors(buf);
+    const before = parsed.tensors.get('conv1.weight')!.bytes.slice();
+    buf.fill(0);
+    expect(parsed.tensors.get('conv1.weight')!.bytes).toEqual(before);
+  });
 });

@@ -143,7 +143,8 @@ export function parseSafetensors(input: ArrayBuffer | Uint8Array): SafetensorsFi
   if (pos !== dataLen) bad(`The safetensors file has ${dataLen - pos} bytes after its last tensor; its offsets cover ${pos} of ${dataLen}.`);
 
   const tensors = new Map<string, SafetensorsTensor>();
-  for (const e of entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, bytes: bytes.slice(dataStart + e.begin, dataStart + e.end) });
+  // Uint8Array's own slice: a Node Buffer's slice() would return a view, not the promised copy.
+  for (const e of entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, bytes: Uint8Array.prototype.slice.call(bytes, dataStart + e.begin, dataStart + e.end) });
   return { tensors, metadata };
 }
 

@@ -14,6 +14,14 @@ export interface Mutant<T> {
 
 // ---- Bytes ------------------------------------------------------------------------------
 
+/**
+ * A real copy. Node's Buffer (what protobufjs's encoder returns in Node) is a Uint8Array whose
+ * slice() is a VIEW, so `bytes.slice()` would mutate the caller's original.
+ */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
 /** Little-endian integers a parser is likely to mishandle. */
 const INTERESTING_U32 = [0, 1, 0x7f, 0x80, 0xff, 0xffff, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
 
@@ -22,7 +30,7 @@ export const BYTE_OPS: readonly ByteOp[] = ['bit-flip', 'byte-set', 'truncate', 
 
 /** Flip `n` random bits; also returns the flipped bit positions (byte * 8 + bit). */
 export function flipBits(bytes: Uint8Array, rng: Prng, n = 1, range?: [number, number]): { out: Uint8Array; bits: number[] } {
-  const out = bytes.slice();
+  const out = copyBytes(bytes);
   const [lo, hi] = range ?? [0, out.length];
   const bits: number[] = [];
   for (let i = 0; i < n && hi > lo; i++) {
@@ -35,7 +43,8 @@ export function flipBits(bytes: Uint8Array, rng: Prng, n = 1, range?: [number, n
 }
 
 /** One byte-level mutation of the given kind (or a random kind). */
-export function mutateBytes(bytes: Uint8Array, rng: Prng, op: ByteOp = rng.pick(BYTE_OPS), range?: [number, number]): Mutant<Uint8Array> {
+export function mutateBytes(input: Uint8Array, rng: Prng, op: ByteOp = rng.pick(BYTE_OPS), range?: [number, number]): Mutant<Uint8Array> {
+  const bytes = copyBytes(input);
   const n = bytes.length;
   const [lo, hi] = range ?? [0, n];
   const pos = () => (hi > lo ? rng.int(lo, hi - 1) : 0);
