@@ -14,6 +14,7 @@ import type { ResNetSpec } from '../model/spec';
 import type { TrainConfig } from './config';
 import type { OptimizerState } from './optimizer';
 import type { SamplerState } from './sampler';
+import { float32ToFloat16Bits as toFloat16Bits, float16BitsToFloat32 as fromFloat16Bits } from '../model/float16';
 
 export const CHECKPOINT_FORMAT = 'prunability-lab/train-checkpoint@1';
 
@@ -49,45 +50,9 @@ interface TensorEntry {
   length: number;
 }
 
-// ---- float16 ----------------------------------------------------------------------------
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** IEEE half from a float, round to nearest even (overflow -> inf, tiny -> subnormal/0). */
-export function toFloat16Bits(v: number): number {
-  f32[0] = v;
-  const x = u32[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / NaN
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && (half & 1))) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++; // may carry into the exponent: still correct
-  return sign | half;
-}
-
-export function fromFloat16Bits(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
+// float16 conversion lives in one place (model/float16.ts); re-exported under the names the
+// checkpoint code and its tests use.
+export { float32ToFloat16Bits as toFloat16Bits, float16BitsToFloat32 as fromFloat16Bits } from '../model/float16';
 
 // ---- serialisation ----------------------------------------------------------------------
 
