@@ -108,6 +108,16 @@ export function errorSentence(e: unknown): string {
   return `Something went wrong in the lab: ${String(e)}`;
 }
 
+/** Why a run could not be written to IndexedDB, and what the user keeps and can do. */
+export function storageFailureSentence(e: unknown): string {
+  const name = (e as { name?: string } | null)?.name ?? '';
+  const why =
+    name === 'QuotaExceededError'
+      ? 'the browser\u2019s storage for this site is full (QuotaExceededError)'
+      : `the browser refused to store it (${e instanceof Error || e instanceof DOMException ? `${name || 'Error'}: ${(e as Error).message}` : String(e)})`;
+  return `The run could not be saved for your next visit: ${why}. It stays on the chart until the page closes; export the runs as CSV or JSON to keep them, or free some space.`;
+}
+
 function isCancelled(e: unknown): boolean {
   return (e as { code?: string } | null)?.code === 'cancelled';
 }
@@ -192,9 +202,10 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
         copy[i] = { ...run, createdAt: rs[i].createdAt };
         return copy;
       }));
-      saveRun(run).catch(() => {});
+      // A full disk or quota is the user's business: say so, the run itself stays on the chart.
+      saveRun(run).catch((e) => say('error', storageFailureSentence(e)));
     },
-    [],
+    [say],
   );
 
   /**

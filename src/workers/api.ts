@@ -283,6 +283,33 @@ export interface ExportedFiles {
   files: { name: string; bytes: ArrayBuffer }[];
 }
 
+/** Benchmark-only (bench/browser.ts): throughput of a fresh random ResNet, batch P×4 at height×inputWidth. */
+export interface ThroughputRequest {
+  depth: 18 | 34 | 50;
+  width: number;
+  /** Images per batch, a multiple of 4 (default 32). */
+  batch?: number;
+  /** Timed forwards and training steps, after one warm-up each (default 3). */
+  steps?: number;
+  /** Also time training steps (default true). */
+  train?: boolean;
+  height?: number;
+  inputWidth?: number;
+}
+
+export interface ThroughputResult {
+  backend: BackendName;
+  depth: 18 | 34 | 50;
+  width: number;
+  batch: number;
+  input: { height: number; width: number };
+  steps: number;
+  forwardMsPerBatch: number;
+  forwardImagesPerSecond: number;
+  trainMsPerStep: number | null;
+  trainImagesPerSecond: number | null;
+}
+
 /** Everything the worker exposes; each method's result is plain data. */
 export interface LabWorkerApi {
   /** Start a backend; a second call on the same worker returns the first call's status. */
@@ -321,4 +348,6 @@ export interface LabWorkerApi {
   fineTune(req: FineTuneRequest, jobId: string, onProgress?: ProgressCallback): Promise<FineTuneOutcome>;
   /** tf.memory().numTensors, for leak checks in end-to-end tests. */
   numTensors(): number;
+  /** Benchmark-only: forward and training img/s of a fresh random model; the lab's model is untouched. */
+  benchmarkThroughput(req: ThroughputRequest, jobId: string, onProgress?: ProgressCallback): Promise<ThroughputResult>;
 }

@@ -15,6 +15,7 @@ import { startBackend } from './backend';
 import { installErrorTransfer } from './error-transfer';
 import { JobRegistry } from './jobs';
 import { measureLatency } from './latency';
+import { benchmarkThroughput } from './throughput';
 import { DEFAULT_MODEL_NAME, loadNamedModel } from './model-source';
 import { LabSession } from './session';
 import { fineTuneSubset, generateSynth, loadDatasetFiles, summarizeDataset, thumbnails } from './dataset';
@@ -223,6 +224,15 @@ const api: LabWorkerApi = {
 
   numTensors() {
     return tf.memory().numTensors;
+  },
+
+  benchmarkThroughput(req, jobId, onProgress) {
+    return guarded(() =>
+      jobs.run(jobId, 'Benchmarking throughput', onProgress, async (job) => {
+        const st = await requireBackend();
+        return benchmarkThroughput(req, st.name, job);
+      }),
+    );
   },
 };
 

@@ -198,8 +198,11 @@ export interface LabPage {
   close(): Promise<void>;
 }
 
-/** Open the lab at `query` (e.g. "?backend=wasm") in a fresh context. */
-export async function openLab(lb: LabBrowser, origin: string, query = '', viewport = { width: 1440, height: 1000 }): Promise<LabPage> {
+/**
+ * Open the lab at `query` (e.g. "?backend=wasm") in a fresh context. `initScripts` run in the
+ * page before its own scripts (e.g. to listen for CSP violations or stub a browser API).
+ */
+export async function openLab(lb: LabBrowser, origin: string, query = '', viewport = { width: 1440, height: 1000 }, initScripts: (string | (() => void))[] = []): Promise<LabPage> {
   const context = await lb.browser.newContext({ viewport });
   const requests: string[] = [];
   const errors: string[] = [];
@@ -209,6 +212,7 @@ export async function openLab(lb: LabBrowser, origin: string, query = '', viewpo
     if (r.status() >= 400) failedResponses.push(`${r.status()} ${r.url()}`);
   });
   await context.addInitScript(installLongTaskObserver);
+  for (const script of initScripts) await context.addInitScript(script);
   const page = await context.newPage();
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {

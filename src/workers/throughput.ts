@@ -1,0 +1,88 @@
+/**
+ * Benchmark-only: forward and training throughput of a fresh random ResNet in this worker, on
+ * its backend (bench/browser.ts calls it; the lab's UI does not). Random images, since pixel
+ * content does not change the cost; the model is built, timed and disposed, so the lab's own
+ * model and dataset are untouched. A training step is the engine's whole trainer step (P×K
+ * sampling, augmentation, forward, backward, Adam, BN statistics), as in bench/train.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { LabError } from '../engine/errors';
+import { ReidModel } from '../engine/model/model';
+import { buildSpec, type Depth } from '../engine/model/spec';
+import type { ReidSplit } from '../engine/data/types';
+import { Trainer } from '../engine/train/trainer';
+import { Prng } from '../engine/util/prng';
+import type { BackendName, ThroughputRequest, ThroughputResult } from './api';
+import { yieldToEventLoop, type Job } from './jobs';
+
+/** Random uint8 images of `ids` identities x `perId` (enough for P×K sampling). */
+function randomSplit(ids: number, perId: number, h: number, w: number): ReidSplit {
+  const rng = new Prng(1);
+  const count = ids * perId;
+  const images = new Uint8Array(count * h * w * 3);
+  for (let i = 0; i < images.length; i++) images[i] = rng.nextU32() & 0xff;
+  const pids = Int32Array.from({ length: count }, (_, i) => 1 + Math.floor(i / perId));
+  const camids = Int32Array.from({ length: count }, (_, i) => 1 + (i % 6));
+  return { images, count, height: h, width: w, pids, camids };
+}
+
+export async function benchmarkThroughput(req: ThroughputRequest, backend: BackendName, job: Job): Promise<ThroughputResult> {
+  const { depth, width, batch = 32, steps = 3, train = true, height = 128, inputWidth = 64 } = req;
+  if (![18, 34, 50].includes(depth)) throw new LabError('bad-argument', `Depth must be 18, 34 or 50; got ${String(depth)}.`);
+  if (!(width > 0 && width <= 2)) throw new LabError('bad-argument', `The width multiplier must be above 0 and at most 2; got ${String(width)}.`);
+  if (!Number.isInteger(batch) || batch < 4 || batch % 4 !== 0 || batch > 256) throw new LabError('bad-argument', `The batch must be a multiple of 4 from 4 to 256 (P×K with K=4); got ${String(batch)}.`);
+  if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new LabError('bad-argument', `Steps must be a whole number from 1 to 1000; got ${String(steps)}.`);
+  const k = 4;
+  const p = batch / k;
+  const spec = buildSpec({ depth: depth as Depth, widthMultiplier: width, inputHeight: height, inputWidth, numClasses: p });
+  const model = ReidModel.init(spec, 1);
+  let trainer: Trainer | null = null;
+  const x = tf.randomNormal([batch, height, inputWidth, 3]) as tf.Tensor4D;
+  try {
+    const fwd = async () => {
+      const e = model.embed(x);
+      await e.data();
+      e.dispose();
+    };
+    job.progress(0, 'Forward warm-up');
+    await fwd();
+    let t0 = performance.now();
+    for (let i = 0; i < steps; i++) {
+      job.throwIfCancelled();
+      await fwd();
+      job.progress((0.5 * (i + 1)) / steps, `Forward ${i + 1}/${steps}`);
+      await yieldToEventLoop();
+    }
+    const forwardMs = (performance.now() - t0) / steps;
+    let trainStepMs: number | null = null;
+    if (train) {
+      trainer = new Trainer(model, randomSplit(p, 8, height, inputWidth), { steps: steps + 1, p, k, schedule: { warmupSteps: 0 } });
+      job.progress(0.5, 'Training warm-up');
+      await trainer.runStep(); // first-use allocations and shader compiles
+      t0 = performance.now();
+      for (let i = 0; i < steps; i++) {
+        job.throwIfCancelled();
+        await trainer.runStep();
+        job.progress(0.5 + (0.5 * (i + 1)) / steps, `Training step ${i + 1}/${steps}`);
+        await yieldToEventLoop();
+      }
+      trainStepMs = (performance.now() - t0) / steps;
+    }
+    return {
+      backend,
+      depth: depth as Depth,
+      width,
+      batch,
+      input: { height, width: inputWidth },
+      steps,
+      forwardMsPerBatch: forwardMs,
+      forwardImagesPerSecond: (batch * 1000) / forwardMs,
+      trainMsPerStep: trainStepMs,
+      trainImagesPerSecond: trainStepMs === null ? null : (batch * 1000) / trainStepMs,
+    };
+  } finally {
+    trainer?.dispose();
+    x.dispose();
+    model.dispose();
+  }
+}
