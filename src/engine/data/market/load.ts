@@ -20,7 +20,7 @@ import { Prng } from '../../util/prng';
 import { decodeImage, resizeBilinear, type RgbImage } from '../codec';
 import type { ReidDataset, ReidSplit } from '../types';
 import { detectLayout, FAMILY_NAMES, type DatasetFamily, type LayoutOptions, type MsmtLayout, type MarketStyleLayout } from './layout';
-import { baseName, parseListLine, parseMarketStyleName, parseMsmtCamera } from './names';
+import { MAX_LABEL, baseName, parseListLine, parseMarketStyleName, parseMsmtCamera } from './names';
 import type { FileSource } from './source';
 
 export const MSMT_TEST_PID_OFFSET = 10000;
@@ -237,7 +237,9 @@ async function msmtItems(
       if (!resolved) { skipped.push({ path: entry.path, split, reason: `listed in ${baseName(file)} but not present` }); return; }
       const camid = parseMsmtCamera(entry.path);
       if (camid === null) { skipped.push({ path: resolved, split, reason: 'name does not match <person>_<index>_<camera>_...' }); return; }
-      out[split].push({ path: resolved, name: entry.path, pid: entry.label + offset, camid });
+      const pid = entry.label + offset;
+      if (pid > MAX_LABEL) { skipped.push({ path: resolved, split, reason: `label ${entry.label} is too large (the lab numbers identities up to ${MAX_LABEL - offset})` }); return; }
+      out[split].push({ path: resolved, name: entry.path, pid, camid });
     });
   }
   return out;
@@ -330,7 +332,9 @@ async function decodeAll(
       splits[s].images.set(img.data, i * size);
       ok[s][i] = 1;
     } catch (e) {
-      if (e instanceof LabError && e.code !== 'bad-image') throw e;
+      // A file that cannot be decoded, or a damaged archive entry, is skipped and reported;
+      // anything else (cancellation, out of memory) stops the load.
+      if (e instanceof LabError && e.code !== 'bad-image' && e.detail?.damaged !== true) throw e;
       report.skipped.push({ path, split: s, reason: (e as Error).message });
     }
     if ((j + 1) % 64 === 0 || j + 1 === jobs.length) opts.onProgress?.({ phase: 'decoding', done: j + 1, total: jobs.length });

@@ -24,6 +24,13 @@ export interface ParsedName {
   box?: number;
 }
 
+/**
+ * Labels are stored in Int32Arrays (ReidSplit.pids / camids): a larger number would wrap, e.g.
+ * person 4294967295 would become -1 (junk) and person 2147483648 a negative id, so such names
+ * are refused rather than silently relabelled.
+ */
+export const MAX_LABEL = 2 ** 31 - 1;
+
 const MARKET_STYLE = /^(-?\d+)_c(\d+)/;
 const MARKET = /^(-?\d+)_c(\d+)s(\d+)_(\d+)_(\d+)/;
 const DUKE = /^(\d+)_c(\d+)_f(\d+)/;
@@ -42,7 +49,7 @@ export function parseMarketStyleName(path: string): ParsedName | null {
   if (!m) return null;
   const pid = Number(m[1]);
   const camid = Number(m[2]);
-  if (!Number.isSafeInteger(pid) || pid < -1 || camid < 1) return null;
+  if (!Number.isSafeInteger(pid) || pid < -1 || pid > MAX_LABEL || !(camid >= 1 && camid <= MAX_LABEL)) return null;
   const out: ParsedName = { pid, camid };
   const mk = MARKET.exec(name);
   if (mk) {
@@ -61,7 +68,7 @@ export function parseMsmtCamera(path: string): number | null {
   const m = MSMT.exec(baseName(path));
   if (!m) return null;
   const cam = Number(m[3]);
-  return cam >= 1 ? cam : null;
+  return cam >= 1 && cam <= MAX_LABEL ? cam : null;
 }
 
 /** Which Market-style family a file name looks like. */
@@ -78,5 +85,6 @@ export function parseListLine(line: string): { path: string; label: number } | n
   if (t === '') return null;
   const m = /^(\S+)\s+(\d+)$/.exec(t);
   if (!m) return null;
-  return { path: m[1], label: Number(m[2]) };
+  const label = Number(m[2]);
+  return label <= MAX_LABEL ? { path: m[1], label } : null;
 }

@@ -3,18 +3,23 @@
  * once, then each entry is read and inflated (fflate) only when asked for, one at a time, so a
  * multi-gigabyte dataset archive is never held in memory, compressed or not.
  *
- * Supports stored and deflated entries and ZIP64 (archives or entries past 4 GiB). Reads go
+ * Supports stored and deflated entries and ZIP64 (archives or entries past 4 GiB). Every entry's
+ * size and CRC-32 are checked against the central directory, so a damaged file is reported as
+ * such instead of being decoded into something else. Reads go
  * through a read-ahead window because consecutive images are adjacent in the archive: one
  * 4 MiB slice serves hundreds of small JPEGs.
  */
 import { inflateSync } from 'fflate';
 import { LabError } from '../../errors';
 import { isClutter, normalizePath, type FileSource, type RangeReader, type SourceEntry } from './source';
+import { crc32 } from './crc32';
 
 interface ZipEntry {
   path: string;
   method: number;
   flags: number;
+  /** CRC-32 of the uncompressed bytes, from the central directory. */
+  crc: number;
   compressedSize: number;
   size: number;
   localOffset: number;
@@ -53,6 +58,14 @@ function notZip(name: string, why: string): LabError {
   return new LabError('bad-dataset', `${name} is not a readable zip archive: ${why}.`);
 }
 
+/**
+ * One entry of an otherwise readable archive is damaged. `detail.damaged` lets the dataset
+ * loader skip (and report) that file instead of abandoning the whole archive.
+ */
+function damagedEntry(name: string, path: string, why: string): LabError {
+  return new LabError('bad-dataset', `${path} in ${name} is damaged: ${why}.`, { path, damaged: true });
+}
+
 async function readCentralDirectory(reader: RangeReader, name: string): Promise<ZipEntry[]> {
   const tailLen = Math.min(reader.size, 22 + 0xffff);
   if (tailLen < 22) throw notZip(name, `it is only ${reader.size} bytes long`);
@@ -85,6 +98,7 @@ async function readCentralDirectory(reader: RangeReader, name: string): Promise<
     if (p + 46 > cd.length || u32(cd, p) !== SIG_CENTRAL) throw notZip(name, `central directory entry ${i + 1} of ${count} is damaged`);
     const flags = u16(cd, p + 8);
     const method = u16(cd, p + 10);
+    const crc = u32(cd, p + 16);
     let compressedSize = u32(cd, p + 20);
     let size = u32(cd, p + 24);
     const nameLen = u16(cd, p + 28);
@@ -106,7 +120,7 @@ async function readCentralDirectory(reader: RangeReader, name: string): Promise<
       }
       e += 4 + len;
     }
-    entries.push({ path: normalizePath(path), method, flags, compressedSize, size, localOffset });
+    entries.push({ path: normalizePath(path), method, flags, crc, compressedSize, size, localOffset });
     p += 46 + nameLen + extraLen + commentLen;
   }
   return entries;
@@ -135,8 +149,15 @@ export async function zipSource(reader: RangeReader, name = 'The archive', opts:
       const dataOffset = e.localOffset + 30 + u16(head, 26) + u16(head, 28);
       const raw = await windowed.read(dataOffset, e.compressedSize);
       // Stored: copy out of the window, which moves on; deflated: inflate now, before it moves.
-      if (e.method === 0) return raw.slice();
-      return inflateSync(raw, { out: new Uint8Array(e.size) });
+      let out: Uint8Array;
+      try {
+        out = e.method === 0 ? Uint8Array.prototype.slice.call(raw) : inflateSync(raw, { out: new Uint8Array(e.size) });
+      } catch (err) {
+        throw damagedEntry(name, path, `its compressed data cannot be inflated (${err instanceof Error ? err.message : String(err)})`);
+      }
+      if (out.length !== e.size) throw damagedEntry(name, path, `it holds ${out.length} bytes where the archive's directory says ${e.size}`);
+      if (crc32(out) !== e.crc) throw damagedEntry(name, path, 'its CRC-32 checksum does not match the archive\'s directory');
+      return out;
     },
     close: reader.close ? () => reader.close!() : undefined,
   };
