@@ -78,7 +78,7 @@ describe('verdict rules', () => {
   it('one seed: the spread is unknown, so inconclusive, and said so', () => {
     const v = verdictBetter(S(90, 0, 1), S(70, 0, 1));
     expect(v.verdict).toBe('inconclusive');
-    expect(v.reason).toMatch(/only 1 seed/);
+    expect(v.reason).toMatch(/only 1 seed per row/);
   });
 });
 

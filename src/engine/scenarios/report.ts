@@ -77,7 +77,7 @@ function spreadOf(a: Stat, b: Stat): number {
 
 function fewSeeds(a: Stat, b: Stat, difference: number): Verdict | undefined {
   if (a.n >= 2 && b.n >= 2) return undefined;
-  return { verdict: 'inconclusive', difference, spread: NaN, reason: `only ${Math.min(a.n, b.n)} seed${Math.min(a.n, b.n) === 1 ? '' : 's'} on one side, so the spread across seeds is unknown (difference ${f2(difference)} pp)` };
+  return { verdict: 'inconclusive', difference, spread: NaN, reason: `${a.n < 2 && b.n < 2 ? 'only 1 seed per row' : 'only 1 seed on one side'}, so the spread across seeds is unknown; difference ${f2(difference)} pp` };
 }
 
 /** Is `better` better than `worse`? d = better.mean - worse.mean (pp). */
