@@ -24,7 +24,7 @@ Commands:
             --model DIR --criterion l1 --rate 0.5 | --macs-target 0.5 [--scope inner|inner+trunk] [--ranking local|global]
             [--strategy once|iterative|psfp|fpgm-soft|auto-balanced] [--finetune-steps N] [--ids N --images-per-id K] --out DIR
   finetune  Fine-tune on N identities x K images of a domain's training split
-            --model DIR [--tier S --domain target] [--ids 32 --images-per-id 4] [--steps 100] [--eval-ids N] --out DIR
+            --model DIR [--tier S --domain target] [--ids 32 --images-per-id 4] [--steps 100] [--eval-ids N] [--ptl] --out DIR
   scenario  One of the paper's scenarios (1 prune at source, 2 fine-tune/prune/fine-tune, 3 prune while fine-tuning, 4 fine-tune)
             --scenario 1|2|3|4 --model DIR [--method l1] [--small DIR | --macs-target T] [--steps 100] [--json]
   reproduce The lab-scale Table 5 and the paper's claims (resumable; cache in runs/reproduce/)

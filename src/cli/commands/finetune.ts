@@ -11,6 +11,8 @@ import type { ReidModel } from '../../engine/model/model';
 import type { ReidDataset, ReidSplit } from '../../engine/data/types';
 import { modelCost, formatMacs, formatParams } from '../../engine/cost/macs';
 import { evaluateModel } from '../../engine/eval/evaluate';
+import type { Embedder } from '../../engine/eval/extract';
+import { fineTunePtl } from '../../engine/ptl/ptl-finetune';
 import { fineTune } from '../../engine/train/finetune';
 import type { TrainConfigInput } from '../../engine/train/config';
 import { evaluationSubset, selectFineTuneSubset } from '../../engine/scenarios/subset';
@@ -53,7 +55,7 @@ export function fineTuneConfig(flags: Flags, steps: number): TrainConfigInput {
 }
 
 /** Cost and accuracy of a model on an evaluation set (with a progress bar). */
-export async function snapshot(model: ReidModel, evaluation: CliData['evaluation'], label: string): Promise<Snapshot> {
+export async function snapshot(model: Embedder, evaluation: CliData['evaluation'], label: string): Promise<Snapshot> {
   const total = evaluation.query.count + evaluation.gallery.count;
   const bar = new ProgressBar(`eval ${label}`, total);
   const r = await evaluateModel(model, evaluation, {
@@ -111,6 +113,7 @@ export async function finetuneCommand(flags: Flags, argv: string[]): Promise<voi
   const out = str(flags, 'out');
   const steps = num(flags, 'steps', 100, { integer: true, min: 1 });
   const evaluate = !bool(flags, 'no-eval');
+  const ptl = bool(flags, 'ptl');
   const { model } = await loadModelFromFolder(dir);
   try {
     const data = await fineTuneData(flags, model.spec.input);
@@ -118,13 +121,33 @@ export async function finetuneCommand(flags: Flags, argv: string[]): Promise<voi
     process.stderr.write(`Fine-tuning subset: ${ids} identities, ${data.fineTune.count} images of the ${data.dataset.name} training split.\n`);
     const before = evaluate ? await snapshot(model, data.evaluation, 'before') : costOnly(model);
     const cfg = fineTuneConfig(flags, steps);
-    const bar = new ProgressBar('fine-tune', steps);
-    const r = await fineTune(model, data.fineTune, cfg, { progressIntervalMs: 1000, onProgress: (p) => bar.update(p.step, `loss ${p.loss.toFixed(3)} ${p.imagesPerSec.toFixed(1)} img/s`) }, { evaluation: data.evaluation });
-    bar.finish();
-    const after = evaluate ? await snapshot(model, data.evaluation, 'after') : costOnly(model);
+    const bar = new ProgressBar(ptl ? 'fine-tune (PTL)' : 'fine-tune', steps);
+    const hooks = { progressIntervalMs: 1000, onProgress: (p: { step: number; loss: number; imagesPerSec: number }) => bar.update(p.step, `loss ${p.loss.toFixed(3)} ${p.imagesPerSec.toFixed(1)} img/s`) };
+    let after: Snapshot;
+    let r: { steps: number; imagesPerSec: number };
+    let ptlNote: Record<string, unknown> | undefined;
+    if (ptl) {
+      // PTL: a BConv-Cell side branch trained jointly with the backbone (src/engine/ptl/). The
+      // branch runs at inference too, so it is scored with it and its cost is shown apart.
+      const res = await fineTunePtl(model, data.fineTune, cfg, hooks, { evaluation: data.evaluation });
+      try {
+        bar.finish();
+        r = res;
+        after = evaluate ? await snapshot(res.branch.embedder(model), data.evaluation, 'after (with PTL branch)') : costOnly(model);
+        ptlNote = { branchMacs: res.cost.macs, branchParams: res.cost.params, savedWithModel: false };
+        process.stdout.write(`PTL side branch: +${formatMacs(res.cost.macs)}, +${formatParams(res.cost.params)} params at inference (not counted in the backbone's numbers below).\n`);
+        process.stdout.write('Note: the saved folder holds the fine-tuned backbone only; saving the PTL branch is not supported yet.\n');
+      } finally {
+        res.branch.dispose();
+      }
+    } else {
+      r = await fineTune(model, data.fineTune, cfg, hooks, { evaluation: data.evaluation });
+      bar.finish();
+      after = evaluate ? await snapshot(model, data.evaluation, 'after') : costOnly(model);
+    }
     await saveDerived(model, out, {
       derivedFrom: dir,
-      fineTuning: { command: `npm run lab -- ${argv.join(' ')}`, data: data.describe, identities: ids, images: data.fineTune.count, steps: r.steps, imagesSeen: r.steps * cfg.p! * cfg.k!, config: cfg },
+      fineTuning: { command: `npm run lab -- ${argv.join(' ')}`, data: data.describe, identities: ids, images: data.fineTune.count, steps: r.steps, imagesSeen: r.steps * cfg.p! * cfg.k!, config: cfg, ...(ptlNote ? { ptl: ptlNote } : {}) },
     }, data.dataset.name, after);
     process.stdout.write(`${formatBeforeAfter(before, after)}\nFine-tuned ${r.steps} steps (${r.steps * cfg.p! * cfg.k!} images seen, ${r.imagesPerSec.toFixed(1)} img/s); wrote ${out}.\n`);
   } finally {
