@@ -5,6 +5,7 @@
  */
 import { CancelledError, LabError } from '../errors';
 import type { ReidSplit } from '../data/types';
+import { checkSplitLayout } from '../data/check-split';
 import { distanceRowChunks, type DistanceMetric } from './distance';
 import { extractFeatures, type Embedder, type ExtractOptions } from './extract';
 import { RankingAccumulator, type ApVariant } from './ranking';
@@ -41,9 +42,7 @@ export interface EvaluationResult {
 
 function checkSplit(split: ReidSplit, what: string): void {
   if (split.count === 0) throw new LabError('bad-dataset', `The ${what} set is empty; evaluation needs at least one ${what} image.`);
-  if (split.pids.length !== split.count || split.camids.length !== split.count) {
-    throw new LabError('bad-dataset', `The ${what} set has ${split.count} images but ${split.pids.length} identities and ${split.camids.length} cameras.`);
-  }
+  checkSplitLayout(split, what);
 }
 
 export async function evaluateModel(

@@ -79,9 +79,23 @@ export function resolveTrainConfig(input: TrainConfigInput = {}, base: TrainConf
   if (!Number.isInteger(cfg.p) || cfg.p < 2) bad(`P (identities per batch) must be an integer >= 2; got ${cfg.p}.`);
   if (!Number.isInteger(cfg.k) || cfg.k < 1) bad(`K (images per identity) must be an integer >= 1; got ${cfg.k}.`);
   if (cfg.loss.triplet > 0 && cfg.k < 2) bad('The triplet loss needs K >= 2 images per identity in a batch.');
+  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  if (!finite(cfg.loss.triplet) || !finite(cfg.loss.id) || cfg.loss.triplet < 0 || cfg.loss.id < 0) {
+    bad(`Each loss weight must be a finite number of at least 0; got triplet ${cfg.loss.triplet}, ID ${cfg.loss.id}.`);
+  }
   if (!(cfg.loss.triplet >= 0 && cfg.loss.id >= 0) || cfg.loss.triplet + cfg.loss.id <= 0) bad('At least one loss (triplet or ID) needs a positive weight.');
   if (cfg.loss.id > 0 && cfg.classifier === 'none') bad('The ID loss needs a classifier; set classifier to "model" or "fresh", or the ID loss weight to 0.');
   if (!(cfg.loss.labelSmoothing >= 0 && cfg.loss.labelSmoothing < 1)) bad(`Label smoothing must be in [0, 1); got ${cfg.loss.labelSmoothing}.`);
-  if (!(cfg.loss.margin >= 0)) bad(`The triplet margin must be >= 0; got ${cfg.loss.margin}.`);
+  if (!finite(cfg.loss.margin) || cfg.loss.margin < 0) bad(`The triplet margin must be a finite number >= 0; got ${cfg.loss.margin}.`);
+  const sc = cfg.schedule;
+  // A NaN anywhere in the schedule makes the learning rate NaN and every weight NaN after one step.
+  if (!Number.isInteger(sc.warmupSteps) || sc.warmupSteps < 0) bad(`The number of warm-up steps must be a whole number >= 0; got ${sc.warmupSteps}.`);
+  if (!finite(sc.warmupFactor) || sc.warmupFactor < 0 || sc.warmupFactor > 1) bad(`The warm-up factor must be in [0, 1]; got ${sc.warmupFactor}.`);
+  if (!['cosine', 'step', 'none'].includes(sc.decay)) bad(`The learning-rate decay must be "cosine", "step" or "none"; got ${JSON.stringify(sc.decay)}.`);
+  if (!finite(sc.minFactor) || sc.minFactor < 0 || sc.minFactor > 1) bad(`The cosine floor (minFactor) must be in [0, 1]; got ${sc.minFactor}.`);
+  if (sc.decay === 'step' && (!Number.isInteger(sc.stepSize) || sc.stepSize < 1 || !finite(sc.gamma) || sc.gamma <= 0)) {
+    bad(`Step decay needs a whole stepSize >= 1 and a positive gamma; got stepSize ${sc.stepSize}, gamma ${sc.gamma}.`);
+  }
+  // The optimiser's own settings are validated by the Optimizer (validateOptimizerConfig).
   return cfg;
 }

@@ -7,6 +7,7 @@
  */
 import type { ReidModel } from '../model/model';
 import type { ReidSplit } from '../data/types';
+import { LabError } from '../errors';
 import { assertDisjointIdentities } from './identities';
 import { resolveTrainConfig, DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainConfigInput } from './config';
 import { train, type TrainHooks, type TrainOptions, type TrainResult } from './trainer';
@@ -35,5 +36,7 @@ export async function fineTune(model: ReidModel, trainSplit: ReidSplit, config: 
   const idWeight = opts.withIdLoss ?? 0;
   const input: TrainConfigInput = idWeight > 0 ? { classifier: 'fresh', ...config, loss: { ...config.loss, id: idWeight } } : config;
   const cfg = resolveTrainConfig(input, DEFAULT_FINETUNE_CONFIG);
+  // train() accepts 0 (a resumed run may be complete); a fine-tune asked for 0 steps is a mistake.
+  if (cfg.steps < 1) throw new LabError('bad-argument', `The number of fine-tuning steps must be at least 1; got ${cfg.steps}.`);
   return train(model, trainSplit, cfg, hooks, opts);
 }

@@ -26,6 +26,27 @@ export interface OptimizerState {
   slots: Record<string, { shape: number[]; values: Float32Array[] }>;
 }
 
+/**
+ * Refuse settings that would silently ruin a run: a NaN or infinite learning rate or weight
+ * decay turns every weight into NaN at the first step; Adam's betas must be in [0, 1).
+ */
+export function validateOptimizerConfig(c: OptimizerConfig): void {
+  const bad = (msg: string): never => {
+    throw new LabError('bad-argument', msg);
+  };
+  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  if (c.kind !== 'adam' && c.kind !== 'sgd') bad(`The optimiser must be "adam" or "sgd"; got ${JSON.stringify((c as { kind: unknown }).kind)}.`);
+  if (!finite(c.lr) || c.lr <= 0) bad(`The learning rate must be a positive finite number; got ${String(c.lr)}.`);
+  if (!finite(c.weightDecay) || c.weightDecay < 0) bad(`Weight decay must be a finite number of at least 0; got ${String(c.weightDecay)}.`);
+  if (c.kind === 'adam') {
+    if (!finite(c.beta1) || c.beta1 < 0 || c.beta1 >= 1) bad(`Adam's beta1 must be in [0, 1); got ${String(c.beta1)}.`);
+    if (!finite(c.beta2) || c.beta2 < 0 || c.beta2 >= 1) bad(`Adam's beta2 must be in [0, 1); got ${String(c.beta2)}.`);
+    if (!finite(c.eps) || c.eps <= 0) bad(`Adam's epsilon must be a positive finite number; got ${String(c.eps)}.`);
+  } else if (!finite(c.momentum) || c.momentum < 0 || c.momentum > 1) {
+    bad(`SGD momentum must be in [0, 1]; got ${String(c.momentum)}.`);
+  }
+}
+
 /** A non-trainable variable that owns its data (the initial tensor is released). */
 function ownedVariable(init: tf.Tensor): tf.Variable {
   const v = tf.variable(init, false);
@@ -39,8 +60,7 @@ export class Optimizer {
   private readonly slots = new Map<string, tf.Variable[]>();
 
   constructor(config: OptimizerConfig) {
-    if (!(config.lr > 0)) throw new LabError('bad-argument', `The learning rate must be positive; got ${config.lr}.`);
-    if (!(config.weightDecay >= 0)) throw new LabError('bad-argument', `Weight decay must be zero or positive; got ${config.weightDecay}.`);
+    validateOptimizerConfig(config);
     this.config = config;
   }
 

@@ -14,6 +14,7 @@ import { embeddingDim } from '../model/spec';
 import { forward, type BatchStat, type ParamTensors } from '../model/forward';
 import type { ReidSplit } from '../data/types';
 import { normalizeImages } from '../data/preprocess';
+import { checkSplitLayout } from '../data/check-split';
 import { Prng } from '../util/prng';
 import { CancelledError, LabError } from '../errors';
 import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
@@ -109,6 +110,7 @@ export class Trainer {
   constructor(model: ReidModel, split: ReidSplit, config: TrainConfigInput | TrainConfig, opts: TrainerOptions = {}) {
     if (model.isDisposed) throw new LabError('bad-argument', 'The model to train has been disposed.');
     const cfg = resolveTrainConfig(config as TrainConfigInput);
+    checkSplitLayout(split, 'training');
     if (split.height !== model.spec.input.height || split.width !== model.spec.input.width) {
       throw new LabError('bad-dataset', `Training images are ${split.height}x${split.width}, but the model expects ${model.spec.input.height}x${model.spec.input.width}.`);
     }

@@ -11,6 +11,7 @@
  * - cost target: round i's target is re-expressed as a share of the current model's cost.
  */
 import type { ReidModel } from '../../model/model';
+import { LabError } from '../../errors';
 import { fineTune } from '../../train/finetune';
 import { DEFAULT_FINETUNE_CONFIG } from '../../train/finetune';
 import { resolveTrainConfig } from '../../train/config';
@@ -41,6 +42,11 @@ export interface IterativeResult extends StrategyResult {
   fineTunes: TrainResult[];
 }
 
+function wholeAtLeastZero(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new LabError('bad-argument', `${what} must be a whole number of at least 0; found ${String(v)}.`);
+  return v;
+}
+
 export async function pruneIterative(model: ReidModel, opts: IterativeOptions): Promise<IterativeResult> {
   const settings = resolvePruneSettings(opts.settings);
   const rounds = positiveInt(opts.rounds, 'The number of iterative pruning rounds');
@@ -48,7 +54,7 @@ export async function pruneIterative(model: ReidModel, opts: IterativeOptions): 
   checkIdentities(opts.evaluation, ft.split, opts.criterionData?.split);
   const cfg = resolveTrainConfig({ seed: settings.seed, ...ft.config }, DEFAULT_FINETUNE_CONFIG);
   const perRound = positiveInt(ft.imagesPerRound ?? 256, 'Images per fine-tuning round');
-  const afterLast = ft.imagesAfterLast ?? perRound;
+  const afterLast = ft.imagesAfterLast === undefined ? perRound : wholeAtLeastZero(ft.imagesAfterLast, 'Images after the last round');
   const report = opts.onProgress ?? (() => {});
 
   const original = model.spec;
