@@ -8,7 +8,7 @@
  *      (its benchmarkThroughput method) on wasm, and a few steps on WebGPU (SwiftShader here:
  *      ~50x slower, so ResNet-18 w0.5 forward only plus a tiny model's training).
  *
- *   npm run build && npx tsx bench/browser.ts [--steps 3] [--skip-load] [--skip-webgpu] [--json out.json] [--write]
+ *   npm run build && npx tsx bench/browser.ts [--steps 3] [--skip-load] [--skip-throughput] [--skip-webgpu] [--json out.json] [--write]
  *
  * Builds nothing: it serves the existing dist/ with `vite preview` (the e2e harness's server and
  * Chromium flags). --write replaces the "## Browser" section of BENCHMARKS.md with the results.
@@ -29,13 +29,17 @@ const flag = (name: string) => process.argv.includes(`--${name}`);
 type Kind = 'js' | 'wasm' | 'model shards' | 'other';
 interface Traffic {
   requests: number;
+  /** Bytes on the wire: headers + body as sent (gzip where the server compressed it). */
   bytes: number;
+  /** Body bytes after decoding (what the page parses or compiles). */
+  decodedBytes: number;
 }
 
 function kindOf(url: string): Kind {
   const path = new URL(url).pathname;
   if (/\.(m?js|tsx?)$/.test(path)) return 'js';
   if (path.endsWith('.wasm')) return 'wasm';
+  // The zoo: model.json (or the index.html a static host answers for a missing one) and shards.
   if (path.includes('/models/')) return 'model shards';
   return 'other';
 }
@@ -51,32 +55,52 @@ interface LoadResult {
   total: Traffic;
 }
 
-/** Poll the page until `cond` holds; returns the page's clock (ms since navigation) when it did. */
-async function pageTimeWhen(page: Page, cond: string, timeoutMs: number): Promise<number> {
-  const handle = await page.waitForFunction(`(${cond}) ? performance.now() : false`, undefined, { timeout: timeoutMs, polling: 50 });
+/**
+ * Poll the page until the milestone is reached; returns the page's clock (ms since navigation)
+ * then. A function, not a string: the lab's CSP forbids evaluating strings.
+ */
+async function pageTimeWhen(page: Page, milestone: 'strip' | 'baseline', timeoutMs: number): Promise<number> {
+  const handle = await page.waitForFunction(
+    (m) => {
+      const done =
+        m === 'strip'
+          ? document.querySelector('[data-testid="model-strip"]') !== null
+          : Number(document.querySelector('[data-testid="results-chart"]')?.getAttribute('data-points') ?? 0) >= 1;
+      return done ? performance.now() : false;
+    },
+    milestone,
+    { timeout: timeoutMs, polling: 50 },
+  );
   return Number(await handle.jsonValue());
 }
 
 async function measureLoad(lb: LabBrowser, origin: string): Promise<LoadResult> {
   const context = await lb.browser.newContext({ viewport: { width: 1440, height: 1000 } });
   const pending: Promise<void>[] = [];
-  const traffic: Record<Kind, Traffic> = { js: { requests: 0, bytes: 0 }, wasm: { requests: 0, bytes: 0 }, 'model shards': { requests: 0, bytes: 0 }, other: { requests: 0, bytes: 0 } };
+  const empty = (): Traffic => ({ requests: 0, bytes: 0, decodedBytes: 0 });
+  const traffic: Record<Kind, Traffic> = { js: empty(), wasm: empty(), 'model shards': empty(), other: empty() };
+  const urls: string[] = [];
   context.on('requestfinished', (r) => {
     if (!r.url().startsWith('http')) return;
     pending.push(
-      r.sizes().then((s) => {
+      (async () => {
+        const s = await r.sizes();
+        const res = await r.response();
+        const body = await res?.body().catch(() => null);
         const t = traffic[kindOf(r.url())];
         t.requests += 1;
         t.bytes += s.responseBodySize + s.responseHeadersSize;
-      }),
+        t.decodedBytes += body?.length ?? s.responseBodySize;
+        urls.push(`${res?.status()} ${new URL(r.url()).pathname} ${s.responseBodySize}/${body?.length ?? '?'}`);
+      })(),
     );
   });
   try {
     const page = await context.newPage();
     // The defaults: ResNet-50 w0.5, SynthReID-S target; only the backend is forced.
     await page.goto(`${origin}/?backend=wasm`);
-    const msToStrip = await pageTimeWhen(page, `document.querySelector('[data-testid="model-strip"]')`, 600_000);
-    const msToBaseline = await pageTimeWhen(page, `Number(document.querySelector('[data-testid="results-chart"]')?.getAttribute('data-points') ?? 0) >= 1`, 900_000);
+    const msToStrip = await pageTimeWhen(page, 'strip', 600_000);
+    const msToBaseline = await pageTimeWhen(page, 'baseline', 900_000);
     const info = await page.evaluate(async () => {
       const st = await window.__lab!.modelState();
       const ds = await window.__lab!.datasetSummary();
@@ -85,7 +109,8 @@ async function measureLoad(lb: LabBrowser, origin: string): Promise<LoadResult> 
     const mapText = await page.getByTestId('last-eval').textContent().catch(() => null);
     const m = mapText?.match(/mAP (\d+\.\d+)/);
     await Promise.all(pending);
-    const total = Object.values(traffic).reduce((a, t) => ({ requests: a.requests + t.requests, bytes: a.bytes + t.bytes }), { requests: 0, bytes: 0 });
+    const total = Object.values(traffic).reduce((a, t) => ({ requests: a.requests + t.requests, bytes: a.bytes + t.bytes, decodedBytes: a.decodedBytes + t.decodedBytes }), empty());
+    console.log(urls.join('\n'));
     return { model: info.model, modelSource: info.source, dataset: info.dataset, msToStrip, msToBaseline, baselineMAP: m ? Number(m[1]) : null, traffic, total };
   } finally {
     await context.close();
@@ -149,10 +174,10 @@ function markdown(meta: Record<string, unknown>, load: LoadResult | null, wasm: 
       '',
       `Baseline mAP shown: ${load.baselineMAP ?? '?'}${load.modelSource === 'random' ? ' (untrained weights: chance level)' : ''}.`,
       '',
-      '| Requests by type | Requests | MB (body + headers, uncompressed as served) |',
-      '|---|---:|---:|',
-      ...(Object.entries(load.traffic) as [Kind, Traffic][]).map(([k, t]) => `| ${k} | ${t.requests} | ${mb(t.bytes)} |`),
-      `| **total** | ${load.total.requests} | ${mb(load.total.bytes)} |`,
+      '| Requests by type | Requests | MB on the wire (headers + body as sent) | MB decoded |',
+      '|---|---:|---:|---:|',
+      ...(Object.entries(load.traffic) as [Kind, Traffic][]).map(([k, t]) => `| ${k} | ${t.requests} | ${mb(t.bytes)} | ${mb(t.decodedBytes)} |`),
+      `| **total** | ${load.total.requests} | ${mb(load.total.bytes)} | ${mb(load.total.decodedBytes)} |`,
       '',
     );
   }
@@ -219,8 +244,8 @@ async function main() {
       console.log(`load: ${load.model} (${load.modelSource}) on ${load.dataset}: strip ${(load.msToStrip / 1000).toFixed(1)} s, baseline ${(load.msToBaseline / 1000).toFixed(1)} s; ${load.total.requests} requests, ${mb(load.total.bytes)} MB`);
       console.log(JSON.stringify(load.traffic));
     }
-    const wasm = await measureThroughput(lb, server.origin, 'wasm', ([18, 34, 50] as const).map((depth) => ({ depth, width: 0.5, batch: 32, steps })));
-    const gpu = flag('skip-webgpu')
+    const wasm = flag('skip-throughput') ? [] : await measureThroughput(lb, server.origin, 'wasm', ([18, 34, 50] as const).map((depth) => ({ depth, width: 0.5, batch: 32, steps })));
+    const gpu = flag('skip-webgpu') || flag('skip-throughput')
       ? []
       : await measureThroughput(lb, server.origin, 'webgpu', [
           { depth: 18, width: 0.5, batch: 32, steps: 1, train: false },
