@@ -30,7 +30,7 @@ Commands:
   reproduce The lab-scale Table 5 and the paper's claims (resumable; cache in runs/reproduce/)
             [--quick] [--seeds 3] [--zoo public/models] [--rows a,b] [--out docs/REPRODUCTION.md]
   card      Re-evaluate a model folder and rewrite its card.json (keeps the training record)
-            --model DIR
+            --model DIR [--notes TEXT]
 
 Common: --backend wasm|cpu (default wasm)
 `;

@@ -1,5 +1,5 @@
 /**
- * `lab card --model DIR`: re-evaluate a saved model and rewrite its card.json, keeping the
+ * `lab card --model DIR [--notes TEXT]`: re-evaluate a saved model and rewrite its card.json, keeping the
  * card's training record. Used after a training run ends early, or when the benchmark's
  * evaluation protocol changes.
  */
@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { loadModelFromFolder } from '../../node/model-files';
 import { CARD_FILE, writeCard } from '../card';
-import { str, type Flags } from '../args';
+import { optStr, str, type Flags } from '../args';
 
 export async function cardCommand(flags: Flags): Promise<void> {
   const dir = str(flags, 'model');
@@ -21,6 +21,8 @@ export async function cardCommand(flags: Flags): Promise<void> {
   try {
     const keep: Record<string, unknown> = {};
     for (const k of ['training', 'notes']) if (previous[k] !== undefined) keep[k] = previous[k];
+    const notes = optStr(flags, 'notes');
+    if (notes !== undefined) keep.notes = notes;
     await writeCard(dir, model, keep);
     process.stdout.write(`Wrote ${path.join(dir, CARD_FILE)}\n`);
   } finally {
