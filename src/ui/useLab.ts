@@ -305,6 +305,16 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
         setStatus(st);
         statusRef.current = st;
         for (const note of st.notes) say('notice', note);
+        // A lost GPU takes the model's tensors with it: say so and carry on in a wasm worker.
+        if (st.name === 'webgpu') {
+          void client.api.onDeviceLost(
+            proxyCallback((message: string) => {
+              if (!live) return;
+              say('error', message);
+              setConfig({ backend: 'wasm' });
+            }),
+          );
+        }
         const summary = await run('Loading the model', 'load', (api, id, p) => api.loadDefaultModel(config.model ? { model: config.model } : {}, id, p));
         if (!live) return;
         if (!summary) {

@@ -348,6 +348,13 @@ export interface LabWorkerApi {
   fineTune(req: FineTuneRequest, jobId: string, onProgress?: ProgressCallback): Promise<FineTuneOutcome>;
   /** tf.memory().numTensors, for leak checks in end-to-end tests. */
   numTensors(): number;
+  /**
+   * Hear, once, that the WebGPU device was lost (driver reset, GPU removed, ...): the model's
+   * tensors are gone with it, so the page starts a wasm worker. Never called on other backends.
+   */
+  onDeviceLost(listener: (message: string) => void): void;
+  /** Test-only: destroy the WebGPU device, as a driver reset would. False on other backends. */
+  simulateDeviceLoss(): boolean;
   /** Benchmark-only: forward and training img/s of a fresh random model; the lab's model is untouched. */
   benchmarkThroughput(req: ThroughputRequest, jobId: string, onProgress?: ProgressCallback): Promise<ThroughputResult>;
 }

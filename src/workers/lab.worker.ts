@@ -31,6 +31,27 @@ let status: BackendStatus | null = null;
 const session = new LabSession(() => status?.name ?? 'cpu');
 let datasetSummary: DatasetSummary | null = null;
 
+// WebGPU device loss: the reason once the device is gone, and who wants to hear it.
+interface GpuDeviceLike {
+  lost: Promise<{ reason?: string; message?: string }>;
+  destroy(): void;
+}
+let deviceLost: string | null = null;
+const deviceLostListeners: ((message: string) => void)[] = [];
+
+function webgpuDevice(): GpuDeviceLike | null {
+  if (status?.name !== 'webgpu') return null;
+  return (tf.backend() as unknown as { device?: GpuDeviceLike }).device ?? null;
+}
+
+function watchDevice(): void {
+  webgpuDevice()?.lost.then((info) => {
+    const why = [info.reason, info.message].filter(Boolean).join(': ') || 'no reason given';
+    deviceLost = `The GPU stopped responding (WebGPU device lost: ${why}). The lab switched to the wasm backend and loaded the model again; a pruned or fine-tuned model that was not exported is gone, the runs are kept.`;
+    for (const l of deviceLostListeners.splice(0)) l(deviceLost);
+  });
+}
+
 /** Engine and browser failures that are not LabErrors yet, as sentences a user understands. */
 function toLabError(e: unknown): unknown {
   if (isLabError(e) || !(e instanceof Error)) return e;
@@ -85,6 +106,7 @@ const api: LabWorkerApi = {
     backendChoice = choice;
     backendReady = guarded(async () => {
       status = await startBackend(choice);
+      watchDevice();
       return status;
     });
     return backendReady;
@@ -224,6 +246,18 @@ const api: LabWorkerApi = {
 
   numTensors() {
     return tf.memory().numTensors;
+  },
+
+  onDeviceLost(listener) {
+    if (deviceLost) listener(deviceLost);
+    else deviceLostListeners.push(listener);
+  },
+
+  simulateDeviceLoss() {
+    const device = webgpuDevice();
+    if (!device) return false;
+    device.destroy();
+    return true;
   },
 
   benchmarkThroughput(req, jobId, onProgress) {
