@@ -70,7 +70,7 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
     resume = { ...resume, config };
     process.stderr.write(`Resuming from ${resumeFrom} at step ${resume.step}.\n`);
   }
-  const previousWall = resume ? await readWallSeconds(runDir) : 0;
+  const previousWall = resume ? await readWallSeconds(runDir, out) : 0;
 
   const model = ReidModel.init(spec, seed, { zeroInitResidual: true });
   const bar = new ProgressBar(`train ResNet-${depth} x${width}`, steps);
@@ -132,10 +132,16 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
   shipped.dispose();
 }
 
-async function readWallSeconds(runDir: string): Promise<number> {
+/** Wall time already spent on this run: from the local run folder, else from the committed card. */
+async function readWallSeconds(runDir: string, out: string): Promise<number> {
   try {
     return (JSON.parse(await fs.readFile(path.join(runDir, 'wall.json'), 'utf8')) as { seconds: number }).seconds;
   } catch {
-    return 0;
+    try {
+      const card = JSON.parse(await fs.readFile(path.join(out, 'card.json'), 'utf8')) as { training?: { wallSeconds?: number } };
+      return card.training?.wallSeconds ?? 0;
+    } catch {
+      return 0;
+    }
   }
 }
