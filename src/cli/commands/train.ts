@@ -107,7 +107,7 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
   const wallSeconds = previousWall + (Date.now() - started) / 1000;
   await fs.mkdir(runDir, { recursive: true });
   await fs.writeFile(path.join(runDir, 'wall.json'), JSON.stringify({ seconds: wallSeconds, step: stepsDone }));
-  if (result) process.stderr.write(`Trained ${result.steps} steps in this run (${result.imagesPerSec.toFixed(1)} img/s); total wall ${formatSeconds(wallSeconds)}.\n`);
+  if (result) process.stderr.write(`Trained ${result.history.length} steps in this run (to step ${result.steps}) (${result.imagesPerSec.toFixed(1)} img/s); total wall ${formatSeconds(wallSeconds)}.\n`);
 
   await saveModelToFolder(model, out, { dtype: 'float16' });
   model.dispose();
