@@ -12,6 +12,8 @@ export class ProgressBar {
     private readonly label: string,
     public total: number,
     private readonly stream: NodeJS.WriteStream = process.stderr,
+    /** Work already done before this bar started (a resumed run): excluded from the rate. */
+    private readonly startDone = 0,
   ) {}
 
   private lastDone = -1;
@@ -24,7 +26,8 @@ export class ProgressBar {
     this.lastDone = done;
     const frac = this.total > 0 ? Math.min(1, done / this.total) : 1;
     const elapsed = (now - this.start) / 1000;
-    const eta = frac > 0 ? elapsed * (1 / frac - 1) : NaN;
+    const rateDone = done - this.startDone;
+    const eta = rateDone > 0 ? (elapsed * (this.total - done)) / rateDone : NaN;
     const width = 24;
     const filled = Math.round(frac * width);
     const bar = '#'.repeat(filled) + '-'.repeat(width - filled);

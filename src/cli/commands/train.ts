@@ -73,7 +73,7 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
   const previousWall = resume ? await readWallSeconds(runDir, out) : 0;
 
   const model = ReidModel.init(spec, seed, { zeroInitResidual: true });
-  const bar = new ProgressBar(`train ResNet-${depth} x${width}`, steps);
+  const bar = new ProgressBar(`train ResNet-${depth} x${width}`, steps, process.stderr, resume?.step ?? 0);
   const started = Date.now();
   let last: TrainProgress | undefined;
   const deadline = started + budgetMin * 60_000;
