@@ -3,15 +3,14 @@
  * or a real dataset loaded from dropped files / a zip with the engine's loaders. Also the
  * fine-tuning subset (identities of the TRAIN split only) and thumbnails for the UI.
  */
+import { selectFineTuneSubset } from '../engine/scenarios/subset';
 import { LabError } from '../engine/errors';
 import { planSynthReid, renderPlannedImage, type PlannedImage } from '../engine/data/synth';
 import { loadReidDataset, type LoadReport } from '../engine/data/market/load';
 import { blobFilesSource, blobRangeReader, type FileSource } from '../engine/data/market/source';
 import { zipSource } from '../engine/data/market/zip';
 import { FAMILY_NAMES } from '../engine/data/market/layout';
-import { imageView, subsetSplit, type ReidDataset, type ReidSplit } from '../engine/data/types';
-import { assertDisjointIdentities } from '../engine/train/identities';
-import { Prng } from '../engine/util/prng';
+import { imageView, type ReidDataset, type ReidSplit } from '../engine/data/types';
 import type { DatasetSummary, FineTuneSplitRequest, FineTuneSplitSummary, LoadFilesOptions, SplitStats, SynthRequest, Thumbnail } from './api';
 import { yieldToEventLoop, type Job } from './jobs';
 
@@ -148,46 +147,12 @@ export async function loadDatasetFiles(
  * each (seeded choice), spread over cameras where possible. Never query/gallery identities.
  */
 export function fineTuneSubset(d: ReidDataset, req: FineTuneSplitRequest): { split: ReidSplit; summary: FineTuneSplitSummary } {
-  const wholeAtLeast = (v: unknown, min: number, what: string) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new LabError('bad-argument', `${what} must be a whole number of at least ${min}; got ${String(v)}.`);
-  };
-  wholeAtLeast(req.identities, 2, 'The number of fine-tuning identities');
-  wholeAtLeast(req.imagesPerIdentity, 2, 'Images per fine-tuning identity');
-  const byPid = new Map<number, number[]>();
-  const t = d.train;
-  for (let i = 0; i < t.count; i++) {
-    const pid = t.pids[i];
-    if (pid <= 0) continue;
-    let list = byPid.get(pid);
-    if (!list) byPid.set(pid, (list = []));
-    list.push(i);
-  }
-  if (byPid.size < req.identities) {
-    throw new LabError('bad-dataset', `The training split has ${byPid.size} identities; the fine-tuning subset asks for ${req.identities}.`);
-  }
-  const prng = new Prng(req.seed).fork('finetune-subset');
-  const pids = prng.shuffle([...byPid.keys()].sort((a, b) => a - b)).slice(0, req.identities);
-  const chosen: number[] = [];
-  for (const pid of pids) {
-    // Round-robin over cameras so the few images per identity show it from different views.
-    const byCam = new Map<number, number[]>();
-    for (const i of byPid.get(pid)!) {
-      const c = t.camids[i];
-      if (!byCam.has(c)) byCam.set(c, []);
-      byCam.get(c)!.push(i);
-    }
-    const lists = [...byCam.values()].map((l) => prng.shuffle([...l]));
-    const picked: number[] = [];
-    for (let round = 0; picked.length < req.imagesPerIdentity && lists.some((l) => l.length > round); round++) {
-      for (const l of lists) if (l.length > round && picked.length < req.imagesPerIdentity) picked.push(l[round]);
-    }
-    chosen.push(...picked.sort((a, b) => a - b));
-  }
-  const split = subsetSplit(t, chosen);
-  assertDisjointIdentities(split, d.query, d.gallery);
+  // The engine's selection (also used by the CLI and the scenarios): same seed, same subset.
+  const split = selectFineTuneSubset(d, req);
+  const ofIdentities = new Set([...d.train.pids].filter((p) => p > 0)).size;
   return {
     split,
-    summary: { identities: pids.length, images: split.count, ofIdentities: byPid.size, disjointFromEvaluation: true },
+    summary: { identities: new Set(split.pids).size, images: split.count, ofIdentities, disjointFromEvaluation: true },
   };
 }
 

@@ -14,7 +14,6 @@
  * channel's response to an image does not depend on which other images share its batch.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ReidModel } from '../../model/model';
 import { forward } from '../../model/forward';
 import { gatherBatch } from '../../data/preprocess';
 import type { ReidSplit } from '../../data/types';
