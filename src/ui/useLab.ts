@@ -438,7 +438,9 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
           );
         },
       );
-      startTransition(() => setTraining((v) => (v && v.jobId === jobId ? { ...v, running: false, paused: false } : v)));
+      // Progress reports are throttled, so the last one may predate the final step: the outcome
+      // says how many steps were done.
+      startTransition(() => setTraining((v) => (v && v.jobId === jobId ? { ...v, step: out ? out.steps : v.step, running: false, paused: false } : v)));
       const st = await refreshState();
       if (out || (st && st.lineage.fineTuneSteps > 0)) await evaluateNow();
     })();

@@ -112,7 +112,11 @@ describe('the lab workflow', () => {
       lt = await longTasksWhileBusy(lab.page, since);
       console.log(`fine-tune: longest main-thread task after the result landed ${lt.longestAfter} ms`);
       expect(lt.whileBusy).toEqual([]);
-      expect(Number(await lab.page.getByTestId('loss-chart').getAttribute('data-points'))).toBe(4);
+      // Progress is throttled (a few reports a second, the last step always), so a fast machine
+      // may merge steps: the curve has between 2 points and one per step, ending at step 4.
+      const points = Number(await lab.page.getByTestId('loss-chart').getAttribute('data-points'));
+      expect(points).toBeGreaterThanOrEqual(2);
+      expect(points).toBeLessThanOrEqual(4);
       expect(await lab.page.getByTestId('training').getAttribute('data-step')).toBe('4');
       expect(await lab.page.getByTestId('lineage').textContent()).toContain('fine-tuned 4 steps');
       const kinds = await lab.page.getByTestId('run-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-kind')).sort());
