@@ -10,6 +10,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { expect } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -240,4 +241,14 @@ export async function screenshot(page: Page, name: string, fullPage = true): Pro
   if (fullPage) await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path, fullPage });
   return path;
+}
+
+/** Number of run points on the results chart. */
+export function chartPoints(lab: LabPage): Promise<number> {
+  return lab.page.getByTestId('results-chart').getAttribute('data-points').then((v) => Number(v ?? 0));
+}
+
+/** Wait until the page says no job is running (WebGPU on SwiftShader needs a long timeout). */
+export async function idle(lab: LabPage, timeout = 120_000): Promise<void> {
+  await expect.poll(() => lab.page.locator('.app').getAttribute('data-busy'), { timeout, interval: 200 }).toBe('false');
 }

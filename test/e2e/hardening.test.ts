@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSP_HEADER, CSP_META } from '../../src/node/csp';
-import { ROOT, launchBrowser, openLab, startPreview, type LabBrowser, type LabPage, type Server } from './browser';
+import { ROOT, launchBrowser, openLab, startPreview, type LabBrowser, type Server, chartPoints, idle } from './browser';
 
 const FAST = 'model=tiny&tier=XS';
 
@@ -23,14 +23,6 @@ afterAll(async () => {
   await lb?.close();
   await server?.stop();
 });
-
-function chartPoints(lab: LabPage): Promise<number> {
-  return lab.page.getByTestId('results-chart').getAttribute('data-points').then((v) => Number(v ?? 0));
-}
-
-async function idle(lab: LabPage, timeout = 120_000): Promise<void> {
-  await expect.poll(() => lab.page.locator('.app').getAttribute('data-busy'), { timeout, interval: 200 }).toBe('false');
-}
 
 declare global {
   interface Window {

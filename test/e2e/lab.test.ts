@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSpec } from '../../src/engine/model/spec';
-import { launchBrowser, longTaskSupported, longTasksWhileBusy, openLab, pageNow, screenshot, startPreview, watchBusy, type LabBrowser, type LabPage, type Server } from './browser';
+import { launchBrowser, longTaskSupported, longTasksWhileBusy, openLab, pageNow, screenshot, startPreview, watchBusy, type LabBrowser, type LabPage, type Server, chartPoints, idle } from './browser';
 
 const FAST = 'model=tiny&tier=XS';
 
@@ -27,14 +27,6 @@ afterAll(async () => {
   await lb?.close();
   await server?.stop();
 });
-
-function chartPoints(lab: LabPage): Promise<number> {
-  return lab.page.getByTestId('results-chart').getAttribute('data-points').then((v) => Number(v ?? 0));
-}
-
-async function idle(lab: LabPage, timeout = 120_000): Promise<void> {
-  await expect.poll(() => lab.page.locator('.app').getAttribute('data-busy'), { timeout, interval: 200 }).toBe('false');
-}
 
 async function baseline(lab: LabPage, timeout = 180_000): Promise<void> {
   await expect.poll(() => chartPoints(lab), { timeout, interval: 250 }).toBeGreaterThanOrEqual(1);

@@ -5,7 +5,7 @@
  * carries on. Tiny model and SynthReID-XS: software WebGPU is ~50x slower than wasm.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, openLab, startPreview, type LabBrowser, type LabPage, type Server } from './browser';
+import { launchBrowser, openLab, startPreview, type LabBrowser, type LabPage, type Server, chartPoints, idle } from './browser';
 
 const FAST = 'model=tiny&tier=XS';
 
@@ -22,17 +22,9 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function chartPoints(lab: LabPage): Promise<number> {
-  return lab.page.getByTestId('results-chart').getAttribute('data-points').then((v) => Number(v ?? 0));
-}
-
-async function idle(lab: LabPage, timeout = 300_000): Promise<void> {
-  await expect.poll(() => lab.page.locator('.app').getAttribute('data-busy'), { timeout, interval: 250 }).toBe('false');
-}
-
 async function baseline(lab: LabPage): Promise<void> {
   await expect.poll(() => chartPoints(lab), { timeout: 300_000, interval: 250 }).toBeGreaterThanOrEqual(1);
-  await idle(lab);
+  await idle(lab, 300_000);
 }
 
 describe('WebGPU', () => {
@@ -82,7 +74,7 @@ describe('WebGPU', () => {
       // Carries on: a prune on the wasm worker adds a point.
       await lab.page.getByTestId('prune').click();
       await expect.poll(() => chartPoints(lab), { timeout: 120_000 }).toBe(2);
-      await idle(lab);
+      await idle(lab, 300_000);
       expect(await lab.page.evaluate(() => window.__lab!.simulateDeviceLoss())).toBe(false);
     } finally {
       await lab.close();
