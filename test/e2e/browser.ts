@@ -16,6 +16,8 @@ import { chromium, type Browser, type BrowserContext, type Page, type Request } 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const ARTIFACTS = join(ROOT, 'test-artifacts');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** The build to serve: dist/ unless LAB_DIST names another folder (so parallel builds do not collide). */
+export const DIST = process.env.LAB_DIST ?? 'dist';
 
 /** A TCP port nobody listens on right now. */
 export async function freePort(): Promise<number> {
@@ -38,8 +40,8 @@ export interface Server {
 }
 
 function ensureBuilt(): void {
-  if (existsSync(join(ROOT, 'dist', 'index.html'))) return;
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (existsSync(join(ROOT, DIST, 'index.html'))) return;
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', DIST], { cwd: ROOT, stdio: 'inherit' });
 }
 
 async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number, log: () => string): Promise<void> {
@@ -57,11 +59,11 @@ async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number, 
   throw new Error(`vite preview did not answer at ${url} within ${timeoutMs} ms:\n${log()}`);
 }
 
-/** Serve dist/ with `vite preview` on a free port. */
+/** Serve the build (dist/ or LAB_DIST) with `vite preview` on a free port. */
 export async function startPreview(): Promise<Server> {
   ensureBuilt();
   const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
+  const child = spawn(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'preview', '--outDir', DIST, '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
