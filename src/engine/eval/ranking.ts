@@ -61,6 +61,15 @@ export interface RankingResult {
   apVariant: ApVariant;
 }
 
+/**
+ * Whether gallery item (gid, gcam) stays in the ranked list of query (qid, qcam): junk (identity
+ * -1) and shots of the query's identity from the query's camera are removed (step 2 above).
+ * Shared with ranked-lists.ts so the lists the lab shows follow the same protocol as the scores.
+ */
+export function keptInRanking(qid: number, qcam: number, gid: number, gcam: number): boolean {
+  return gid !== -1 && !(gid === qid && gcam === qcam);
+}
+
 function badArg(message: string): LabError {
   return new LabError('bad-argument', message);
 }
@@ -171,8 +180,7 @@ export class RankingAccumulator {
     for (let i = 0; i < ng && found < numMatches; i++) {
       const g = order[i];
       const gid = gIds[g];
-      if (gid === -1) continue; // junk
-      if (gid === qid && gCams[g] === qcam) continue; // same identity, same camera
+      if (!keptInRanking(qid, qcam, gid, gCams[g])) continue; // junk, or same identity and camera
       rank++;
       if (gid !== qid) continue;
       found++;
