@@ -234,6 +234,8 @@ export interface Lineage {
   baseSource: ModelSummary['source'];
   prune?: PruneRecord;
   fineTuneSteps: number;
+  /** The current model carries a PTL side branch (see PtlInfo): evaluated with it, its cost apart. */
+  ptl?: PtlInfo;
 }
 
 export interface ModelState {
@@ -242,7 +244,25 @@ export interface ModelState {
   summary: ModelSummary;
   lineage: Lineage;
   latency: LatencyResult | null;
+  /** Unique across workers and visits (kept when a saved model is restored), so runs keyed by it never collide. */
+  key?: string;
 }
+
+/** The saved current model's store (IndexedDB), as the page hears of it. */
+export interface ModelStoreEvent {
+  kind: 'saved' | 'cleared' | 'failed';
+  /** Failed: the sentence for the user (a full quota, no IndexedDB, ...). */
+  message?: string;
+  stateKey?: string;
+  /** Saved: bytes of weight data written, and milliseconds from read-back to commit. */
+  bytes?: number;
+  ms?: number;
+}
+
+export type RestoreOutcome =
+  | { kind: 'none' }
+  | { kind: 'restored'; state: ModelState; what: string; description: string; bytes: number; ms: number }
+  | { kind: 'ignored'; message: string };
 
 export interface CostPoint {
   macs: number;
@@ -260,6 +280,41 @@ export interface FineTuneRequest {
   steps: number;
   lr: number;
   seed: number;
+  /**
+   * Fine-tune with PTL (Progressive Transfer Learning): a side branch of BConv-Cells trained
+   * jointly with the backbone (src/engine/ptl/). Absent: plain fine-tuning. Unset knobs keep the
+   * engine's defaults (DEFAULT_PTL_CONFIG).
+   */
+  ptl?: PtlOptions;
+}
+
+/** The PTL knobs the lab exposes; the others (kernel, carry, gates) keep the engine's defaults. */
+export interface PtlOptions {
+  /** Cell channels as a fraction of the stage's output channels (engine default 0.25). */
+  cellRatio?: number;
+  /** Join the branch into the last stage only (engine default) or into every stage. */
+  fuseInto?: 'last' | 'every';
+}
+
+/**
+ * A model state that carries a PTL side branch. The current model is then the fine-tuned
+ * backbone PLUS this branch: evaluation and latency run both (the branch's join changes the
+ * embedding), and the branch's cost is reported apart from the backbone's (summary.macs/params
+ * stay the backbone's). Exported files hold the backbone only.
+ */
+export interface PtlInfo {
+  cellRatio: number;
+  fuseInto: 'last' | 'every';
+  kernel: number;
+  carry: 'batch-mean' | 'per-sample';
+  /** The side branch alone, per image at the model's input size. */
+  branchMacs: number;
+  branchParams: number;
+  /** The backbone (extractor) alone, for the "+x%" the page shows. */
+  backboneMacs: number;
+  backboneParams: number;
+  /** Fine-tuning steps the branch has been trained for. */
+  steps: number;
 }
 
 export interface FineTuneOutcome {
@@ -267,6 +322,8 @@ export interface FineTuneOutcome {
   finalLoss: number;
   imagesPerSec: number;
   state: ModelState;
+  /** Set when the run used PTL (also in state.lineage.ptl). */
+  ptl?: PtlInfo;
 }
 
 export interface CriterionInfo {
@@ -355,6 +412,18 @@ export interface LabWorkerApi {
   onDeviceLost(listener: (message: string) => void): void;
   /** Test-only: destroy the WebGPU device, as a driver reset would. False on other backends. */
   simulateDeviceLoss(): boolean;
+  /** Hold the Web Lock `name` for the worker's life: the page's request for it is granted when the worker dies. */
+  holdLifeline(name: string): Promise<boolean>;
+  /** After the dense model is loaded: put back the model saved on the last visit or before a crash, if it derives from it. */
+  restoreSavedModel(): Promise<RestoreOutcome>;
+  /** Hear every save, clear and failure of the saved current model. */
+  onModelStore(listener: (e: ModelStoreEvent) => void): void;
+  /** Wait until the saved model is written; the last store event. */
+  flushModelStore(): Promise<ModelStoreEvent | null>;
+  /** Test-only: the worker dies ('close': self.close(); 'throw': an uncaught error at top level). */
+  simulateCrash(how: 'close' | 'throw'): boolean;
+  /** Test-only: the next model saves fail with a QuotaExceededError (null: work again). */
+  simulateStorageFailure(kind: 'quota' | null): boolean;
   /** Benchmark-only: forward and training img/s of a fresh random model; the lab's model is untouched. */
   benchmarkThroughput(req: ThroughputRequest, jobId: string, onProgress?: ProgressCallback): Promise<ThroughputResult>;
 }

@@ -15,7 +15,7 @@ function wholeNumber(v: number | undefined, dflt: number, what: string, min: num
   return n;
 }
 
-export async function measureLatency(model: ReidModel, backend: BackendName, opts: LatencyOptions, job: Job): Promise<LatencyResult> {
+export async function measureLatency(model: Pick<ReidModel, 'spec' | 'embed'>, backend: BackendName, opts: LatencyOptions, job: Job): Promise<LatencyResult> {
   const batch = wholeNumber(opts.batch, 1, 'Batch size', 1, 256);
   const runs = wholeNumber(opts.runs, 10, 'Number of runs', 1, 1000);
   const warmup = wholeNumber(opts.warmup, 2, 'Warm-up runs', 0, 100);

@@ -9,6 +9,9 @@ import { ReidModel } from '../engine/model/model';
 import type { ReidDataset, ReidSplit } from '../engine/data/types';
 import { evaluateModel } from '../engine/eval/evaluate';
 import { fineTune } from '../engine/train/finetune';
+import { fineTunePtl } from '../engine/ptl/ptl-finetune';
+import { PtlSideBranch } from '../engine/ptl/side-branch';
+import type { Embedder } from '../engine/eval/extract';
 import { CRITERIA, getCriterion } from '../engine/prune/criteria';
 import { pruneOnce } from '../engine/prune/strategies/once';
 import { pruneIterative } from '../engine/prune/strategies/iterative';
@@ -34,6 +37,7 @@ import type {
 import type { Job } from './jobs';
 import { measureLatency } from './latency';
 import { summarizeSpec } from './summary';
+import { ptlConfigFor, ptlInfo, sameBranchShape } from './ptl';
 
 /** Latency runs taken automatically for every new model state (batch 1). */
 const AUTO_LATENCY = { batch: 1, runs: 5, warmup: 1 };
@@ -49,6 +53,10 @@ export class LabSession {
   private current: ReidModel | null = null;
   private state: ModelState | null = null;
   private stateCounter = 0;
+  /** Unique to this worker, so state keys (and the runs keyed by them) never collide across workers or visits. */
+  private readonly nonce = `${Date.now().toString(36)}-${(globalThis.crypto?.randomUUID?.() ?? '').slice(0, 8)}`;
+  /** The current model's PTL side branch, if its last fine-tune used PTL (see ptl.ts). */
+  private branch: PtlSideBranch | null = null;
   dataset: ReidDataset | null = null;
   fineTuneSplit: { split: ReidSplit; summary: FineTuneSplitSummary } | null = null;
 
@@ -58,9 +66,37 @@ export class LabSession {
     return this.state;
   }
 
+  /** For persistence (model-store.ts): the dense model and the current one. */
+  get denseModel(): DenseModel | null {
+    return this.dense;
+  }
+
+  get currentModel(): ReidModel | null {
+    return this.current;
+  }
+
+  /** Put back a saved model derived from the dense one, with its lineage and its state key. */
+  restoreCurrent(m: ReidModel, lineage: Lineage, key: string): ModelState {
+    this.setCurrent(m, lineage);
+    this.state = { ...this.state!, key };
+    return this.state;
+  }
+
   requireModel(): ReidModel {
     if (!this.current) throw new LabError('bad-argument', 'No model is loaded yet.');
     return this.current;
+  }
+
+  /** What evaluation and latency run: the current model, with its PTL branch when it has one. */
+  embedder(): Embedder {
+    const m = this.requireModel();
+    return this.branch ? this.branch.embedder(m) : m;
+  }
+
+  /** Keep `b` as the current model's branch, disposing the one it replaces. */
+  private setBranch(b: PtlSideBranch | null): void {
+    if (this.branch && this.branch !== b) this.branch.dispose();
+    this.branch = b;
   }
 
   requireDataset(): ReidDataset {
@@ -76,6 +112,7 @@ export class LabSession {
   private newState(lineage: Lineage): ModelState {
     const m = this.requireModel();
     this.state = { stateId: ++this.stateCounter, summary: summarizeSpec(m.spec, this.dense!.name, this.dense!.source), lineage, latency: null };
+    this.state.key = `${this.nonce}.${this.state.stateId}`;
     return this.state;
   }
 
@@ -83,14 +120,16 @@ export class LabSession {
   setDense(d: DenseModel): ModelState {
     if (this.current && this.current !== this.dense?.model) this.current.dispose();
     this.dense?.model.dispose();
+    this.setBranch(null);
     this.dense = d;
     this.current = d.model;
     return this.newState({ base: d.name, baseSource: d.source, fineTuneSteps: 0 });
   }
 
   /** Swap in a new current model (never the dense one), disposing the old current. */
-  private setCurrent(m: ReidModel, lineage: Lineage): ModelState {
+  private setCurrent(m: ReidModel, lineage: Lineage, branch: PtlSideBranch | null = null): ModelState {
     if (this.current && this.current !== this.dense?.model && this.current !== m) this.current.dispose();
+    this.setBranch(branch);
     this.current = m;
     return this.newState(lineage);
   }
@@ -98,13 +137,14 @@ export class LabSession {
   reset(): ModelState {
     if (!this.dense) throw new LabError('bad-argument', 'No model is loaded yet.');
     if (this.current !== this.dense.model) this.current?.dispose();
+    this.setBranch(null);
     this.current = this.dense.model;
     return this.newState({ base: this.dense.name, baseSource: this.dense.source, fineTuneSteps: 0 });
   }
 
   async measureLatency(job: Job): Promise<ModelState> {
     const state = this.state;
-    const r = await measureLatency(this.requireModel(), this.backend(), AUTO_LATENCY, job);
+    const r = await measureLatency(this.embedder(), this.backend(), AUTO_LATENCY, job);
     if (state && this.state === state) this.state = { ...state, latency: r };
     return this.state!;
   }
@@ -113,7 +153,7 @@ export class LabSession {
     const d = this.requireDataset();
     const t0 = performance.now();
     const total = d.query.count + d.gallery.count;
-    const r = await evaluateModel(this.requireModel(), d, {
+    const r = await evaluateModel(this.embedder(), d, {
       batchSize: 32,
       signal: job.signal,
       onProgress: (p) => {
@@ -248,14 +288,27 @@ export class LabSession {
     const p = Math.min(8, ids.size);
     const k = 4;
     const prior = this.state!.lineage;
+    // PTL: continue the current branch when its shape matches, else a fresh one (seeded). A plain
+    // fine-tune of a PTL model drops the branch: the model is a plain backbone again.
+    const ptlCfg = req.ptl ? ptlConfigFor(req.ptl, req.seed) : null;
+    const continued = ptlCfg && this.branch && sameBranchShape(this.branch.config, ptlCfg) ? this.branch : null;
     // Fine-tuning trains in place: never touch the dense model itself.
     const model = this.current === this.dense?.model ? await this.requireModel().clone() : this.requireModel();
+    const branch = ptlCfg ? (continued ?? PtlSideBranch.create(model.spec, ptlCfg)) : null;
     let done = 0;
     let buffer: { step: number; loss: number }[] = [];
     let lastLoss = NaN;
-    const finish = () => this.setCurrent(model, { ...prior, fineTuneSteps: prior.fineTuneSteps + done });
+    const finish = () => {
+      const lineage: Lineage = { ...prior, fineTuneSteps: prior.fineTuneSteps + done };
+      delete lineage.ptl;
+      if (branch) lineage.ptl = ptlInfo(model.spec, branch, (continued ? (prior.ptl?.steps ?? 0) : 0) + done);
+      return this.setCurrent(model, lineage, branch);
+    };
+    const train = branch
+      ? (...a: Parameters<typeof fineTune>) => fineTunePtl(a[0], a[1], a[2], a[3], { ...a[4], branch })
+      : fineTune;
     try {
-      const r = await fineTune(
+      const r = await train(
         model,
         split,
         { steps, seed: req.seed, p, k, optimizer: { lr: req.lr } },
@@ -284,11 +337,15 @@ export class LabSession {
       job.progress(0.98, 'Measuring latency');
       const measured = await this.measureLatency(job).catch(() => state);
       job.progress(1, `Fine-tuned ${done} steps`);
-      return { steps: r.steps, finalLoss: lastLoss, imagesPerSec: r.imagesPerSec, state: measured };
+      return { steps: r.steps, finalLoss: lastLoss, imagesPerSec: r.imagesPerSec, state: measured, ...(measured.lineage.ptl ? { ptl: measured.lineage.ptl } : {}) };
     } catch (e) {
-      // Cancelled (or failed) after some steps: keep them, as the trainer does; none: drop the copy.
+      // Cancelled (or failed) after some steps: keep them (and the branch they trained), as the
+      // trainer does; none: drop the copy and a fresh branch.
       if (done > 0) finish();
-      else if (model !== this.current) model.dispose();
+      else {
+        if (model !== this.current) model.dispose();
+        if (branch && branch !== this.branch) branch.dispose();
+      }
       throw e;
     }
   }

@@ -39,7 +39,8 @@ export function percentile(sorted: readonly number[], q: number): number {
 
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
-export async function measureLatency(model: ReidModel, opts: LatencyOptions = {}): Promise<LatencyResult> {
+/** `model`: anything that embeds a batch (a ReidModel, or a model with its PTL side branch). */
+export async function measureLatency(model: Pick<ReidModel, 'spec' | 'embed'>, opts: LatencyOptions = {}): Promise<LatencyResult> {
   const batch = opts.batch ?? 1;
   const warmup = opts.warmup ?? 2;
   const repeats = opts.repeats ?? 10;
