@@ -28,7 +28,7 @@ Commands:
   scenario  One of the paper's scenarios (1 prune at source, 2 fine-tune/prune/fine-tune, 3 prune while fine-tuning, 4 fine-tune)
             --scenario 1|2|3|4 --model DIR [--method l1] [--small DIR | --macs-target T] [--steps 100] [--json]
   reproduce The lab-scale Table 5 and the paper's claims (resumable; cache in runs/reproduce/)
-            [--quick] [--seeds 3] [--zoo public/models] [--rows a,b] [--out docs/REPRODUCTION.md]
+            [--quick] [--seeds 3] [--zoo public/models] [--rows a,b] [--out docs/REPRODUCTION.md] [--json-out public/reproduction.json]
   card      Re-evaluate a model folder and rewrite its card.json (keeps the training record)
             --model DIR [--notes TEXT]
 

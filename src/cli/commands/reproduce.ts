@@ -6,24 +6,24 @@
  * Resumable: each (row, seed) cell's result is stored in --cache (default
  * runs/reproduce/results.json) as soon as it finishes, under a key of everything that decides
  * it (settings, seed, a fingerprint of the model's files), and reused on the next run.
- * Ctrl-C stops after saving the finished cells.
+ * Ctrl-C stops after saving the finished cells. The cell loop itself is the engine's
+ * (src/engine/scenarios/reproduce.ts), shared with the lab page; this file keeps the files.
+ * --json-out FILE also writes the results as JSON (reproduction-json.ts), e.g.
+ * public/reproduction.json, which the lab page shows when present.
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { LabError, isLabError } from '../../engine/errors';
-import type { ReidModel } from '../../engine/model/model';
+import { LabError } from '../../engine/errors';
 import { generateSynthReid } from '../../engine/data/synth';
 import type { ReidDataset } from '../../engine/data/types';
-import { modelCost, formatMacs } from '../../engine/cost/macs';
-import { evaluateModel } from '../../engine/eval/evaluate';
-import { equalCostKeep } from '../../engine/scenarios/budget';
-import { evaluationSubset, selectFineTuneSubset } from '../../engine/scenarios/subset';
-import { runScenario } from '../../engine/scenarios/run';
-import type { ScenarioConfig, ScenarioResult, Snapshot } from '../../engine/scenarios/types';
-import { REQUIRED_DEPTHS, cellKey, reproduceSettings, selectRows, zooName, type ReproduceRow, type ReproduceSettings, type ZooDepth } from '../../engine/scenarios/reproduce-plan';
-import { renderReproduction, summarizeRow } from '../../engine/scenarios/report';
+import { formatMacs } from '../../engine/cost/macs';
+import type { ScenarioResult, Snapshot } from '../../engine/scenarios/types';
+import { REQUIRED_DEPTHS, reproduceSettings, selectRows, zooName, type ReproduceRow, type ReproduceSettings, type ZooDepth } from '../../engine/scenarios/reproduce-plan';
+import { claimVerdicts, renderReproduction, summarizeRow } from '../../engine/scenarios/report';
+import { runReproduction, type ReproduceCache } from '../../engine/scenarios/reproduce';
+import { REPRODUCTION_FORMAT, reproductionToJson, type ReproductionRecord } from '../../engine/scenarios/reproduction-json';
 import { loadModelFromFolder, MODEL_JSON } from '../../node/model-files';
 import { ProgressBar, formatSeconds } from '../progress';
 import { bool, num, oneOf, optStr, str, type Flags } from '../args';
@@ -111,12 +111,6 @@ async function findZoo(zoo: string, rows: ReproduceRow[], width: number, notes: 
   return { rows: rows.filter((r) => dirs.has(r.depth)), dirs };
 }
 
-async function evaluateSnapshot(model: ReidModel, evaluation: { query: ReidDataset['query']; gallery: ReidDataset['gallery'] }): Promise<Snapshot> {
-  const r = await evaluateModel(model, evaluation);
-  const c = modelCost(model.spec);
-  return { macs: c.macs, params: c.params, mAP: r.mAP, rank1: r.rank1, rank5: r.rank5 };
-}
-
 function setupLines(s: ReproduceSettings, macsKeep: number, dirs: Map<ZooDepth, string>, fingerprints: Map<ZooDepth, string>, datasetSizes: string): string[] {
   const b = s.budget;
   return [
@@ -147,6 +141,7 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
   const zoo = str(flags, 'zoo', 'public/models');
   const cacheFile = str(flags, 'cache', path.join('runs', 'reproduce', 'results.json'));
   const out = optStr(flags, 'out');
+  const jsonOut = optStr(flags, 'json-out');
   const rowIds = optStr(flags, 'rows')?.split(',').map((s) => s.trim()).filter(Boolean);
   const notes: string[] = [];
   const { rows, dirs } = await findZoo(zoo, selectRows(quick, rowIds), settings.width, notes);
@@ -161,101 +156,91 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
   };
   process.on('SIGINT', onSigint);
 
-  const models = new Map<ZooDepth, ReidModel>();
   try {
-    const fingerprints = new Map<ZooDepth, string>();
-    for (const [d, dir] of dirs) {
-      fingerprints.set(d, await fingerprint(dir));
-      models.set(d, (await loadModelFromFolder(dir)).model);
-    }
-    const r50 = models.get(50)!;
-    const macsKeep = equalCostKeep(r50.spec, models.get(18)!.spec);
-    const size = { height: r50.spec.input.height, width: r50.spec.input.width };
-    const gen = (domain: 'source' | 'target') => {
+    const cache = await readCache(cacheFile);
+    const fileCache: ReproduceCache = {
+      getCell: async (k) => cache.cells[k],
+      putCell: async (k, c) => {
+        cache.cells[k] = c;
+        await writeCache(cacheFile, cache);
+      },
+      getBefore: async (k) => cache.before[k],
+      putBefore: async (k, snap) => {
+        cache.before[k] = snap;
+        await writeCache(cacheFile, cache);
+      },
+    };
+    const gen = (domain: 'source' | 'target', size: { height: number; width: number }) => {
       const bar = new ProgressBar(`SynthReID ${settings.tier}/${domain}`, 1);
       const { dataset } = generateSynthReid({ tier: settings.tier, domain, ...size, onProgress: ({ done, total }) => ((bar.total = total), bar.update(done)) });
       bar.finish();
       return dataset;
     };
-    const target = gen('target');
-    const needsSource = rows.some((r) => r.scenario === 'prune-at-source');
-    const source = needsSource ? gen('source') : undefined;
-    const evaluation = evaluationSubset(target, settings.evalIds > 0 ? settings.evalIds : Number.MAX_SAFE_INTEGER, 1);
-    const sizes = `Target: ${target.train.count} training images; evaluated on ${evaluation.query.count} queries and ${evaluation.gallery.count} gallery images.`;
-
-    const cache = await readCache(cacheFile);
-    const results = new Map<string, ScenarioResult[]>(rows.map((r) => [r.id, []]));
-    const cells = settings.seeds.flatMap((seed) => rows.map((row) => ({ row, seed })));
-    let done = 0;
-    let ran = 0;
-    for (const { row, seed } of cells) {
-      done++;
-      const pruning = row.scenario !== 'finetune-only';
-      const { key, text } = cellKey(row, seed, settings, fingerprints.get(row.depth)!, pruning ? macsKeep : undefined);
-      const hit = cache.cells[key];
-      if (hit && hit.text === text) {
-        results.get(row.id)!.push(hit.result);
-        continue;
-      }
-      if (signal.aborted) break;
-      const model = models.get(row.depth)!;
-      const beforeKey = `${zooName(row.depth, settings.width)}/${fingerprints.get(row.depth)}/${settings.tier}/eval${settings.evalIds}`;
-      if (!cache.before[beforeKey]) {
-        process.stderr.write(`Evaluating ${zooName(row.depth, settings.width)} on the target before fine-tuning...\n`);
-        cache.before[beforeKey] = await evaluateSnapshot(model, evaluation);
-        await writeCache(cacheFile, cache);
-      }
-      const cfg: ScenarioConfig = {
-        scenario: row.scenario,
-        budget: settings.budget,
-        scope: 'inner',
-        ranking: 'local',
-        criterionBatches: settings.criterionBatches,
-        criterionBatchSize: settings.criterionBatchSize,
-        softEpochs: settings.softEpochs,
-        seed,
-      };
-      if (row.method) cfg.method = row.method;
-      if (pruning) cfg.macsKeep = macsKeep;
-      const fineTune = selectFineTuneSubset(target, { identities: settings.fineTuneIds, imagesPerIdentity: settings.imagesPerId, seed });
-      const bar = new ProgressBar(`[${done}/${cells.length}] ${row.label}, seed ${seed}`, 100);
-      let result: ScenarioResult;
-      try {
-        ({ result } = await runScenario(model, { fineTune, evaluation, sourceTrain: source?.train }, cfg, {
-          signal,
-          before: cache.before[beforeKey],
-          onProgress: (p) => bar.update(Math.round(100 * p.fraction), p.message),
-        }));
-      } catch (e) {
-        if (isLabError(e, 'cancelled')) break;
-        throw e;
-      }
-      bar.finish(`R1 ${(100 * result.after.rank1).toFixed(1)} mAP ${(100 * result.after.mAP).toFixed(1)} at ${formatMacs(result.after.macs)}`);
-      cache.cells[key] = { text, result };
-      await writeCache(cacheFile, cache);
-      results.get(row.id)!.push(result);
-      ran++;
-    }
+    let target: ReidDataset | undefined;
+    let bar: ProgressBar | undefined;
+    const outcome = await runReproduction(
+      {
+        rows,
+        settings,
+        loadModel: async (d) => {
+          const dir = dirs.get(d);
+          if (!dir) return null;
+          const fp = await fingerprint(dir);
+          return { model: (await loadModelFromFolder(dir)).model, fingerprint: fp };
+        },
+        loadData: async ({ source, height, width }) => {
+          target = gen('target', { height, width });
+          return { target, ...(source ? { source: gen('source', { height, width }) } : {}) };
+        },
+        cache: fileCache,
+      },
+      {
+        signal,
+        log: (l) => process.stderr.write(`${l}\n`),
+        onCellStart: (c) => (bar = new ProgressBar(`[${c.index}/${c.total}] ${c.row.label}, seed ${c.seed}`, 100)),
+        onCellProgress: (_c, f, message) => bar?.update(Math.round(100 * f), message),
+        onCellDone: (_c, result, reused) => {
+          if (!reused) bar?.finish(`R1 ${(100 * result.after.rank1).toFixed(1)} mAP ${(100 * result.after.mAP).toFixed(1)} at ${formatMacs(result.after.macs)}`);
+        },
+      },
+    );
 
     const wall = (Date.now() - started) / 1000;
-    const missingCells = cells.length - [...results.values()].reduce((a, r) => a + r.length, 0);
-    if (missingCells > 0) notes.push(`${missingCells} of ${cells.length} cells have not run yet (stopped early); run the same command again to finish them.`);
-    const summaries = selectRows(quick, rowIds).map((r) => summarizeRow(r, results.get(r.id) ?? []));
-    const md = renderReproduction(summaries, {
+    const fingerprints = new Map<ZooDepth, string>([...dirs.keys()].map((d) => [d, outcome.fingerprints[d] ?? '']));
+    if (outcome.notRun > 0) notes.push(`${outcome.notRun} of ${outcome.cells} cells have not run yet (stopped early); run the same command again to finish them.`);
+    // Rows whose model is missing were not passed to the loop: they are reported as not run.
+    const summaries = selectRows(quick, rowIds).map((r) => outcome.summaries.find((s) => s.row.id === r.id) ?? summarizeRow(r, []));
+    const sizes = `Target: ${target?.train.count ?? 0} training images; evaluated on ${outcome.evaluation.queries} queries and ${outcome.evaluation.gallery} gallery images.`;
+    const meta = {
       command: `npm run lab -- ${argv.join(' ')}`,
       date: new Date().toISOString().slice(0, 10),
       machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${tf.getBackend()} backend, Node ${process.version}`,
       wallSeconds: wall,
-      setup: setupLines(settings, macsKeep, dirs, fingerprints, sizes),
+      setup: setupLines(settings, outcome.macsKeep, dirs, fingerprints, sizes),
       notes,
-    });
+    };
+    const md = renderReproduction(summaries, meta);
     const file = out ?? path.join(path.dirname(cacheFile), quick ? 'report-quick.md' : 'report.md');
     await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
     await fs.writeFile(file, md);
+    if (jsonOut) {
+      const record: ReproductionRecord = {
+        format: REPRODUCTION_FORMAT,
+        ...meta,
+        quick,
+        tier: settings.tier,
+        seeds: settings.seeds,
+        budget: settings.budget,
+        macsKeep: outcome.macsKeep,
+        rows: summaries,
+        verdicts: claimVerdicts(summaries),
+      };
+      await fs.mkdir(path.dirname(path.resolve(jsonOut)), { recursive: true });
+      await fs.writeFile(jsonOut, reproductionToJson(record));
+    }
     process.stdout.write(md.split('## Table 5, side by side')[0]);
-    process.stdout.write(`Ran ${ran} new cell(s) in ${formatSeconds(wall)}; ${cells.length - ran - missingCells} reused from ${cacheFile}. Report written to ${file}.\n`);
+    process.stdout.write(`Ran ${outcome.ran} new cell(s) in ${formatSeconds(wall)}; ${outcome.reused} reused from ${cacheFile}. Report written to ${file}${jsonOut ? ` and ${jsonOut}` : ''}.\n`);
   } finally {
     process.off('SIGINT', onSigint);
-    for (const m of models.values()) m.dispose();
   }
 }
