@@ -335,6 +335,55 @@ export interface CriterionInfo {
   globalNormalisation: string;
 }
 
+/**
+ * A per-layer sensitivity scan (Hao Li et al.'s Figure 2): prune ONE dependency group alone at
+ * each rate, keeping its top channels by the criterion, and evaluate; always on the dense model
+ * (the one Prune starts from), evaluated with channel masks (masked == pruned).
+ */
+export interface SensitivityRequest {
+  criterion: string;
+  scope: 'inner' | 'inner+trunk';
+  /** Rates to try in every group, each above 0 and below 1. */
+  rates: number[];
+  /** Score on at most this many query images (a seeded subset; the gallery stays whole). 0 = all. */
+  maxQueries: number;
+  seed: number;
+}
+
+/** What a scan will cost before it runs. */
+export interface SensitivityPlan {
+  groups: number;
+  rates: number;
+  /** 1 (the unpruned baseline) + groups x rates. */
+  evaluations: number;
+  queries: number;
+  gallery: number;
+}
+
+export interface SensitivityOutcome {
+  /** The dense model scanned. */
+  model: string;
+  criterion: string;
+  criterionName: string;
+  scope: SensitivityRequest['scope'];
+  /** Rows: group id (names.ts), a label from the field ("layer3.2 conv1") and its channels. */
+  groups: { id: string; label: string; channels: number }[];
+  rates: number[];
+  /** The unpruned model on the same evaluation set. */
+  baseline: { mAP: number; rank1: number; macs: number };
+  /** [group][rate], fractions in [0, 1]. */
+  mAP: number[][];
+  rank1: number[][];
+  /** Channels kept in the pruned group. */
+  kept: number[][];
+  /** MACs of the network with only this group pruned. */
+  macs: number[][];
+  evaluations: number;
+  queries: number;
+  gallery: number;
+  ms: number;
+}
+
 /** Model files for the user to save: names and bytes (transferred, not copied). */
 export interface ExportedFiles {
   files: { name: string; bytes: ArrayBuffer }[];
@@ -403,6 +452,10 @@ export interface LabWorkerApi {
   criteria(): CriterionInfo[];
   prune(req: PruneRequest, jobId: string, onProgress?: ProgressCallback): Promise<PruneOutcome>;
   fineTune(req: FineTuneRequest, jobId: string, onProgress?: ProgressCallback): Promise<FineTuneOutcome>;
+  /** How many evaluations a sensitivity scan needs, on how many images. */
+  sensitivityPlan(req: SensitivityRequest): SensitivityPlan;
+  /** Sensitivity scan of the dense model: groups x rates evaluations, with progress, ETA and cancel. */
+  sensitivity(req: SensitivityRequest, jobId: string, onProgress?: ProgressCallback): Promise<SensitivityOutcome>;
   /** tf.memory().numTensors, for leak checks in end-to-end tests. */
   numTensors(): number;
   /**

@@ -21,6 +21,7 @@ import { LabSession } from './session';
 import { fineTuneSubset, generateSynth, loadDatasetFiles, summarizeDataset, thumbnails } from './dataset';
 import { exportModel, openModelFiles } from './model-files';
 import type { DatasetSummary } from './api';
+import { planSensitivity, runSensitivity } from './sensitivity';
 
 installErrorTransfer();
 
@@ -242,6 +243,16 @@ const api: LabWorkerApi = {
 
   fineTune(req, jobId, onProgress) {
     return guarded(() => jobs.run(jobId, 'Fine-tuning', onProgress, (job) => session.fineTune(req, job)));
+  },
+
+  sensitivityPlan(req) {
+    return planSensitivity(session.requireDense().model, session.requireDataset(), req);
+  },
+
+  sensitivity(req, jobId, onProgress) {
+    return guarded(() =>
+      jobs.run(jobId, 'Sensitivity scan', onProgress, (job) => runSensitivity(session.requireDense(), session.requireDataset(), session.fineTuneSplit?.split, req, job)),
+    );
   },
 
   numTensors() {

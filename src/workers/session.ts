@@ -66,6 +66,12 @@ export class LabSession {
     return this.state;
   }
 
+  /** The dense model (loaded or opened), which pruning and the sensitivity scan start from. */
+  requireDense(): DenseModel {
+    if (!this.dense) throw new LabError('bad-argument', 'No model is loaded yet.');
+    return this.dense;
+  }
+
   /** For persistence (model-store.ts): the dense model and the current one. */
   get denseModel(): DenseModel | null {
     return this.dense;

@@ -1,0 +1,111 @@
+/**
+ * The sensitivity scan as a worker job: the engine's scan (engine/prune/sensitivity.ts) on the
+ * dense model, on an optional seeded subset of the queries (a scan is 1 + groups x rates
+ * evaluations, hundreds on a ResNet-50), with progress, an ETA from the evaluations done so far,
+ * and cancel between evaluations.
+ */
+import { LabError } from '../engine/errors';
+import type { ReidDataset, ReidSplit } from '../engine/data/types';
+import { subsetSplit } from '../engine/data/types';
+import type { ReidModel } from '../engine/model/model';
+import { getCriterion } from '../engine/prune/criteria';
+import type { CriterionData } from '../engine/prune/criterion';
+import { prunableGroups } from '../engine/prune/groups';
+import { sensitivity } from '../engine/prune/sensitivity';
+import { Prng } from '../engine/util/prng';
+import type { SensitivityOutcome, SensitivityPlan, SensitivityRequest } from './api';
+import type { Job } from './jobs';
+
+/** "layer3.2.conv1" -> "layer3.2 conv1", "trunk3" -> "layer3 trunk", "stem" -> "stem". */
+export function groupLabel(id: string): string {
+  const inner = /^(layer\d+\.\d+)\.(conv\d+)$/.exec(id);
+  if (inner) return `${inner[1]} ${inner[2]}`;
+  const trunk = /^trunk(\d+)$/.exec(id);
+  if (trunk) return `layer${trunk[1]} trunk`;
+  return id;
+}
+
+/**
+ * At most `maxQueries` query images, a seeded choice kept in dataset order (0 or more than there
+ * are: all). The gallery is not touched, so a query's ranking means what it means in a full run.
+ */
+export function querySubset(query: ReidSplit, maxQueries: number, seed: number): ReidSplit {
+  if (maxQueries === 0 || maxQueries >= query.count) return query;
+  const all = Array.from({ length: query.count }, (_, i) => i);
+  const chosen = new Prng(seed).fork('sensitivity-queries').shuffle(all).slice(0, maxQueries);
+  return subsetSplit(query, chosen.sort((a, b) => a - b));
+}
+
+function checkRequest(req: SensitivityRequest): void {
+  if (!Array.isArray(req.rates) || req.rates.length === 0) throw new LabError('bad-argument', 'A sensitivity scan needs at least one pruning rate.');
+  for (const r of req.rates) {
+    if (typeof r !== 'number' || !(r > 0 && r < 1)) throw new LabError('bad-argument', `Every sensitivity rate must be above 0 and below 1; found ${String(r)}.`);
+  }
+  if (new Set(req.rates).size !== req.rates.length) throw new LabError('bad-argument', `The sensitivity rates must differ from each other; got ${req.rates.join(', ')}.`);
+  if (!Number.isInteger(req.maxQueries) || req.maxQueries < 0) throw new LabError('bad-argument', `The query limit must be a whole number (0 for all queries); got ${String(req.maxQueries)}.`);
+  if (req.scope !== 'inner' && req.scope !== 'inner+trunk') throw new LabError('bad-argument', `The scope must be "inner" or "inner+trunk"; got "${String(req.scope)}".`);
+}
+
+export function planSensitivity(model: ReidModel, dataset: ReidDataset, req: SensitivityRequest): SensitivityPlan {
+  checkRequest(req);
+  const groups = prunableGroups(model.spec, req.scope).length;
+  const queries = req.maxQueries === 0 ? dataset.query.count : Math.min(req.maxQueries, dataset.query.count);
+  return { groups, rates: req.rates.length, evaluations: 1 + groups * req.rates.length, queries, gallery: dataset.gallery.count };
+}
+
+function eta(sec: number): string {
+  if (!Number.isFinite(sec)) return '';
+  return sec < 60 ? ` · about ${Math.ceil(sec)} s left` : ` · about ${Math.floor(sec / 60)} min ${Math.ceil(sec % 60)} s left`;
+}
+
+export async function runSensitivity(
+  dense: { model: ReidModel; name: string },
+  dataset: ReidDataset,
+  fineTuneSplit: ReidSplit | undefined,
+  req: SensitivityRequest,
+  job: Job,
+): Promise<SensitivityOutcome> {
+  const criterion = getCriterion(req.criterion);
+  const plan = planSensitivity(dense.model, dataset, req);
+  const needsData = criterion.needs === 'data' || criterion.needs === 'data+gradients';
+  if (needsData && !fineTuneSplit) throw new LabError('bad-dataset', `${criterion.name} scores channels on images; load a dataset with a training split first.`);
+  const criterionData: CriterionData | undefined = needsData && fineTuneSplit ? { split: fineTuneSplit, batches: 2, batchSize: Math.min(16, fineTuneSplit.count) } : undefined;
+  const evaluation = { query: querySubset(dataset.query, req.maxQueries, req.seed), gallery: dataset.gallery };
+  const t0 = performance.now();
+  job.progress(0, `Scoring channels with ${criterion.name}`);
+  let firstEvalAt = NaN;
+  const r = await sensitivity(dense.model, {
+    criterion,
+    rates: req.rates,
+    scope: req.scope,
+    seed: req.seed,
+    criterionData,
+    evaluation,
+    evaluateOptions: { batchSize: 32 },
+    signal: job.signal,
+    onProgress: (done, total, cell) => {
+      // The first evaluation includes scoring and warm-up; the ETA uses the ones after it.
+      if (done === 1) firstEvalAt = performance.now();
+      const per = done > 1 ? (performance.now() - firstEvalAt) / (done - 1) / 1000 : NaN;
+      const what = cell.group === '' ? 'unpruned baseline' : `${groupLabel(cell.group)} at ${Math.round(cell.rate * 100)}%`;
+      job.progress(done / total, `Evaluation ${done} of ${total} (${what})${eta(per * (total - done))}`, undefined, done === total);
+    },
+  });
+  return {
+    model: dense.name,
+    criterion: criterion.id,
+    criterionName: criterion.name,
+    scope: req.scope,
+    groups: r.groups.map((g) => ({ id: g.id, label: groupLabel(g.id), channels: g.channels })),
+    rates: r.rates,
+    baseline: r.baseline,
+    mAP: r.mAP,
+    rank1: r.rank1,
+    kept: r.kept,
+    macs: r.macs,
+    evaluations: plan.evaluations,
+    queries: evaluation.query.count,
+    gallery: evaluation.gallery.count,
+    ms: performance.now() - t0,
+  };
+}
