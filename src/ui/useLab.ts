@@ -18,6 +18,7 @@ import type {
   ModelState,
   ModelSummary,
   PruneOutcome,
+  RestoreOutcome,
   Thumbnail,
 } from '../workers/api';
 import { createLabClient, proxyCallback, startJob, type LabClient, type LabRemote } from '../workers/client';
@@ -127,7 +128,8 @@ export function runFrom(state: ModelState, ev: EvalSummary, backend: string): Ru
   const kind: Run['kind'] = lineage.fineTuneSteps > 0 ? 'fine-tuned' : lineage.prune ? 'pruned' : 'baseline';
   const p = lineage.prune;
   return {
-    id: kind === 'baseline' ? `baseline|${lineage.base}|${lineage.baseSource}|${ev.dataset}` : `${SESSION}|${state.stateId}|${ev.dataset}`,
+    // A state's key outlives its worker (a restored model keeps it), so its run is updated, not doubled.
+    id: kind === 'baseline' ? `baseline|${lineage.base}|${lineage.baseSource}|${ev.dataset}` : state.key ? `${state.key}|${ev.dataset}` : `${SESSION}|${state.stateId}|${ev.dataset}`,
     createdAt: Date.now(),
     kind,
     model: lineage.base,
@@ -168,6 +170,11 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
   const [jobs, setJobs] = useState<JobView[]>([]);
   const [messages, setMessages] = useState<Message[]>(() => initialMessages.map((text) => ({ id: ++messageCounter, kind: 'error', text })));
   const clientRef = useRef<LabClient | null>(null);
+  // Worker crashes: each one starts a new worker (workerGen), which restores the saved model.
+  const [workerGen, setWorkerGen] = useState(0);
+  const crashTimes = useRef<number[]>([]);
+  const recovering = useRef(false);
+  const lastFiles = useRef<{ files: { path: string; file: File }[]; testIdentities: number } | null>(null);
   const statusRef = useRef<BackendStatus | null>(null);
   const stateRef = useRef<ModelState | null>(null);
   stateRef.current = modelState;
@@ -225,9 +232,10 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
       );
       startTransition(() => setJobs((js) => [...js, { id: job.id, label, fraction: 0, message: '', cancel: () => void job.cancel() }]));
       try {
-        return await job.result;
+        // A dead worker never answers: its death ends the call (the crash handler speaks for it).
+        return await Promise.race([job.result, client.died.then((m) => Promise.reject(Object.assign(new Error(m), { code: 'worker-crashed' })))]);
       } catch (e) {
-        if (clientRef.current !== client) return null;
+        if (clientRef.current !== client || (e as { code?: string }).code === 'worker-crashed') return null;
         if (isCancelled(e)) say('notice', `${label} was cancelled.`);
         else say('error', errorSentence(e));
         return null;
@@ -282,7 +290,19 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
 
   useEffect(() => {
     let live = true;
-    const client = createLabClient((msg) => live && say('error', msg));
+    const client = createLabClient((msg) => {
+      if (!live) return;
+      const now = Date.now();
+      crashTimes.current = [...crashTimes.current.filter((t) => now - t < 60_000), now];
+      if (crashTimes.current.length > 3) {
+        say('error', `${msg} It stopped again and again within a minute, so the lab stopped restarting it; reload the page.`);
+        setPhase('failed');
+        return;
+      }
+      recovering.current = true;
+      say('error', `${msg} The lab started a new worker and loads the model, the dataset and your current model again.`);
+      setWorkerGen((g) => g + 1);
+    });
     clientRef.current = client;
     window.__lab = client.api;
     window.__labProxy = proxyCallback;
@@ -305,6 +325,8 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
         setStatus(st);
         statusRef.current = st;
         for (const note of st.notes) say('notice', note);
+        // A model that could not be saved (full quota, no IndexedDB) stays loaded; the user hears why.
+        void client.api.onModelStore(proxyCallback((e) => live && e.kind === 'failed' && e.message && say('notice', e.message)));
         // A lost GPU takes the model's tensors with it: say so and carry on in a wasm worker.
         if (st.name === 'webgpu') {
           void client.api.onDeviceLost(
@@ -321,12 +343,23 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
           setPhase('failed');
           return;
         }
+        // The model of the last visit, or from before a crash, if it was pruned from this one.
+        const restored: RestoreOutcome = await client.api.restoreSavedModel().catch((e: unknown) => ({ kind: 'ignored', message: errorSentence(e) }) as const);
+        if (!live) return;
+        if (restored.kind === 'restored') {
+          say('notice', `Restored ${restored.what} from ${recovering.current ? 'before the crash' : 'your last visit'}: ${restored.description}. Reset goes back to the dense model.`);
+        } else if (restored.kind === 'ignored') say('notice', restored.message);
         await refreshState();
         setCriteria(await client.api.criteria());
         if (summary.source === 'random') say('notice', `Random weights: the zoo model is not available, so ${summary.name} starts untrained and its accuracy is near chance. Pruning and fine-tuning still work.`);
         setPhase('ready');
         // First impression: dataset, latency and the baseline point, without a click.
-        if (!live || !(await generate()) || !live) return;
+        const files = recovering.current ? lastFiles.current : null;
+        recovering.current = false;
+        if (files) {
+          const d = await run('Loading the dataset', 'dataset', (api, id, p) => api.loadDatasetFiles(files.files, { testIdentities: files.testIdentities, seed: 1 }, id, p));
+          if (!live || !(await afterDataset(d)) || !live) return;
+        } else if (!live || !(await generate()) || !live) return;
         await run('Measuring latency', 'latency', (api, id, p) => api.measureStateLatency(id, p)).then((s) => live && s && setModelState(s));
         if (live) await evaluateNow();
       } catch (e) {
@@ -343,7 +376,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     };
     // A new worker only when the backend or the model changes.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [config.backend, config.model]);
+  }, [config.backend, config.model, workerGen]);
 
   const setChoice = useCallback((c: BackendChoice) => setConfig({ backend: c }), [setConfig]);
 
@@ -352,11 +385,13 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
   }, [run]);
 
   const generateData = useCallback(() => {
+    lastFiles.current = null;
     void generate().then((ok) => (ok ? evaluateNow() : null));
   }, [generate, evaluateNow]);
 
   const loadDatasetFiles = useCallback(
     (files: { path: string; file: File }[], testIdentities: number) => {
+      lastFiles.current = { files, testIdentities };
       void run('Loading the dataset', 'dataset', (api, id, p) => api.loadDatasetFiles(files, { testIdentities, seed: 1 }, id, p))
         .then((d) => afterDataset(d))
         .then((ok) => (ok ? evaluateNow() : null));

@@ -10,21 +10,56 @@ export type LabRemote = Comlink.Remote<LabWorkerApi>;
 
 export interface LabClient {
   api: LabRemote;
+  /**
+   * Resolves with a sentence when the worker dies on its own (an uncaught error, or it stopped:
+   * crash, out of memory, self.close()); never when terminate() stops it. Calls in flight then
+   * never answer, so callers race their results against it.
+   */
+  died: Promise<string>;
   /** Stop the worker and free everything it held (tensors, GPU device, wasm threads). */
   terminate(): void;
 }
 
-/** `onCrash` hears failures outside any call: the worker script failing to load or throwing at top level. */
+/**
+ * `onCrash` hears, once, that the worker died on its own: the script failing to load, an error
+ * thrown at top level, or the worker gone (a Web Lock it holds for its life is released).
+ */
 export function createLabClient(onCrash?: (message: string) => void): LabClient {
   installErrorTransfer();
   const worker = new Worker(new URL('./lab.worker.ts', import.meta.url), { type: 'module', name: 'lab' });
+  let terminated = false;
+  let announce: (message: string) => void = () => {};
+  const died = new Promise<string>((resolve) => {
+    announce = (message) => {
+      if (terminated) return;
+      terminated = true;
+      resolve(message);
+      onCrash?.(message);
+    };
+  });
   worker.addEventListener('error', (ev) => {
-    onCrash?.(`The lab's worker stopped: ${ev.message || 'its script could not be loaded'}.`);
+    announce(`The lab's worker stopped: ${ev.message || 'its script could not be loaded'}.`);
   });
   const api = Comlink.wrap<LabWorkerApi>(worker);
+  // The worker holds a lock named for it until it dies; our request for it is granted then.
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  const stopWatching = new AbortController();
+  if (locks) {
+    const name = `prunability-lab-worker-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+    api.holdLifeline(name).then(
+      (held) => {
+        if (!held || terminated) return;
+        locks.request(name, { signal: stopWatching.signal }, () => announce('The lab\u2019s worker stopped unexpectedly (it crashed or ran out of memory).')).catch(() => {});
+      },
+      () => {},
+    );
+  }
   return {
     api,
+    died,
     terminate() {
+      terminated = true;
+      stopWatching.abort();
       api[Comlink.releaseProxy]();
       worker.terminate();
     },
