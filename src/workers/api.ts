@@ -8,6 +8,9 @@
 export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'webgl' | 'cpu';
 export type BackendName = Exclude<BackendChoice, 'auto'>;
 
+import type { ReproduceRequest, ReproduceTick, ReproduceView } from './reproduce-api';
+export type { ReproduceRequest, ReproduceTick, ReproduceView } from './reproduce-api';
+
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'webgl', 'cpu'];
 
 export function isBackendChoice(v: unknown): v is BackendChoice {
@@ -479,4 +482,8 @@ export interface LabWorkerApi {
   simulateStorageFailure(kind: 'quota' | null): boolean;
   /** Benchmark-only: forward and training img/s of a fresh random model; the lab's model is untouched. */
   benchmarkThroughput(req: ThroughputRequest, jobId: string, onProgress?: ProgressCallback): Promise<ThroughputResult>;
+  /** The Reproduce view: run `lab reproduce --quick` here (cells cached in IndexedDB; the lab's model is untouched). */
+  reproduce(req: ReproduceRequest, jobId: string, onProgress?: ProgressCallback, onTick?: (t: ReproduceTick) => void): Promise<ReproduceView>;
+  /** Forget the Reproduce view's cached cells. */
+  clearReproduceCache(): Promise<void>;
 }

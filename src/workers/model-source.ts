@@ -36,7 +36,7 @@ export function zooUrl(name: string): string {
  * True if the zoo has the model. A static host may answer any path with index.html (vite
  * preview does), so "exists" means a JSON body, not just status 200.
  */
-async function zooHas(url: string): Promise<boolean> {
+export async function zooHas(url: string): Promise<boolean> {
   try {
     const res = await fetch(url, { method: 'GET', cache: 'no-cache' });
     if (!res.ok) return false;
