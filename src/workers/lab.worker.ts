@@ -20,6 +20,7 @@ import { runReproduceJob } from './reproduce';
 import { clearReproduceCache } from './reproduce-cache';
 import { DEFAULT_MODEL_NAME, loadNamedModel } from './model-source';
 import { LabSession } from './session';
+import { ModelPersistence } from './model-store';
 import { fineTuneSubset, generateSynth, loadDatasetFiles, summarizeDataset, thumbnails } from './dataset';
 import { exportModel, openModelFiles } from './model-files';
 import type { DatasetSummary } from './api';
@@ -32,6 +33,17 @@ let backendChoice: BackendChoice | null = null;
 let backendReady: Promise<BackendStatus> | null = null;
 let status: BackendStatus | null = null;
 const session = new LabSession(() => status?.name ?? 'cpu');
+// The current model survives a reload and a worker crash (IndexedDB, model-store.ts).
+const persistence = new ModelPersistence(session);
+
+/** An operation that may make a new model state (even when it fails or is cancelled): snapshot it for the store. */
+async function persisting<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } finally {
+    await persistence.sync();
+  }
+}
 let datasetSummary: DatasetSummary | null = null;
 
 // WebGPU device loss: the reason once the device is gone, and who wants to hear it.
@@ -164,11 +176,13 @@ const api: LabWorkerApi = {
   },
 
   resetModel() {
-    return session.reset();
+    const state = session.reset();
+    void persistence.sync();
+    return state;
   },
 
   openModelFiles(files, jobId, onProgress) {
-    return guarded(() =>
+    return persisting(() => guarded(() =>
       jobs.run(jobId, 'Opening the model', onProgress, async (job) => {
         await requireBackend();
         job.progress(0.1, `Reading ${files.length} file(s)`);
@@ -180,7 +194,7 @@ const api: LabWorkerApi = {
         job.progress(1, `Opened ${opened.name}`);
         return state;
       }),
-    );
+    ));
   },
 
   exportModel(format, name) {
@@ -240,11 +254,11 @@ const api: LabWorkerApi = {
   },
 
   prune(req, jobId, onProgress) {
-    return guarded(() => jobs.run(jobId, 'Pruning', onProgress, (job) => session.prune(req, job)));
+    return persisting(() => guarded(() => jobs.run(jobId, 'Pruning', onProgress, (job) => session.prune(req, job))));
   },
 
   fineTune(req, jobId, onProgress) {
-    return guarded(() => jobs.run(jobId, 'Fine-tuning', onProgress, (job) => session.fineTune(req, job)));
+    return persisting(() => guarded(() => jobs.run(jobId, 'Fine-tuning', onProgress, (job) => session.fineTune(req, job))));
   },
 
   sensitivityPlan(req) {
@@ -270,6 +284,47 @@ const api: LabWorkerApi = {
     const device = webgpuDevice();
     if (!device) return false;
     device.destroy();
+    return true;
+  },
+
+  holdLifeline(name) {
+    const locks = (self.navigator as Navigator & { locks?: LockManager }).locks;
+    if (!locks || typeof name !== 'string') return Promise.resolve(false);
+    // Granted now, released only when this worker dies: the page waits on the same lock.
+    return new Promise<boolean>((held) => {
+      void locks.request(name, () => {
+        held(true);
+        return new Promise<never>(() => {});
+      });
+    });
+  },
+
+  restoreSavedModel() {
+    return guarded(async () => {
+      await requireBackend();
+      return persistence.restore();
+    });
+  },
+
+  onModelStore(listener) {
+    persistence.onEvent(listener);
+  },
+
+  flushModelStore() {
+    return persistence.flush();
+  },
+
+  simulateCrash(how) {
+    // After this call has answered, so the page sees the worker die, not a failed call.
+    setTimeout(() => {
+      if (how === 'throw') throw new Error('Simulated crash of the lab worker (test only)');
+      self.close();
+    }, 0);
+    return true;
+  },
+
+  simulateStorageFailure(kind) {
+    persistence.simulateFailure(kind === 'quota' ? 'quota' : null);
     return true;
   },
 
