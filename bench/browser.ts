@@ -14,9 +14,10 @@
  * Chromium flags). --write replaces the "## Browser" section of BENCHMARKS.md with the results.
  */
 import * as os from 'node:os';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import { writeSection } from './section';
 import { ROOT, launchBrowser, startPreview, type LabBrowser } from '../test/e2e/browser';
 import type { ThroughputRequest, ThroughputResult } from '../src/workers/api';
 
@@ -212,21 +213,6 @@ function markdown(meta: Record<string, unknown>, load: LoadResult | null, wasm: 
   return L.join('\n');
 }
 
-/** Replace (or append) the "## Browser" section, leaving the others as they are. */
-function writeSection(section: string): void {
-  const path = join(ROOT, 'BENCHMARKS.md');
-  const text = readFileSync(path, 'utf8');
-  const start = text.search(/^## Browser\s*$/m);
-  if (start < 0) {
-    writeFileSync(path, text.replace(/\s*$/, '\n\n') + section);
-    return;
-  }
-  const rest = text.slice(start + 1);
-  const next = rest.search(/^## /m);
-  const end = next < 0 ? text.length : start + 1 + next;
-  writeFileSync(path, text.slice(0, start) + section + (next < 0 ? '' : '\n') + text.slice(end));
-}
-
 async function main() {
   if (!existsSync(join(ROOT, 'dist', 'index.html'))) {
     console.error('dist/ is missing: run `npm run build` first (this benchmark measures the built app and builds nothing itself).');
@@ -264,7 +250,7 @@ async function main() {
     const out = arg('json', '');
     if (out) writeFileSync(out, JSON.stringify({ meta, load, wasm, gpu }, null, 2));
     const md = markdown(meta, load, wasm, gpu, steps);
-    if (flag('write')) writeSection(md);
+    if (flag('write')) writeSection('## Browser', md);
     else console.log('\n' + md);
   } finally {
     await lb.close();

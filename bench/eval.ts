@@ -11,10 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { writeSection } from './section';
 import { distanceMatrix, type FeatureMatrix } from '../src/engine/eval/distance';
 import { evaluateRanking } from '../src/engine/eval/ranking';
 import { decodeImage, encodeJpeg, resizeBilinear, type RgbImage } from '../src/engine/data/codec';
@@ -24,7 +22,6 @@ const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
 const write = !args.has('--no-write');
 const SECTION = '## Evaluation';
-const BENCH_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'BENCHMARKS.md');
 
 const NQ = quick ? 300 : 3000;
 const NG = quick ? 1500 : 15000;
@@ -146,19 +143,8 @@ async function main(): Promise<void> {
       '  pass a faster `decode` (createImageBitmap + OffscreenCanvas) to loadReidDataset.',
       '',
     ].join('\n');
-    const existing = existsSync(BENCH_FILE) ? readFileSync(BENCH_FILE, 'utf8') : '# Benchmarks\n';
-    writeFileSync(BENCH_FILE, replaceSection(existing, section));
-    console.log(`\nWrote the "${SECTION.slice(3)}" section of ${BENCH_FILE}`);
+    writeSection(SECTION, section);
   }
-}
-
-/** Replace this benchmark's section (up to the next "## " heading), or append it. */
-function replaceSection(doc: string, section: string): string {
-  const start = doc.indexOf(`${SECTION}\n`);
-  if (start < 0) return doc.replace(/\s*$/, '\n\n') + section;
-  const next = doc.indexOf('\n## ', start + SECTION.length);
-  const end = next < 0 ? doc.length : next + 1;
-  return doc.slice(0, start) + section + (next < 0 ? '' : '\n' + doc.slice(end));
 }
 
 main().catch((e) => {

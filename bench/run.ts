@@ -15,32 +15,17 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runOnnxBench } from './onnx';
 import { runPruneSpeedupBench } from './prune-speedup';
 import { runCriteriaBench } from './criteria';
+import { writeSection } from './section';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BENCH_FILE = path.join(ROOT, 'BENCHMARKS.md');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-
-/** Replace the block under `heading` (up to the next "## " heading) or append it. */
-export function replaceSection(doc: string, heading: string, section: string): string {
-  const body = section.endsWith('\n') ? section : section + '\n';
-  const start = doc.startsWith(`${heading}\n`) ? 0 : doc.indexOf(`\n${heading}\n`) + 1;
-  if (start <= 0 && !doc.startsWith(`${heading}\n`)) return doc.replace(/\s*$/, '\n\n') + body;
-  const next = doc.indexOf('\n## ', start + heading.length);
-  return doc.slice(0, start) + body + (next < 0 ? '' : '\n' + doc.slice(next + 1));
-}
-
-function writeSection(heading: string, section: string): void {
-  const doc = existsSync(BENCH_FILE) ? readFileSync(BENCH_FILE, 'utf8') : '# Benchmarks\n';
-  writeFileSync(BENCH_FILE, replaceSection(doc, heading, section));
-  console.log(`wrote "${heading}" in BENCHMARKS.md`);
-}
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
