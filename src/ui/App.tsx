@@ -12,6 +12,7 @@ import { MessageBanner } from './components/MessageBanner';
 import { ModelPanel } from './components/ModelPanel';
 import { PrunePanel } from './components/PrunePanel';
 import { ResultsPanel } from './components/ResultsPanel';
+import { RankedListsPanel } from './components/RankedListsPanel';
 import { readConfig } from './url';
 import { useLab } from './useLab';
 
@@ -164,6 +165,7 @@ export function App() {
           onPause={lab.setPaused}
         />
         <ResultsPanel runs={lab.runs} config={lab.config} setConfig={setConfig} dataset={lab.dataset?.name ?? null} onExport={lab.exportRuns} onClear={lab.clearRuns} />
+        <RankedListsPanel modelState={lab.modelState} dataset={lab.dataset} busy={lab.busy} fetchPage={lab.rankedLists} />
       </main>
     </div>
   );

@@ -18,6 +18,8 @@ import type {
   ModelState,
   ModelSummary,
   PruneOutcome,
+  RankedListsPage,
+  RankedListsRequest,
   RestoreOutcome,
   Thumbnail,
 } from '../workers/api';
@@ -85,6 +87,8 @@ export interface Lab {
   clearRuns(): void;
   exportRuns(format: 'csv' | 'json'): void;
   dismiss(id: number): void;
+  /** A page of ranked lists (dense and current model) as a job; null if it failed (the banner says why) or was cancelled. */
+  rankedLists(req: RankedListsRequest): Promise<RankedListsPage | null>;
 }
 
 declare global {
@@ -552,6 +556,8 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
 
   const dismiss = useCallback((id: number) => setMessages((m) => m.filter((x) => x.id !== id)), []);
 
+  const rankedLists = useCallback((req: RankedListsRequest) => run('Ranking the gallery', 'ranked', (api, id, p) => api.rankedLists(req, id, p)), [run]);
+
   return {
     config,
     setConfig,
@@ -587,5 +593,6 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     clearRuns: clearAllRuns,
     exportRuns,
     dismiss,
+    rankedLists,
   };
 }

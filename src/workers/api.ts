@@ -419,6 +419,68 @@ export interface ThroughputResult {
   trainImagesPerSecond: number | null;
 }
 
+/** A page of ranked lists: which queries, in which order. */
+export interface RankedListsRequest {
+  /** 'query': by query index; 'worst': lowest AP of the current model first (ties by index). */
+  order: 'query' | 'worst';
+  /** Position in that order of the page's first query (0-based). */
+  offset: number;
+  /** Queries on the page, 1 to 20. */
+  count: number;
+}
+
+/** One retrieved gallery image. */
+export interface RankedItem {
+  /** Gallery index. */
+  gallery: number;
+  pid: number;
+  camera: number;
+  distance: number;
+  /** Same identity as the query (green); otherwise red. */
+  match: boolean;
+  /** Index into the page's thumbs. */
+  thumb: number;
+}
+
+/** One model's view of one query: its top-k (junk and same-camera shots removed, as scored). */
+export interface RankedRow {
+  /** The query's AP; null where the protocol skips the query (no match from another camera). */
+  ap: number | null;
+  /** 1-based rank of the first true match; 0 if skipped. */
+  firstMatchRank: number;
+  items: RankedItem[];
+}
+
+export interface RankedQuery {
+  /** Position in the requested order. */
+  position: number;
+  /** Query index. */
+  query: number;
+  pid: number;
+  camera: number;
+  thumb: number;
+  dense: RankedRow;
+  current: RankedRow;
+}
+
+export interface RankedListsPage {
+  dataset: string;
+  /** The current model's state these lists belong to. */
+  stateId: number;
+  /** The current model is the dense one (not pruned or fine-tuned): both rows are the same. */
+  currentIsDense: boolean;
+  order: RankedListsRequest['order'];
+  offset: number;
+  /** Number of queries in the order (all queries, skipped ones last when worst-first). */
+  total: number;
+  topK: number;
+  /** mAP over the valid queries, per model (the evaluation's number). */
+  mAP: { dense: number; current: number };
+  queries: RankedQuery[];
+  /** The page's images, each once (transferred). */
+  thumbs: Thumbnail[];
+}
+
 /** Everything the worker exposes; each method's result is plain data. */
 export interface LabWorkerApi {
   /** Start a backend; a second call on the same worker returns the first call's status. */
@@ -459,6 +521,11 @@ export interface LabWorkerApi {
   sensitivityPlan(req: SensitivityRequest): SensitivityPlan;
   /** Sensitivity scan of the dense model: groups x rates evaluations, with progress, ETA and cancel. */
   sensitivity(req: SensitivityRequest, jobId: string, onProgress?: ProgressCallback): Promise<SensitivityOutcome>;
+  /**
+   * Ranked lists of the evaluation set for the dense and the current model, a page at a time.
+   * Embeddings are computed once per model state and dataset; later pages come from the cache.
+   */
+  rankedLists(req: RankedListsRequest, jobId: string, onProgress?: ProgressCallback): Promise<RankedListsPage>;
   /** tf.memory().numTensors, for leak checks in end-to-end tests. */
   numTensors(): number;
   /**

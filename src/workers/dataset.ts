@@ -156,7 +156,8 @@ export function fineTuneSubset(d: ReidDataset, req: FineTuneSplitRequest): { spl
   };
 }
 
-function toRgba(rgb: Uint8Array): ArrayBuffer {
+/** RGB bytes to RGBA (opaque), the layout ImageData wants. */
+export function toRgba(rgb: Uint8Array): ArrayBuffer {
   const n = rgb.length / 3;
   const out = new Uint8ClampedArray(n * 4);
   for (let i = 0; i < n; i++) {

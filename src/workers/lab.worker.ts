@@ -23,6 +23,7 @@ import { LabSession } from './session';
 import { ModelPersistence } from './model-store';
 import { fineTuneSubset, generateSynth, loadDatasetFiles, summarizeDataset, thumbnails } from './dataset';
 import { exportModel, openModelFiles } from './model-files';
+import { RankedListsCache, rankedListsPage } from './ranked-lists';
 import type { DatasetSummary } from './api';
 import { planSensitivity, runSensitivity } from './sensitivity';
 
@@ -45,6 +46,8 @@ async function persisting<T>(body: () => Promise<T>): Promise<T> {
   }
 }
 let datasetSummary: DatasetSummary | null = null;
+// Ranked lists per dataset and model state, so paging never re-extracts embeddings.
+const rankedCache = new RankedListsCache();
 
 // WebGPU device loss: the reason once the device is gone, and who wants to hear it.
 interface GpuDeviceLike {
@@ -268,6 +271,18 @@ const api: LabWorkerApi = {
   sensitivity(req, jobId, onProgress) {
     return guarded(() =>
       jobs.run(jobId, 'Sensitivity scan', onProgress, (job) => runSensitivity(session.requireDense(), session.requireDataset(), session.fineTuneSplit?.split, req, job)),
+    );
+  },
+
+  rankedLists(req, jobId, onProgress) {
+    return guarded(() =>
+      jobs.run(jobId, 'Ranking', onProgress, async (job) => {
+        const dataset = session.requireDataset();
+        const current = session.requireModel();
+        const models = { dense: session.requireDense().model, current, stateId: session.modelState!.stateId, dataset };
+        const page = await rankedListsPage(rankedCache, models, datasetSummary?.name ?? dataset.name, req, job);
+        return Comlink.transfer(page, page.thumbs.map((t) => t.rgba));
+      }),
     );
   },
 
