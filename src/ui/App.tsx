@@ -12,6 +12,7 @@ import { MessageBanner } from './components/MessageBanner';
 import { ModelPanel } from './components/ModelPanel';
 import { PrunePanel } from './components/PrunePanel';
 import { ResultsPanel } from './components/ResultsPanel';
+import { SensitivityPanel } from './components/SensitivityPanel';
 import { RankedListsPanel } from './components/RankedListsPanel';
 import { readConfig } from './url';
 import { useLab } from './useLab';
@@ -153,6 +154,16 @@ export function App() {
           onPrune={lab.prune}
           onReset={lab.reset}
         />
+        <SensitivityPanel
+          config={lab.config}
+          setConfig={setConfig}
+          criteria={lab.criteria}
+          hasDataset={Boolean(lab.dataset)}
+          busy={lab.busy}
+          job={lab.jobs.find((j) => j.label === 'Sensitivity scan')}
+          plan={lab.sensitivityPlan}
+          scan={lab.sensitivity}
+        />
         <FineTunePanel
           config={lab.config}
           setConfig={setConfig}
@@ -160,6 +171,7 @@ export function App() {
           training={lab.training}
           job={ftJob}
           busy={lab.busy}
+          ptl={lab.modelState?.lineage.ptl ?? null}
           onApplySplit={lab.applyFineTuneSplit}
           onStart={lab.fineTune}
           onPause={lab.setPaused}

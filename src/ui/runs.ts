@@ -27,6 +27,11 @@ export interface Run {
   rank1: number;
   rank5: number;
   fineTuneSteps: number;
+  /** Fine-tuned with PTL: evaluated with the side branch; macs/params above include it. (Absent in runs saved before.) */
+  ptl?: boolean;
+  /** The PTL side branch's share of macs/params (null without PTL). */
+  branchMacs?: number | null;
+  branchParams?: number | null;
 }
 
 export type CostAxis = 'macs' | 'params' | 'latency';
@@ -53,6 +58,7 @@ export function paretoFront<T>(points: readonly T[], x: (p: T) => number, y: (p:
 export const RUN_FIELDS: (keyof Run)[] = [
   'id', 'createdAt', 'kind', 'model', 'modelSource', 'dataset', 'backend', 'criterion', 'criterionName', 'strategy',
   'rate', 'scope', 'ranking', 'macs', 'params', 'latencyMs', 'mAP', 'rank1', 'rank5', 'fineTuneSteps',
+  'ptl', 'branchMacs', 'branchParams',
 ];
 
 function csvCell(v: unknown): string {

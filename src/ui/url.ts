@@ -31,6 +31,15 @@ export interface LabConfig {
   steps: number;
   lr: number;
   trainSeed: number;
+  /** Fine-tune with PTL's side branch (BConv-Cells). */
+  ptl: boolean;
+  /** PTL cell channels / stage channels; undefined = the engine's default. */
+  ptlRatio?: number;
+  /** PTL joins the last stage or every stage; undefined = the engine's default. */
+  ptlFuse?: 'last' | 'every';
+  /** Sensitivity scan: rates as "0.25,0.5,0.75" and the query limit (0 = all). */
+  sensRates: string;
+  sensQueries: number;
   metric: 'mAP' | 'rank1';
   xAxis: 'macs' | 'params' | 'latency';
   paper: boolean;
@@ -57,6 +66,9 @@ export const DEFAULT_CONFIG: LabConfig = {
   steps: 20,
   lr: 1e-4,
   trainSeed: 1,
+  ptl: false,
+  sensRates: '0.25,0.5,0.75',
+  sensQueries: 100,
   metric: 'mAP',
   xAxis: 'macs',
   paper: true,
@@ -85,6 +97,11 @@ const KEYS: Record<keyof LabConfig, string> = {
   steps: 'steps',
   lr: 'lr',
   trainSeed: 'tseed',
+  ptl: 'ptl',
+  ptlRatio: 'ptlr',
+  ptlFuse: 'ptlf',
+  sensRates: 'srates',
+  sensQueries: 'sq',
   metric: 'metric',
   xAxis: 'x',
   paper: 'paper',
@@ -120,11 +137,24 @@ const CHECKS: Record<keyof LabConfig, Check> = {
   steps: num(1, 100000, true),
   lr: num(1e-7, 0.5),
   trainSeed: num(0, 0xffffffff, true),
+  ptl: bool,
+  ptlRatio: num(0.01, 4),
+  ptlFuse: oneOf('last', 'every'),
+  sensRates: (r) => (parseRates(r) ? r : undefined),
+  sensQueries: num(0, 1_000_000, true),
   metric: oneOf('mAP', 'rank1'),
   xAxis: oneOf('macs', 'params', 'latency'),
   paper: bool,
   present: bool,
 };
+
+/** "0.25,0.5" -> [0.25, 0.5]: 1 to 10 distinct rates, each above 0 and below 1; null otherwise. */
+export function parseRates(raw: string): number[] | null {
+  const parts = raw.split(',').map((x) => x.trim());
+  const rates = parts.map(Number);
+  const ok = parts.length >= 1 && parts.length <= 10 && parts.every((p) => p !== '') && rates.every((v) => v > 0 && v < 1) && new Set(rates).size === rates.length;
+  return ok ? rates : null;
+}
 
 export interface ParsedConfig {
   config: LabConfig;

@@ -18,6 +18,9 @@ import type {
   ModelState,
   ModelSummary,
   PruneOutcome,
+  SensitivityOutcome,
+  SensitivityPlan,
+  SensitivityRequest,
   RankedListsPage,
   RankedListsRequest,
   RestoreOutcome,
@@ -86,6 +89,10 @@ export interface Lab {
   exportModel(format: 'tfjs' | 'safetensors'): void;
   clearRuns(): void;
   exportRuns(format: 'csv' | 'json'): void;
+  /** What a sensitivity scan would cost (null if it cannot run: the banner says why). */
+  sensitivityPlan(req: SensitivityRequest): Promise<SensitivityPlan | null>;
+  /** A sensitivity scan as a job ("Sensitivity scan"); null if it failed or was cancelled. */
+  sensitivity(req: SensitivityRequest): Promise<SensitivityOutcome | null>;
   dismiss(id: number): void;
   /** A page of ranked lists (dense and current model) as a job; null if it failed (the banner says why) or was cancelled. */
   rankedLists(req: RankedListsRequest): Promise<RankedListsPage | null>;
@@ -146,13 +153,17 @@ export function runFrom(state: ModelState, ev: EvalSummary, backend: string): Ru
     rate: p ? p.removedFraction : null,
     scope: p?.scope ?? null,
     ranking: p?.ranking ?? null,
-    macs: summary.macs,
-    params: summary.params,
+    // A PTL model is evaluated with its side branch, so its run costs backbone + branch.
+    macs: summary.macs + (lineage.ptl?.branchMacs ?? 0),
+    params: summary.params + (lineage.ptl?.branchParams ?? 0),
     latencyMs: state.latency?.medianMs ?? null,
     mAP: ev.mAP,
     rank1: ev.rank1,
     rank5: ev.rank5,
     fineTuneSteps: lineage.fineTuneSteps,
+    ptl: Boolean(lineage.ptl),
+    branchMacs: lineage.ptl?.branchMacs ?? null,
+    branchParams: lineage.ptl?.branchParams ?? null,
   };
 }
 
@@ -465,7 +476,8 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
         (api, id, p) => {
           jobId = id;
           startTransition(() => setTraining({ jobId: id, points: [], step: 0, totalSteps: c.steps, etaSec: NaN, imagesPerSec: 0, paused: false, running: true }));
-          return api.fineTune({ steps: c.steps, lr: c.lr, seed: c.trainSeed }, id, p);
+          const ptl = c.ptl ? { ...(c.ptlRatio !== undefined ? { cellRatio: c.ptlRatio } : {}), ...(c.ptlFuse ? { fuseInto: c.ptlFuse } : {}) } : undefined;
+          return api.fineTune({ steps: c.steps, lr: c.lr, seed: c.trainSeed, ...(ptl ? { ptl } : {}) }, id, p);
         },
         (e) => {
           const t = e.train;
@@ -556,6 +568,18 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
 
   const dismiss = useCallback((id: number) => setMessages((m) => m.filter((x) => x.id !== id)), []);
 
+  const sensitivityPlan = useCallback(async (req: SensitivityRequest) => {
+    const client = clientRef.current;
+    if (!client) return null;
+    try {
+      return await client.api.sensitivityPlan(req);
+    } catch (e) {
+      say('error', errorSentence(e));
+      return null;
+    }
+  }, [say]);
+  const sensitivity = useCallback((req: SensitivityRequest) => run('Sensitivity scan', 'sensitivity', (api, id, p) => api.sensitivity(req, id, p)), [run]);
+
   const rankedLists = useCallback((req: RankedListsRequest) => run('Ranking the gallery', 'ranked', (api, id, p) => api.rankedLists(req, id, p)), [run]);
 
   return {
@@ -593,6 +617,8 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     clearRuns: clearAllRuns,
     exportRuns,
     dismiss,
+    sensitivityPlan,
+    sensitivity,
     rankedLists,
   };
 }

@@ -136,6 +136,12 @@ export class LabSession {
   private setCurrent(m: ReidModel, lineage: Lineage, branch: PtlSideBranch | null = null): ModelState {
     if (this.current && this.current !== this.dense?.model && this.current !== m) this.current.dispose();
     this.setBranch(branch);
+    // A lineage that names a PTL branch this model no longer has (e.g. restored from storage,
+    // which keeps the backbone only) would count a cost the evaluation does not run.
+    if (!branch && lineage.ptl) {
+      lineage = { ...lineage };
+      delete lineage.ptl;
+    }
     this.current = m;
     return this.newState(lineage);
   }

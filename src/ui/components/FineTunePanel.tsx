@@ -1,11 +1,14 @@
 /**
  * Step 4: recover accuracy on the small labelled subset of the target's training split, with
  * a live loss curve, ETA, pause and cancel (a cancel keeps the finished steps).
+ * The PTL switch adds a side branch of BConv-Cells trained with the backbone; the branch stays
+ * in the model at inference, so the panel shows its MACs and params next to the backbone's.
  */
 import { memo, useDeferredValue, useState } from 'react';
 import { CartesianGrid, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import { useWidth } from './useWidth';
-import type { FineTuneSplitSummary } from '../../workers/api';
+import { formatMacs, formatParams } from '../../engine/cost/macs';
+import type { FineTuneSplitSummary, PtlInfo } from '../../workers/api';
 import type { LabConfig } from '../url';
 import type { JobView, TrainingView } from '../useLab';
 import { Panel } from './Panel';
@@ -17,6 +20,8 @@ interface Props {
   training: TrainingView | null;
   job: JobView | undefined;
   busy: boolean;
+  /** The current model's PTL side branch (its lineage), if it has one. */
+  ptl?: PtlInfo | null;
   onApplySplit(): void;
   onStart(): void;
   onPause(paused: boolean): void;
@@ -86,7 +91,50 @@ const LossChart = memo(function LossChart({ points }: { points: { step: number; 
   );
 });
 
-export const FineTunePanel = memo(function FineTunePanel({ config, setConfig, ftSplit, training, job, busy, onApplySplit, onStart, onPause }: Props) {
+const pct = (part: number, whole: number) => `${((100 * part) / whole).toFixed(1)}%`;
+
+/** What PTL costs at inference: the branch apart from the backbone, and the sum a run counts. */
+function PtlCost({ ptl }: { ptl: PtlInfo }) {
+  return (
+    <div className="ptl-cost small" data-testid="ptl-cost" data-branch-macs={ptl.branchMacs} data-branch-params={ptl.branchParams}>
+      <table>
+        <thead>
+          <tr>
+            <th />
+            <th>MACs</th>
+            <th>Params</th>
+          </tr>
+        </thead>
+        <tbody>
+          <tr>
+            <td>Backbone</td>
+            <td>{formatMacs(ptl.backboneMacs)}</td>
+            <td>{formatParams(ptl.backboneParams)}</td>
+          </tr>
+          <tr data-testid="ptl-branch-row">
+            <td>PTL side branch</td>
+            <td>
+              +{formatMacs(ptl.branchMacs)} ({pct(ptl.branchMacs, ptl.backboneMacs)})
+            </td>
+            <td>
+              +{formatParams(ptl.branchParams)} ({pct(ptl.branchParams, ptl.backboneParams)})
+            </td>
+          </tr>
+          <tr>
+            <td>At inference</td>
+            <td>{formatMacs(ptl.backboneMacs + ptl.branchMacs)}</td>
+            <td>{formatParams(ptl.backboneParams + ptl.branchParams)}</td>
+          </tr>
+        </tbody>
+      </table>
+      <p className="muted">
+        The current model is the fine-tuned backbone with its side branch ({ptl.steps} PTL steps, cells {ptl.cellRatio}× the stage channels, joined at {ptl.fuseInto === 'last' ? 'the last stage' : 'every stage'}). The lab evaluates and times it with the branch, so this run&apos;s cost counts both; the architecture strip shows the backbone. Exported files hold the backbone only.
+      </p>
+    </div>
+  );
+}
+
+export const FineTunePanel = memo(function FineTunePanel({ config, setConfig, ftSplit, training, job, busy, ptl, onApplySplit, onStart, onPause }: Props) {
   const running = Boolean(training?.running);
   const points = useDeferredValue(training?.points ?? NO_POINTS);
   const [detail, setDetail] = useState(false);
@@ -118,6 +166,40 @@ export const FineTunePanel = memo(function FineTunePanel({ config, setConfig, ft
             Use this subset
           </button>
         </div>
+        <div className="row">
+          <label className="toggle" title="Progressive Transfer Learning: a side branch of BConv-Cells carries dataset-level information across mini-batches during fine-tuning">
+            <input type="checkbox" data-testid="ptl" checked={config.ptl} onChange={(e) => setConfig({ ptl: e.target.checked })} /> PTL side branch
+          </label>
+          {config.ptl && (
+            <>
+              <label>
+                Cells{' '}
+                <select data-testid="ptl-ratio" value={config.ptlRatio === undefined ? '' : String(config.ptlRatio)} onChange={(e) => setConfig({ ptlRatio: e.target.value === '' ? undefined : Number(e.target.value) })}>
+                  <option value="">engine default</option>
+                  {[0.125, 0.25, 0.5, 1].map((v) => (
+                    <option key={v} value={String(v)}>
+                      {v}× the stage channels
+                    </option>
+                  ))}
+                  {config.ptlRatio !== undefined && ![0.125, 0.25, 0.5, 1].includes(config.ptlRatio) && <option value={String(config.ptlRatio)}>{config.ptlRatio}×</option>}
+                </select>
+              </label>
+              <label>
+                Join{' '}
+                <select data-testid="ptl-fuse" value={config.ptlFuse ?? ''} onChange={(e) => setConfig({ ptlFuse: e.target.value === '' ? undefined : (e.target.value as 'last' | 'every') })}>
+                  <option value="">engine default</option>
+                  <option value="last">last stage</option>
+                  <option value="every">every stage</option>
+                </select>
+              </label>
+            </>
+          )}
+        </div>
+        {config.ptl && (
+          <p className="muted small">
+            PTL trains a side branch of BConv-Cells with the backbone; the branch stays in the model at inference and adds its own MACs and parameters, shown after the run. Fine-tuning a PTL model again with PTL on continues its branch; with PTL off the branch is dropped.
+          </p>
+        )}
         <p className="muted small">
           {ftSplit
             ? `Training on ${ftSplit.images} images of ${ftSplit.identities} training identities (never query/gallery identities), triplet loss, P×K batches.`
@@ -148,6 +230,7 @@ export const FineTunePanel = memo(function FineTunePanel({ config, setConfig, ft
               </button>
             </div>
           )}
+          {!running && ptl && <PtlCost ptl={ptl} />}
           {running || !detail ? <LiveLoss points={points} totalSteps={training.totalSteps} /> : <LossChart points={points} />}
           {!running && points.length > 0 && (
             <label className="toggle small">

@@ -199,11 +199,17 @@ function RunsTable({ runs }: { runs: Run[] }) {
           </tr>
         ) : (
           sorted.map((r) => (
-            <tr key={r.id} data-testid="run-row" data-kind={r.kind}>
+            <tr key={r.id} data-testid="run-row" data-kind={r.kind} data-ptl={r.ptl ? 'true' : 'false'}>
               <td>
                 <span className="dot" style={{ background: color(series(r)) }} />
                 {r.criterionName ?? (r.kind === 'fine-tuned' ? 'dense' : 'dense (baseline)')}
                 {r.strategy && r.strategy !== 'once' ? ` · ${r.strategy}` : ''}
+                {r.ptl && (
+                  <span className="tag" title={`Fine-tuned with PTL; its side branch (${formatMacs(r.branchMacs ?? 0)}, ${formatParams(r.branchParams ?? 0)} params) is counted in MACs and Params`}>
+                    {' '}
+                    · PTL
+                  </span>
+                )}
               </td>
               <td>{r.rate === null ? '—' : `${(r.rate * 100).toFixed(0)}%`}</td>
               <td>{r.scope ?? '—'}</td>
