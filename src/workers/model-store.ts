@@ -214,6 +214,9 @@ export class ModelPersistence {
         }
       } catch (e) {
         this.emit({ kind: 'failed', message: storageFailureMessage(e) });
+        // An older model left in the store would come back on the next visit as if it were this
+        // one: drop it (deleting frees space, so it works on a full quota too).
+        if (w.kind === 'save') await clearSaved().catch(() => {});
       }
     }
     this.draining = null;
