@@ -120,7 +120,8 @@ async function main(): Promise<void> {
     '',
   ].join('\n');
   console.log(`\n${overview}`);
-  if (write) writeSection('## Overview (npm run bench)', overview);
+  // The overview describes a whole run: a partial one (--only) leaves the last full run's overview.
+  if (write && !only) writeSection('## Overview (npm run bench)', overview);
   if (done.some((d) => d.status !== 'ok')) process.exitCode = 1;
 }
 
