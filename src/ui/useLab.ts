@@ -188,7 +188,8 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
   // Worker crashes: each one starts a new worker (workerGen), which restores the saved model.
   const [workerGen, setWorkerGen] = useState(0);
   const crashTimes = useRef<number[]>([]);
-  const recovering = useRef(false);
+  /** Set while a new worker replaces a dead one: what happened, for the restore notice. */
+  const recovering = useRef<string | null>(null);
   const lastFiles = useRef<{ files: { path: string; file: File }[]; testIdentities: number } | null>(null);
   const statusRef = useRef<BackendStatus | null>(null);
   const stateRef = useRef<ModelState | null>(null);
@@ -314,7 +315,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
         setPhase('failed');
         return;
       }
-      recovering.current = true;
+      recovering.current = 'before the crash';
       say('error', `${msg} The lab started a new worker and loads the model, the dataset and your current model again.`);
       setWorkerGen((g) => g + 1);
     });
@@ -348,6 +349,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
             proxyCallback((message: string) => {
               if (!live) return;
               say('error', message);
+              recovering.current = 'before the GPU was lost';
               setConfig({ backend: 'wasm' });
             }),
           );
@@ -362,7 +364,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
         const restored: RestoreOutcome = await client.api.restoreSavedModel().catch((e: unknown) => ({ kind: 'ignored', message: errorSentence(e) }) as const);
         if (!live) return;
         if (restored.kind === 'restored') {
-          say('notice', `Restored ${restored.what} from ${recovering.current ? 'before the crash' : 'your last visit'}: ${restored.description}. Reset goes back to the dense model.`);
+          say('notice', `Restored ${restored.what} from ${recovering.current ?? 'your last visit'}: ${restored.description}. Reset goes back to the dense model.`);
         } else if (restored.kind === 'ignored') say('notice', restored.message);
         await refreshState();
         setCriteria(await client.api.criteria());
@@ -370,7 +372,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
         setPhase('ready');
         // First impression: dataset, latency and the baseline point, without a click.
         const files = recovering.current ? lastFiles.current : null;
-        recovering.current = false;
+        recovering.current = null;
         if (files) {
           const d = await run('Loading the dataset', 'dataset', (api, id, p) => api.loadDatasetFiles(files.files, { testIdentities: files.testIdentities, seed: 1 }, id, p));
           if (!live || !(await afterDataset(d)) || !live) return;

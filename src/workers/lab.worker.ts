@@ -65,7 +65,7 @@ function webgpuDevice(): GpuDeviceLike | null {
 function watchDevice(): void {
   webgpuDevice()?.lost.then((info) => {
     const why = [info.reason, info.message].filter(Boolean).join(': ') || 'no reason given';
-    deviceLost = `The GPU stopped responding (WebGPU device lost: ${why}). The lab switched to the wasm backend and loaded the model again; a pruned or fine-tuned model that was not exported is gone, the runs are kept.`;
+    deviceLost = `The GPU stopped responding (WebGPU device lost: ${why}). The lab switched to the wasm backend and loaded the model again, with the pruned or fine-tuned model where it could be saved; the runs are kept.`;
     for (const l of deviceLostListeners.splice(0)) l(deviceLost);
   });
 }
