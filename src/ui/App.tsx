@@ -12,6 +12,7 @@ import { MessageBanner } from './components/MessageBanner';
 import { ModelPanel } from './components/ModelPanel';
 import { PrunePanel } from './components/PrunePanel';
 import { ResultsPanel } from './components/ResultsPanel';
+import { ReproducePanel } from './components/ReproducePanel';
 import { SensitivityPanel } from './components/SensitivityPanel';
 import { RankedListsPanel } from './components/RankedListsPanel';
 import { readConfig } from './url';
@@ -177,6 +178,7 @@ export function App() {
           onPause={lab.setPaused}
         />
         <ResultsPanel runs={lab.runs} config={lab.config} setConfig={setConfig} dataset={lab.dataset?.name ?? null} onExport={lab.exportRuns} onClear={lab.clearRuns} />
+        <ReproducePanel busy={lab.busy} ready={lab.phase === 'ready'} job={lab.jobs.find((j) => j.id.startsWith('reproduce-'))} run={lab.reproduce} />
         <RankedListsPanel modelState={lab.modelState} dataset={lab.dataset} busy={lab.busy} fetchPage={lab.rankedLists} />
       </main>
     </div>

@@ -18,6 +18,9 @@ import type {
   ModelState,
   ModelSummary,
   PruneOutcome,
+  ReproduceRequest,
+  ReproduceTick,
+  ReproduceView,
   SensitivityOutcome,
   SensitivityPlan,
   SensitivityRequest,
@@ -94,6 +97,8 @@ export interface Lab {
   /** A sensitivity scan as a job ("Sensitivity scan"); null if it failed or was cancelled. */
   sensitivity(req: SensitivityRequest): Promise<SensitivityOutcome | null>;
   dismiss(id: number): void;
+  /** The Reproduce view's quick reproduction as a job ("Reproducing the paper"); null if it failed (the banner says why). */
+  reproduce(req: ReproduceRequest, onTick: (t: ReproduceTick) => void): Promise<ReproduceView | null>;
   /** A page of ranked lists (dense and current model) as a job; null if it failed (the banner says why) or was cancelled. */
   rankedLists(req: RankedListsRequest): Promise<RankedListsPage | null>;
 }
@@ -570,6 +575,11 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
 
   const dismiss = useCallback((id: number) => setMessages((m) => m.filter((x) => x.id !== id)), []);
 
+  const reproduce = useCallback(
+    (req: ReproduceRequest, onTick: (t: ReproduceTick) => void) => run('Reproducing the paper', 'reproduce', (api, id, p) => api.reproduce(req, id, p, proxyCallback(onTick))),
+    [run],
+  );
+
   const sensitivityPlan = useCallback(async (req: SensitivityRequest) => {
     const client = clientRef.current;
     if (!client) return null;
@@ -619,6 +629,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     clearRuns: clearAllRuns,
     exportRuns,
     dismiss,
+    reproduce,
     sensitivityPlan,
     sensitivity,
     rankedLists,

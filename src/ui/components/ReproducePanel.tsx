@@ -1,0 +1,321 @@
+/**
+ * Reproduce the paper: its Table 5 exactly as published (its units: params M, GFLOPs as the
+ * paper counts them, Market-1501 / DukeMTMC-reID / CUHK03-NP mAP and rank-1) next to the lab's
+ * analogue (our units: MACs, params, SynthReID target mAP / rank-1 as mean ± std over seeds),
+ * never mixed in one column; a verdict with its evidence for each of the paper's three claims.
+ *
+ * Shown by default: a committed full run (public/reproduction.json, written by
+ * `npm run lab -- reproduce --json-out public/reproduction.json`), labelled with its date,
+ * machine and seeds. "Run quick reproduction" runs `lab reproduce --quick` in the worker, with
+ * progress, ETA and cancel; finished cells are kept in this browser, so a rerun resumes.
+ * `?repro=tiny` swaps the zoo for tiny random models and tier XS (tests; numbers mean nothing).
+ */
+import { useEffect, useState } from 'react';
+import type { JobView } from '../useLab';
+import type { ReproduceRequest, ReproduceTick, ReproduceView } from '../../workers/api';
+import { PAPER_TABLE5, PAPER_TABLE5_SOURCE, paperNumber } from '../../engine/scenarios/paper-table5';
+import { parseReproduction, type ReproductionRecord } from '../../engine/scenarios/reproduction-json';
+import type { ClaimVerdict, RowSummary, Stat, VerdictKind } from '../../engine/scenarios/report';
+import { SCENARIO_NUMBER, SCENARIO_TITLE } from '../../engine/scenarios/types';
+import { formatMacs } from '../../engine/cost/macs';
+import { Panel } from './Panel';
+import './ReproducePanel.css';
+
+const TINY: ReproduceRequest = { models: 'tiny', tier: 'XS', seeds: 1, steps: 2, p: 4, k: 2, fineTuneIds: 6, imagesPerId: 2, evalIds: 0 };
+const REQUEST: ReproduceRequest = new URLSearchParams(window.location.search).get('repro') === 'tiny' ? TINY : { models: 'zoo', quick: true };
+
+interface Props {
+  busy: boolean;
+  ready: boolean;
+  /** The running reproduction's job, if any (its progress and cancel). */
+  job: JobView | undefined;
+  run(req: ReproduceRequest, onTick: (t: ReproduceTick) => void): Promise<ReproduceView | null>;
+}
+
+/** What both sources of results have in common. */
+interface Shown {
+  kind: 'committed' | 'local';
+  label: string;
+  rows: RowSummary[];
+  verdicts: ClaimVerdict[];
+  missingRows: string[];
+  notes: string[];
+  setup: string;
+}
+
+const VERDICT_TEXT: Record<VerdictKind, string> = { holds: 'holds', 'does not hold': 'does not hold here', inconclusive: 'inconclusive' };
+const VERDICT_CLASS: Record<VerdictKind, string> = { holds: 'holds', 'does not hold': 'fails', inconclusive: 'unsure' };
+
+function pm(s: Stat, digits = 1): string {
+  if (s.n === 0 || Number.isNaN(s.mean)) return '—';
+  return s.n > 1 ? `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}` : s.mean.toFixed(digits);
+}
+
+function formatEta(sec: number): string {
+  if (!Number.isFinite(sec)) return 'estimating time left…';
+  if (sec < 60) return `about ${Math.max(1, Math.round(sec))} s left`;
+  return `about ${Math.round(sec / 60)} min left`;
+}
+
+function budgetText(b: { steps: number; p: number; k: number }, seeds: number[], tier: string): string {
+  return `SynthReID ${tier}; ${seeds.length} seed${seeds.length === 1 ? '' : 's'} (${seeds.join(', ')}); fine-tuning ${b.steps} steps × P${b.p} × K${b.k} = ${b.steps * b.p * b.k} images seen in every row`;
+}
+
+function fromRecord(r: ReproductionRecord): Shown {
+  return {
+    kind: 'committed',
+    label: `Committed ${r.quick ? 'quick' : 'full'} run of ${r.date} on ${r.machine}`,
+    rows: r.rows,
+    verdicts: r.verdicts,
+    missingRows: [],
+    notes: r.notes,
+    setup: `${budgetText(r.budget, r.seeds, r.tier)}. Command: ${r.command}`,
+  };
+}
+
+function fromView(v: ReproduceView): Shown {
+  const what = v.models === 'tiny' ? 'tiny random models (test set-up)' : 'the zoo models';
+  return {
+    kind: 'local',
+    label: `This browser's quick run (${what}, ${v.backend} backend${v.cancelled ? ', stopped early' : ''})`,
+    rows: v.rows,
+    verdicts: v.verdicts,
+    missingRows: v.missingRows,
+    notes: v.notes,
+    setup: `${budgetText(v.budget, v.seeds, v.tier)}. ${v.ran} cell(s) run now, ${v.reused} reused from this browser's cache${v.notRun ? `, ${v.notRun} not run yet` : ''}.`,
+  };
+}
+
+function PaperTable() {
+  return (
+    <table className="repro-table" data-testid="repro-paper-table">
+      <caption>The paper's Table 5, as published (its units)</caption>
+      <thead>
+        <tr>
+          <th rowSpan={2}>Network</th>
+          <th rowSpan={2}>Params (M)</th>
+          <th rowSpan={2}>GFLOPs (paper's count)</th>
+          <th colSpan={2}>Market-1501</th>
+          <th colSpan={2}>DukeMTMC-reID</th>
+          <th colSpan={2}>CUHK03-NP</th>
+        </tr>
+        <tr>
+          <th>mAP</th>
+          <th>R1</th>
+          <th>mAP</th>
+          <th>R1</th>
+          <th>mAP</th>
+          <th>R1</th>
+        </tr>
+      </thead>
+      <tbody>
+        {PAPER_TABLE5.map((r) => (
+          <tr key={r[0]} data-testid="repro-paper-row" data-network={r[0]}>
+            <th scope="row">{r[0]}</th>
+            {r.slice(1).map((v, i) => (
+              <td key={i}>{paperNumber(v as number)}</td>
+            ))}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function LabTable({ shown }: { shown: Shown }) {
+  return (
+    <table className="repro-table" data-testid="repro-lab-table">
+      <caption>The lab's analogue (our units; SynthReID target, after fine-tuning)</caption>
+      <thead>
+        <tr>
+          <th>Row</th>
+          <th title="1 prune at the source, 2 fine-tune / prune / fine-tune on the target, 3 prune while fine-tuning, 4 fine-tune only">Scenario</th>
+          <th>MACs</th>
+          <th>Params (M)</th>
+          <th>mAP (%)</th>
+          <th>R1 (%)</th>
+          <th>Seeds</th>
+        </tr>
+      </thead>
+      <tbody>
+        {shown.rows.map((s) => {
+          const missing = shown.missingRows.includes(s.row.id);
+          const ran = s.n > 0;
+          return (
+            <tr key={s.row.id} data-testid="repro-lab-row" data-row={s.row.id} data-state={ran ? 'ran' : missing ? 'missing' : 'not-run'}>
+              <th scope="row">
+                {s.row.label}
+                {s.row.paper && <span className="repro-paper-name"> ({s.row.paper})</span>}
+              </th>
+              <td title={SCENARIO_TITLE[s.row.scenario]}>{SCENARIO_NUMBER[s.row.scenario]}</td>
+              {ran ? (
+                <>
+                  <td>{formatMacs(s.macs.mean)}</td>
+                  <td>{(s.params.mean / 1e6).toFixed(2)}</td>
+                  <td>{pm(s.after.mAP)}</td>
+                  <td>{pm(s.after.rank1)}</td>
+                  <td>{s.n}</td>
+                </>
+              ) : (
+                <td colSpan={5} className="muted">
+                  {missing ? 'model not in the zoo yet' : 'not run yet'}
+                </td>
+              )}
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+function Verdicts({ verdicts }: { verdicts: ClaimVerdict[] }) {
+  return (
+    <ol className="repro-verdicts" data-testid="repro-verdicts">
+      {verdicts.map((v, i) => (
+        <li key={i} className={`repro-verdict ${VERDICT_CLASS[v.verdict]}`} data-testid="repro-verdict" data-verdict={v.verdict}>
+          <div className="repro-claim">
+            <span className={`repro-badge ${VERDICT_CLASS[v.verdict]}`}>{VERDICT_TEXT[v.verdict]}</span>
+            <span>
+              Claim {i + 1}: {v.claim}
+            </span>
+          </div>
+          <p className="repro-headline">Decided by: {v.headline}.</p>
+          <details>
+            <summary>Evidence ({v.evidence.length})</summary>
+            <ul>
+              {v.evidence.map((e, j) => (
+                <li key={j}>{e}</li>
+              ))}
+            </ul>
+          </details>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+export function ReproducePanel({ busy, ready, job, run }: Props) {
+  const [committed, setCommitted] = useState<ReproductionRecord | null>(null);
+  const [committedError, setCommittedError] = useState<string | null>(null);
+  const [local, setLocal] = useState<ReproduceView | null>(null);
+  const [view, setView] = useState<'committed' | 'local'>('committed');
+  const [tick, setTick] = useState<ReproduceTick | null>(null);
+  const [running, setRunning] = useState(false);
+
+  useEffect(() => {
+    let live = true;
+    (async () => {
+      try {
+        const res = await fetch(`${import.meta.env.BASE_URL}reproduction.json`, { cache: 'no-cache' });
+        if (!res.ok) return;
+        const text = await res.text();
+        // A static host may answer a missing file with the page itself.
+        if (!text.trimStart().startsWith('{')) return;
+        const rec = parseReproduction(text);
+        if (live) setCommitted(rec);
+      } catch (e) {
+        if (live) setCommittedError(e instanceof Error ? e.message : String(e));
+      }
+    })();
+    return () => {
+      live = false;
+    };
+  }, []);
+
+  const start = async () => {
+    setRunning(true);
+    setTick(null);
+    try {
+      const out = await run(REQUEST, (t) => setTick(t));
+      if (out) {
+        setLocal(out);
+        setView('local');
+      }
+    } finally {
+      setRunning(false);
+      setTick(null);
+    }
+  };
+
+  const shown = view === 'local' && local ? fromView(local) : committed ? fromRecord(committed) : local ? fromView(local) : null;
+  const pct = Math.round((job?.fraction ?? 0) * 100);
+
+  return (
+    <Panel id="reproduce" title="Reproduce the paper (Table 5)">
+      <p className="repro-intro">
+        ResNet-18/34/50 fine-tuned on the target, and ResNet-50 pruned to ResNet-18's MACs with the paper's criteria, each fine-tuned with the same budget. The paper's numbers are on real datasets; ours on SynthReID. Units are never mixed: compare the
+        direction of the differences, not the values.
+      </p>
+
+      <div className="repro-actions">
+        <button type="button" data-testid="repro-run" disabled={running || busy || !ready} onClick={() => void start()}>
+          {local && local.notRun > 0 ? 'Resume quick reproduction' : 'Run quick reproduction'}
+        </button>
+        {(committed || local) && (
+          <div className="repro-switch" role="radiogroup" aria-label="Results shown">
+            {committed && (
+              <label>
+                <input type="radio" name="repro-view" data-testid="repro-view-committed" checked={shown?.kind === 'committed'} onChange={() => setView('committed')} /> committed run
+              </label>
+            )}
+            {local && (
+              <label>
+                <input type="radio" name="repro-view" data-testid="repro-view-local" checked={shown?.kind === 'local'} onChange={() => setView('local')} /> this browser's quick run
+              </label>
+            )}
+          </div>
+        )}
+      </div>
+
+      {running && (
+        <div className="repro-progress" data-testid="repro-progress">
+          <div className="job-label">
+            <span data-testid="repro-cell">{tick ? `Cell ${tick.cell} of ${tick.cells}` : 'Preparing: models and SynthReID'}</span>
+            <span data-testid="repro-eta">{tick ? formatEta(tick.etaSec) : ''}</span>
+          </div>
+          <div className="job-row">
+            <progress max={100} value={pct} aria-label="Quick reproduction" />
+            <button type="button" data-testid="repro-cancel" disabled={!job} onClick={() => job?.cancel()}>
+              Cancel
+            </button>
+          </div>
+          <div className="job-message">{job?.message}</div>
+        </div>
+      )}
+
+      {committedError && (
+        <p className="repro-error" role="alert" data-testid="repro-committed-error">
+          {committedError}
+        </p>
+      )}
+
+      {shown ? (
+        <div className="repro-source" data-testid="repro-source" data-kind={shown.kind}>
+          <strong>{shown.label}</strong>
+          <span className="muted"> · {shown.setup}</span>
+        </div>
+      ) : (
+        <p className="muted" data-testid="repro-none">
+          No reproduction results yet: none is committed with this build. Run the quick reproduction (about 10 minutes on a laptop CPU; indicative, one seed), or run
+          <code> npm run lab -- reproduce --json-out public/reproduction.json</code> for the full one.
+        </p>
+      )}
+
+      {shown && <Verdicts verdicts={shown.verdicts} />}
+
+      <div className="repro-tables">
+        <PaperTable />
+        {shown && <LabTable shown={shown} />}
+      </div>
+      <p className="muted repro-footnote">Paper: {PAPER_TABLE5_SOURCE}</p>
+      {shown && shown.notes.length > 0 && (
+        <ul className="repro-notes" data-testid="repro-notes">
+          {shown.notes.map((n, i) => (
+            <li key={i}>{n}</li>
+          ))}
+        </ul>
+      )}
+    </Panel>
+  );
+}

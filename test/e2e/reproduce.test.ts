@@ -1,0 +1,164 @@
+/**
+ * The Reproduce view in real Chromium, with tiny random models and SynthReID XS (`?repro=tiny`:
+ * one seed, two fine-tuning steps) so a whole quick run takes seconds: the paper's Table 5 shows
+ * every number exactly as shared/reference/paper-tables.json writes it; the quick run completes
+ * with one lab row per planned row and a verdict per claim; a cancel leaves the panel usable and
+ * the next run finishes the rest; after a reload the cells come back from IndexedDB; a committed
+ * results file is shown by default, labelled with its date, machine and seeds.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QUICK_ROW_IDS, selectRows } from '../../src/engine/scenarios/reproduce-plan';
+import { claimVerdicts, type RowSummary } from '../../src/engine/scenarios/report';
+import { REPRODUCTION_FORMAT, reproductionToJson, type ReproductionRecord } from '../../src/engine/scenarios/reproduction-json';
+import { idle, launchBrowser, openLab, screenshot, startPreview, type LabBrowser, type LabPage, type Server } from './browser';
+
+const QUERY = '?backend=wasm&model=tiny&tier=XS&repro=tiny';
+const REF = resolve(import.meta.dirname, '../../../shared/reference/paper-tables.json');
+
+let server: Server;
+let lb: LabBrowser;
+
+beforeAll(async () => {
+  server = await startPreview();
+  lb = await launchBrowser();
+});
+
+afterAll(async () => {
+  await lb?.close();
+  await server?.stop();
+});
+
+const panel = (lab: LabPage) => lab.page.getByTestId('panel-reproduce');
+
+/** Click "Run quick reproduction" once the lab is idle, and wait until the run ends. */
+async function runQuick(lab: LabPage, timeout = 240_000): Promise<void> {
+  await idle(lab, 180_000);
+  await panel(lab).getByTestId('repro-run').click();
+  await lab.page.getByTestId('repro-progress').waitFor({ state: 'visible' });
+  await lab.page.getByTestId('repro-progress').waitFor({ state: 'detached', timeout });
+}
+
+async function labRows(lab: LabPage): Promise<{ id: string; state: string }[]> {
+  return panel(lab)
+    .getByTestId('repro-lab-row')
+    .evaluateAll((els) => els.map((e) => ({ id: e.getAttribute('data-row') ?? '', state: e.getAttribute('data-state') ?? '' })));
+}
+
+describe('the Reproduce view', () => {
+  it.skipIf(!existsSync(REF))('shows the paper table exactly as the reference file, runs the quick plan, and gives a verdict per claim', async () => {
+    const lab = await openLab(lb, server.origin, QUERY);
+    try {
+      // The paper's numbers, as the reference file writes them (two decimals, text compared).
+      const text = readFileSync(REF, 'utf8');
+      const ref = JSON.parse(text) as { table5: [string, ...number[]][] };
+      const raw = [...text.matchAll(/\["(\w+)",\s*([^\]]+)\]/g)].filter((m) => ref.table5.some((r) => r[0] === m[1]));
+      expect(raw).toHaveLength(ref.table5.length);
+      const shownRows = await panel(lab)
+        .getByTestId('repro-paper-row')
+        .evaluateAll((els) => els.map((e) => [e.getAttribute('data-network'), ...[...e.querySelectorAll('td')].map((td) => td.textContent)]));
+      expect(shownRows).toEqual(raw.map((m) => [m[1], ...m[2].split(',').map((s) => s.trim())]));
+      // No committed results in this build: the panel says how to get some.
+      expect(await panel(lab).getByTestId('repro-none').isVisible()).toBe(true);
+
+      await runQuick(lab);
+      expect(await lab.page.getByTestId('repro-source').getAttribute('data-kind')).toBe('local');
+      const rows = await labRows(lab);
+      expect(rows.map((r) => r.id)).toEqual([...selectRows(true).map((r) => r.id)]);
+      expect(rows.map((r) => r.id).sort()).toEqual([...QUICK_ROW_IDS].sort());
+      expect(rows.every((r) => r.state === 'ran')).toBe(true);
+      // Our units in the lab table, never the paper's.
+      const head = await panel(lab).getByTestId('repro-lab-table').locator('thead').textContent();
+      expect(head).toContain('MACs');
+      expect(head).not.toContain('GFLOPs');
+      const verdicts = panel(lab).getByTestId('repro-verdict');
+      expect(await verdicts.count()).toBe(3);
+      for (const v of await verdicts.evaluateAll((els) => els.map((e) => ({ kind: e.getAttribute('data-verdict'), text: e.textContent ?? '' })))) {
+        expect(['holds', 'does not hold', 'inconclusive']).toContain(v.kind);
+        // One seed: the spread is unknown, so the engine says inconclusive and why.
+        expect(v.kind).toBe('inconclusive');
+        expect(v.text).toMatch(/Evidence \(\d+\)/);
+      }
+      expect(await panel(lab).getByTestId('repro-source').textContent()).toContain('6 cell(s) run now, 0 reused');
+      await screenshot(lab.page, 'reproduce-quick');
+      expect(lab.errors).toEqual([]);
+    } finally {
+      await lab.close();
+    }
+  });
+
+  it('cancel leaves the panel usable; the next run finishes the rest; a reload reuses every cell', async () => {
+    const lab = await openLab(lb, server.origin, QUERY);
+    try {
+      await idle(lab, 180_000);
+      await panel(lab).getByTestId('repro-run').click();
+      // Cancel once the cells are running (cell i of n is shown).
+      await expect.poll(() => lab.page.getByTestId('repro-cell').textContent(), { timeout: 120_000, interval: 100 }).toMatch(/^Cell \d+ of 6$/);
+      await lab.page.getByTestId('repro-cancel').click();
+      await lab.page.getByTestId('repro-progress').waitFor({ state: 'detached', timeout: 60_000 });
+      await idle(lab);
+      expect(await panel(lab).getByTestId('repro-run').isEnabled()).toBe(true);
+      const stopped = await labRows(lab);
+      expect(stopped.some((r) => r.state === 'not-run')).toBe(true);
+
+      await runQuick(lab);
+      const after = await labRows(lab);
+      expect(after.every((r) => r.state === 'ran')).toBe(true);
+      const finished = await panel(lab).getByTestId('repro-source').textContent();
+      const m = /(\d+) cell\(s\) run now, (\d+) reused/.exec(finished ?? '');
+      expect(m).not.toBeNull();
+      expect(Number(m![1]) + Number(m![2])).toBe(6);
+      expect(Number(m![1])).toBeGreaterThan(0);
+
+      await lab.page.reload();
+      await runQuick(lab);
+      expect(await panel(lab).getByTestId('repro-source').textContent()).toContain('0 cell(s) run now, 6 reused');
+    } finally {
+      await lab.close();
+    }
+  });
+
+  it('a committed results file is shown by default, labelled with its date, machine and seeds', async () => {
+    const stat = (mean: number, std: number, n: number) => ({ mean, std, n });
+    const rows: RowSummary[] = selectRows(false).map((row, i) => {
+      const ran = row.id === 'resnet50' || row.id === 'haoli';
+      const s = ran ? stat(80 - i, 0.5, 3) : stat(NaN, 0, 0);
+      return { row, n: ran ? 3 : 0, macs: ran ? stat(1e9 / (i + 1), 0, 3) : stat(NaN, 0, 0), params: ran ? stat(5e6, 0, 3) : stat(NaN, 0, 0), before: { mAP: s, rank1: s }, after: { mAP: s, rank1: s, rank5: s }, imagesSeen: ran ? [3200, 3200, 3200] : [], seconds: s };
+    });
+    const rec: ReproductionRecord = {
+      format: REPRODUCTION_FORMAT,
+      date: '2026-11-20',
+      machine: 'Test CPU, 2 cores, wasm backend',
+      command: 'npm run lab -- reproduce --json-out public/reproduction.json',
+      quick: false,
+      tier: 'S',
+      seeds: [1, 2, 3],
+      budget: { steps: 100, p: 8, k: 4, lr: 1e-4 },
+      macsKeep: 0.5,
+      wallSeconds: 3600,
+      setup: [],
+      notes: ['resnet34-w0.5 is missing from public/models, so its row is not run.'],
+      rows,
+      verdicts: claimVerdicts(rows),
+    };
+    const lab = await openLab(lb, server.origin, QUERY);
+    try {
+      await lab.context.route('**/reproduction.json', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: reproductionToJson(rec) }));
+      await lab.page.reload();
+      await lab.page.getByTestId('repro-source').waitFor();
+      expect(await lab.page.getByTestId('repro-source').getAttribute('data-kind')).toBe('committed');
+      const label = await lab.page.getByTestId('repro-source').textContent();
+      expect(label).toContain('2026-11-20');
+      expect(label).toContain('Test CPU, 2 cores, wasm backend');
+      expect(label).toContain('3 seeds (1, 2, 3)');
+      const states = await labRows(lab);
+      expect(states.filter((r) => r.state === 'ran').map((r) => r.id)).toEqual(['resnet50', 'haoli']);
+      expect(await panel(lab).locator('[data-row="haoli"] td').nth(3).textContent()).toBe(`${(80 - 3).toFixed(1)} ± 0.5`);
+      expect(await panel(lab).getByTestId('repro-verdict').evaluateAll((els) => els.map((e) => e.getAttribute('data-verdict')))).toEqual(rec.verdicts.map((v) => v.verdict));
+      await screenshot(lab.page, 'reproduce-committed');
+    } finally {
+      await lab.close();
+    }
+  });
+});
