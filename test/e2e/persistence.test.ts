@@ -128,13 +128,31 @@ describe('the current model persists', () => {
     }
   });
 
-  it('a saved model pruned from another dense model is ignored with a notice', async () => {
+  it('a crash right after a prune restores the previous or the new model, whole; another dense model\'s save is ignored', async () => {
     const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny&tier=XS&rate=0.5');
     try {
       await settled(lab);
       await lab.page.getByTestId('prune').click();
       await settled(lab, 2);
       expect((await flush(lab))?.kind).toBe('saved');
+      const denseInner = dense.stages[1][0].mid[0];
+
+      // Prune again at 30% and let the worker die while that model is being written.
+      await lab.page.evaluate(async () => {
+        await window.__lab!.prune({ criterion: 'l1', target: { kind: 'rate', rate: 0.3 }, scope: 'inner', ranking: 'local', strategy: 'once', seed: 1 }, 'mid-save');
+        await window.__lab!.simulateCrash('close');
+      });
+      await expect.poll(() => notices(lab), { timeout: 120_000 }).toContainEqual(expect.stringContaining('Restored the pruned model from before the crash'));
+      await settled(lab, 2);
+      // Either model, never a mix: the strip, the lineage and the restore notice agree.
+      const restored = (await notices(lab)).find((n) => n.includes('before the crash'))!;
+      const channels = await innerChannels(lab);
+      const which = restored.includes('(50% of prunable') ? 'the previous (50%) model' : 'the new (30%) model';
+      console.log(`crash right after a prune: restored ${which}, layer2.0.conv1 has ${channels} channels`);
+      if (which.includes('50%')) expect(channels).toBe(denseInner / 2);
+      else expect([Math.floor(denseInner * 0.7), Math.ceil(denseInner * 0.7)]).toContain(channels);
+      if (which.includes('50%')) expect(await lineage(lab)).toContain('50%');
+      else expect(await lineage(lab)).not.toContain('50%');
       // The same page with another seed for the random model: another dense model, same name and spec.
       await lab.page.evaluate(() => window.__lab!.loadDefaultModel({ model: 'tiny', seed: 2 }, 'reseed'));
       const r: RestoreOutcome = await lab.page.evaluate(() => window.__lab!.restoreSavedModel() as Promise<RestoreOutcome>);
