@@ -14,7 +14,7 @@ import { prunableGroups } from '../engine/prune/groups';
 import { sensitivity } from '../engine/prune/sensitivity';
 import { Prng } from '../engine/util/prng';
 import type { SensitivityOutcome, SensitivityPlan, SensitivityRequest } from './api';
-import type { Job } from './jobs';
+import { yieldToEventLoop, type Job } from './jobs';
 
 /** "layer3.2.conv1" -> "layer3.2 conv1", "trunk3" -> "layer3 trunk", "stem" -> "stem". */
 export function groupLabel(id: string): string {
@@ -83,6 +83,7 @@ export async function runSensitivity(
     evaluation,
     evaluateOptions: { batchSize: 32 },
     signal: job.signal,
+    beforeCell: yieldToEventLoop,
     onProgress: (done, total, cell) => {
       // The first evaluation includes scoring and warm-up; the ETA uses the ones after it.
       if (done === 1) firstEvalAt = performance.now();

@@ -36,6 +36,11 @@ export interface SensitivityOptions {
   signal?: CancelSignal;
   /** After every evaluated cell (including the unpruned baseline, group "" and rate 0). */
   onProgress?: (done: number, total: number, cell: SensitivityCell) => void;
+  /**
+   * Awaited before each cell. A worker yields to its event loop here: on wasm, evaluation never
+   * waits for a macrotask, so without it a cancel message would only arrive after the last cell.
+   */
+  beforeCell?: () => Promise<void>;
 }
 
 export interface SensitivityCell {
@@ -97,6 +102,7 @@ export async function sensitivity(model: ReidModel, opts: SensitivityOptions): P
     const rowK: number[] = [];
     const rowC: number[] = [];
     for (const rate of rates) {
+      await opts.beforeCell?.();
       check();
       const kept = legalKeptCount(g.channels - Math.round(rate * g.channels), g.channels, { floor, roundTo });
       const counts = new Map([[g.id, kept]]);
