@@ -80,7 +80,9 @@ describe('the Reproduce view', () => {
         expect(v.kind).toBe('inconclusive');
         expect(v.text).toMatch(/Evidence \(\d+\)/);
       }
-      expect(await panel(lab).getByTestId('repro-source').textContent()).toContain('6 cell(s) run now, 0 reused');
+      const source = await panel(lab).getByTestId('repro-source').textContent();
+      expect(source).toContain('6 cell(s) run now, 0 reused');
+      console.info(`quick run, tiny models: ${source}`);
       await screenshot(lab.page, 'reproduce-quick');
       expect(lab.errors).toEqual([]);
     } finally {
@@ -95,6 +97,7 @@ describe('the Reproduce view', () => {
       await panel(lab).getByTestId('repro-run').click();
       // Cancel once the cells are running (cell i of n is shown).
       await expect.poll(() => lab.page.getByTestId('repro-cell').textContent(), { timeout: 120_000, interval: 100 }).toMatch(/^Cell \d+ of 6$/);
+      expect(await lab.page.getByTestId('repro-eta').textContent()).toMatch(/^(about \d+ (s|min) left|estimating time left…)$/);
       await lab.page.getByTestId('repro-cancel').click();
       await lab.page.getByTestId('repro-progress').waitFor({ state: 'detached', timeout: 60_000 });
       await idle(lab);

@@ -57,8 +57,13 @@ function formatEta(sec: number): string {
   return `about ${Math.round(sec / 60)} min left`;
 }
 
-function budgetText(b: { steps: number; p: number; k: number }, seeds: number[], tier: string): string {
-  return `SynthReID ${tier}; ${seeds.length} seed${seeds.length === 1 ? '' : 's'} (${seeds.join(', ')}); fine-tuning ${b.steps} steps × P${b.p} × K${b.k} = ${b.steps * b.p * b.k} images seen in every row`;
+function budgetText(b: { steps: number; p: number; k: number }, seeds: number[], tier: string, macsKeep: number): string {
+  const cost = Number.isFinite(macsKeep) ? `; pruned rows keep ${(100 * macsKeep).toFixed(1)}% of ResNet-50's MACs (= ResNet-18's)` : '';
+  return `SynthReID ${tier}; ${seeds.length} seed${seeds.length === 1 ? '' : 's'} (${seeds.join(', ')}); fine-tuning ${b.steps} steps × P${b.p} × K${b.k} = ${b.steps * b.p * b.k} images seen in every row${cost}`;
+}
+
+function duration(sec: number): string {
+  return sec < 90 ? `${Math.round(sec)} s` : `${(sec / 60).toFixed(1)} min`;
 }
 
 function fromRecord(r: ReproductionRecord): Shown {
@@ -69,7 +74,7 @@ function fromRecord(r: ReproductionRecord): Shown {
     verdicts: r.verdicts,
     missingRows: [],
     notes: r.notes,
-    setup: `${budgetText(r.budget, r.seeds, r.tier)}. Command: ${r.command}`,
+    setup: `${budgetText(r.budget, r.seeds, r.tier, r.macsKeep)}. ${Number.isFinite(r.wallSeconds) ? `${duration(r.wallSeconds)} of new runs. ` : ''}Command: ${r.command}`,
   };
 }
 
@@ -82,7 +87,7 @@ function fromView(v: ReproduceView): Shown {
     verdicts: v.verdicts,
     missingRows: v.missingRows,
     notes: v.notes,
-    setup: `${budgetText(v.budget, v.seeds, v.tier)}. ${v.ran} cell(s) run now, ${v.reused} reused from this browser's cache${v.notRun ? `, ${v.notRun} not run yet` : ''}.`,
+    setup: `${budgetText(v.budget, v.seeds, v.tier, v.macsKeep)}. ${v.ran} cell(s) run now, ${v.reused} reused from this browser's cache${v.notRun ? `, ${v.notRun} not run yet` : ''}; ${duration(v.seconds)}.`,
   };
 }
 
