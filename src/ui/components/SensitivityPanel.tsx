@@ -47,7 +47,7 @@ function Heatmap({ result, metric }: { result: SensitivityOutcome; metric: Metri
       <div
         role="table"
         aria-label={`${name} with one group pruned alone, groups by rates`}
-        style={{ display: 'grid', gridTemplateColumns: `max-content repeat(${result.rates.length}, minmax(3.5em, 1fr))`, gap: 2, fontSize: '0.85em' }}
+        style={{ display: 'grid', gridTemplateColumns: `max-content repeat(${result.rates.length}, minmax(3.5em, 7em))`, gap: 2, fontSize: '0.85em' }}
       >
         <div role="columnheader" className="muted">
           group (channels)
