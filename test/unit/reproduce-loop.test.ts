@@ -171,7 +171,13 @@ describe('lab reproduce --json-out', () => {
   });
 
   it('a file that is not a reproduction is refused with a sentence', () => {
-    for (const bad of ['not json', '{"format":"something-else"}', JSON.stringify({ format: 'prunability-lab/reproduction@1', date: 'x', machine: 'm', command: 'c', seeds: [1], budget: {}, rows: [{}], verdicts: [] })]) {
+    const head = { format: 'prunability-lab/reproduction@1', date: 'x', machine: 'm', command: 'c', seeds: [1], budget: {}, verdicts: [] };
+    for (const [bad, why] of [
+      ['not json', 'it is not JSON'],
+      ['{"format":"something-else"}', 'its format is "something-else"'],
+      [JSON.stringify({ ...head, rows: [{}] }), 'row 1 has no row id and label'],
+      [JSON.stringify({ ...head, rows: [{ row: { id: 'a', label: 'A', scenario: 'prune-twice' } }] }), 'row 1 names no known scenario ("prune-twice")'],
+    ]) {
       let e: unknown;
       try {
         parseReproduction(bad);
@@ -180,6 +186,7 @@ describe('lab reproduce --json-out', () => {
       }
       expect(isLabError(e, 'bad-argument')).toBe(true);
       expect((e as Error).message).toMatch(/^The reproduction results file is not one the lab can read: .+\.$/);
+      expect((e as Error).message).toContain(why);
     }
   });
 });

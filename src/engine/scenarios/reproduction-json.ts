@@ -9,6 +9,7 @@ import { LabError } from '../errors';
 import type { FineTuneBudget } from './budget';
 import type { ClaimVerdict, RowSummary, Stat, VerdictKind } from './report';
 import type { ReproduceRow } from './reproduce-plan';
+import { SCENARIO_NUMBER } from './types';
 
 export const REPRODUCTION_FORMAT = 'prunability-lab/reproduction@1';
 
@@ -66,6 +67,7 @@ function strings(v: unknown, where: string): string[] {
 function rowOf(v: unknown, i: number): RowSummary {
   const w = `row ${i + 1}`;
   if (!isObj(v) || !isObj(v.row) || typeof v.row.id !== 'string' || typeof v.row.label !== 'string') fail(`${w} has no row id and label`);
+  if (typeof v.row.scenario !== 'string' || !(v.row.scenario in SCENARIO_NUMBER)) fail(`${w} names no known scenario (${JSON.stringify(v.row.scenario)})`);
   if (!isObj(v.before) || !isObj(v.after)) fail(`${w} has no before/after statistics`);
   const seen = Array.isArray(v.imagesSeen) ? v.imagesSeen.map((x, j) => numOrNaN(x, `${w}.imagesSeen[${j}]`)) : fail(`${w}.imagesSeen should be a list`);
   return {
