@@ -90,7 +90,7 @@ describe('the Reproduce view', () => {
     }
   });
 
-  it('cancel leaves the panel usable; the next run finishes the rest; a reload reuses every cell', async () => {
+  it('cancel leaves the panel usable; the next run finishes the rest; a reload reuses every cell; 3 seeds add two', async () => {
     const lab = await openLab(lb, server.origin, QUERY);
     try {
       await idle(lab, 180_000);
@@ -117,6 +117,14 @@ describe('the Reproduce view', () => {
       await lab.page.reload();
       await runQuick(lab);
       expect(await panel(lab).getByTestId('repro-source').textContent()).toContain('0 cell(s) run now, 6 reused');
+
+      // Three seeds: seed 1's cells are reused, seeds 2 and 3 run, and the table shows mean ± std.
+      await panel(lab).getByTestId('repro-seeds').selectOption('3');
+      await runQuick(lab);
+      expect(await panel(lab).getByTestId('repro-source').textContent()).toContain('12 cell(s) run now, 6 reused');
+      const r18 = panel(lab).locator('[data-row="resnet18"] td');
+      expect(await r18.nth(4).textContent()).toMatch(/^\d+\.\d ± \d+\.\d$/);
+      expect(await r18.nth(5).textContent()).toBe('3');
     } finally {
       await lab.close();
     }

@@ -207,6 +207,8 @@ export function ReproducePanel({ busy, ready, job, run }: Props) {
   const [view, setView] = useState<'committed' | 'local'>('committed');
   const [tick, setTick] = useState<ReproduceTick | null>(null);
   const [running, setRunning] = useState(false);
+  // One seed is the CLI's --quick; three give the spread the verdicts need (seed 1's cells are reused).
+  const [seeds, setSeeds] = useState<1 | 3>(1);
 
   useEffect(() => {
     let live = true;
@@ -232,7 +234,7 @@ export function ReproducePanel({ busy, ready, job, run }: Props) {
     setRunning(true);
     setTick(null);
     try {
-      const out = await run(REQUEST, (t) => setTick(t));
+      const out = await run({ ...REQUEST, seeds }, (t) => setTick(t));
       if (out) {
         setLocal(out);
         setView('local');
@@ -257,6 +259,13 @@ export function ReproducePanel({ busy, ready, job, run }: Props) {
         <button type="button" data-testid="repro-run" disabled={running || busy || !ready} onClick={() => void start()}>
           {local && local.notRun > 0 ? 'Resume quick reproduction' : 'Run quick reproduction'}
         </button>
+        <label>
+          Seeds{' '}
+          <select data-testid="repro-seeds" value={seeds} disabled={running} onChange={(e) => setSeeds(Number(e.target.value) === 3 ? 3 : 1)}>
+            <option value={1}>1 (quick; verdicts stay inconclusive)</option>
+            <option value={3}>3 (spread for the verdicts; about 3× longer)</option>
+          </select>
+        </label>
         {(committed || local) && (
           <div className="repro-switch" role="radiogroup" aria-label="Results shown">
             {committed && (
