@@ -260,6 +260,8 @@ export interface ModelStoreEvent {
   /** Saved: bytes of weight data written, and milliseconds from read-back to commit. */
   bytes?: number;
   ms?: number;
+  /** Saved: of `ms`, the weights' read-back from the backend (the rest is encoding and IndexedDB). */
+  readMs?: number;
 }
 
 export type RestoreOutcome =

@@ -106,7 +106,7 @@ export function readWeights(key: string): Promise<SavedWeights | undefined> {
   });
 }
 
-type Write = { kind: 'save'; meta: SavedModelMeta; weights: SavedWeights; t0: number } | { kind: 'clear' };
+type Write = { kind: 'save'; meta: SavedModelMeta; weights: SavedWeights; t0: number; readMs: number } | { kind: 'clear' };
 
 /** The worker's side: watches the session's model state and keeps IndexedDB in step with it. */
 export class ModelPersistence {
@@ -177,6 +177,7 @@ export class ModelPersistence {
       const id = await this.identity(dense.model, dense.name, dense.source);
       const arrays = await current.toArrays();
       const denseArrays = dense.source === 'user' && !isDense ? await dense.model.toArrays() : undefined;
+      const readMs = performance.now() - t0;
       const { meta, weights } = encodeSaved({
         weightsKey: `${st.key}#${++this.writeCounter}`,
         stateKey: st.key ?? String(st.stateId),
@@ -187,7 +188,7 @@ export class ModelPersistence {
         ...(denseArrays ? { denseWeights: { spec: dense.model.spec, arrays: denseArrays } } : {}),
         currentIsDense: isDense,
       });
-      this.enqueue({ kind: 'save', meta, weights, t0 });
+      this.enqueue({ kind: 'save', meta, weights, t0, readMs });
     } catch (e) {
       this.emit({ kind: 'failed', message: storageFailureMessage(e) });
     }
@@ -210,7 +211,7 @@ export class ModelPersistence {
         } else {
           if (this.failWith === 'quota') throw new DOMException('The quota has been exceeded (simulated).', 'QuotaExceededError');
           await writeSaved(w.meta, w.weights);
-          this.emit({ kind: 'saved', stateKey: w.meta.stateKey, bytes: w.meta.bytes, ms: performance.now() - w.t0 });
+          this.emit({ kind: 'saved', stateKey: w.meta.stateKey, bytes: w.meta.bytes, ms: performance.now() - w.t0, readMs: w.readMs });
         }
       } catch (e) {
         this.emit({ kind: 'failed', message: storageFailureMessage(e) });

@@ -31,6 +31,15 @@ async function settled(lab: LabPage, points = 1, timeout = 180_000): Promise<voi
   await idle(lab, timeout);
 }
 
+/**
+ * After a reload or a new worker: the stored runs put points on the chart at once, and the page
+ * is briefly idle between its start-up jobs, so wait for the start-up's own evaluation.
+ */
+async function startedUp(lab: LabPage, timeout = 180_000): Promise<void> {
+  await lab.page.getByTestId('last-eval').waitFor({ timeout });
+  await idle(lab, timeout);
+}
+
 const notices = (lab: LabPage) => lab.page.getByTestId('banner-notice').allTextContents();
 const errors = (lab: LabPage) => lab.page.getByTestId('banner-error').allTextContents();
 const innerChannels = async (lab: LabPage) => Number(await lab.page.locator(INNER).getAttribute('data-channels'));
@@ -40,6 +49,7 @@ interface StoreEvent {
   kind: string;
   bytes?: number;
   ms?: number;
+  readMs?: number;
   message?: string;
 }
 const flush = (lab: LabPage) => lab.page.evaluate(() => window.__lab!.flushModelStore()) as Promise<StoreEvent | null>;
@@ -58,12 +68,12 @@ describe('the current model persists', () => {
       expect(await innerChannels(lab)).toBe(denseInner / 2);
       const saved = await flush(lab);
       expect(saved?.kind).toBe('saved');
-      console.log(`saved the pruned tiny model: ${saved!.bytes} bytes of weights, ${saved!.ms!.toFixed(1)} ms from read-back to commit`);
+      console.log(`saved the pruned tiny model: ${saved!.bytes} bytes of weights, ${saved!.ms!.toFixed(1)} ms from read-back to commit (read-back and dense hash ${saved!.readMs!.toFixed(1)} ms)`);
       const channels = await lab.page.getByTestId('strip-bar').evaluateAll((bars) => bars.map((b) => b.getAttribute('data-channels')));
 
       // Reload: the pruned model comes back with its lineage; its run is updated, not doubled.
       await lab.page.reload();
-      await settled(lab, 2);
+      await startedUp(lab);
       await expect.poll(() => notices(lab)).toContainEqual(expect.stringContaining('Restored the pruned model from your last visit: tiny, pruned with'));
       expect(await lab.page.getByTestId('strip-bar').evaluateAll((bars) => bars.map((b) => b.getAttribute('data-channels')))).toEqual(channels);
       expect(await lineage(lab)).toContain('50%');
@@ -80,7 +90,7 @@ describe('the current model persists', () => {
       await lab.page.evaluate(() => window.__lab!.simulateCrash('close'));
       await expect.poll(() => errors(lab), { timeout: 30_000 }).toContainEqual(expect.stringContaining('stopped unexpectedly'));
       await expect.poll(() => notices(lab), { timeout: 120_000 }).toContainEqual(expect.stringContaining('Restored the pruned model from before the crash'));
-      await settled(lab, 2);
+      await startedUp(lab);
       console.log(`recovered from the crash in ${((Date.now() - t0) / 1000).toFixed(1)} s (new worker, backend, model, restore, dataset, baseline evaluation)`);
       expect(await innerChannels(lab)).toBe(denseInner / 2);
       expect(await lineage(lab)).toContain('50%');
@@ -92,7 +102,8 @@ describe('the current model persists', () => {
       // An uncaught error at the worker's top level counts as a crash too.
       await lab.page.evaluate(() => window.__lab!.simulateCrash('throw'));
       await expect.poll(() => errors(lab), { timeout: 30_000 }).toContainEqual(expect.stringContaining('Simulated crash of the lab worker'));
-      await settled(lab, 2);
+      await expect.poll(() => lab.page.getByTestId('last-eval').count(), { timeout: 30_000 }).toBe(0);
+      await startedUp(lab);
       await expect.poll(() => innerChannels(lab), { timeout: 60_000 }).toBe(denseInner / 2);
 
       // A full quota: the prune lands, the user is told the model is not kept.
@@ -105,20 +116,20 @@ describe('the current model persists', () => {
       await expect.poll(() => notices(lab)).toContainEqual(expect.stringContaining('storage for this site is full (QuotaExceededError)'));
       // The older model is not left to come back as if it were this one.
       await lab.page.reload();
-      await settled(lab, 3);
+      await startedUp(lab);
       expect(await notices(lab)).not.toContainEqual(expect.stringContaining('Restored'));
       expect(await lineage(lab)).toBe('dense (unpruned)');
 
       // Prune again (storage works in the new worker), then reset: the record is cleared.
       await lab.page.getByTestId('rate').fill('0.5');
       await lab.page.getByTestId('prune').click();
-      await settled(lab, 3);
+      await settled(lab, 4);
       expect((await flush(lab))?.kind).toBe('saved');
       await lab.page.getByTestId('reset').click();
       await expect.poll(() => lineage(lab)).toBe('dense (unpruned)');
       expect((await flush(lab))?.kind).toBe('cleared');
       await lab.page.reload();
-      await settled(lab, 3);
+      await startedUp(lab);
       expect(await lineage(lab)).toBe('dense (unpruned)');
       expect(await innerChannels(lab)).toBe(denseInner);
       expect(await notices(lab)).not.toContainEqual(expect.stringContaining('Restored'));
@@ -143,7 +154,7 @@ describe('the current model persists', () => {
         await window.__lab!.simulateCrash('close');
       });
       await expect.poll(() => notices(lab), { timeout: 120_000 }).toContainEqual(expect.stringContaining('Restored the pruned model from before the crash'));
-      await settled(lab, 2);
+      await startedUp(lab);
       // Either model, never a mix: the strip, the lineage and the restore notice agree.
       const restored = (await notices(lab)).find((n) => n.includes('before the crash'))!;
       const channels = await innerChannels(lab);
