@@ -37,9 +37,10 @@ export interface LabConfig {
   ptlRatio?: number;
   /** PTL joins the last stage or every stage; undefined = the engine's default. */
   ptlFuse?: 'last' | 'every';
-  /** Sensitivity scan: rates as "0.25,0.5,0.75" and the query limit (0 = all). */
+  /** Sensitivity scan: rates as "0.25,0.5,0.75", the query and test-identity limits (0 = all). */
   sensRates: string;
   sensQueries: number;
+  sensIds: number;
   metric: 'mAP' | 'rank1';
   xAxis: 'macs' | 'params' | 'latency';
   paper: boolean;
@@ -69,6 +70,7 @@ export const DEFAULT_CONFIG: LabConfig = {
   ptl: false,
   sensRates: '0.25,0.5,0.75',
   sensQueries: 100,
+  sensIds: 0,
   metric: 'mAP',
   xAxis: 'macs',
   paper: true,
@@ -102,6 +104,7 @@ const KEYS: Record<keyof LabConfig, string> = {
   ptlFuse: 'ptlf',
   sensRates: 'srates',
   sensQueries: 'sq',
+  sensIds: 'sids',
   metric: 'metric',
   xAxis: 'x',
   paper: 'paper',
@@ -142,6 +145,7 @@ const CHECKS: Record<keyof LabConfig, Check> = {
   ptlFuse: oneOf('last', 'every'),
   sensRates: (r) => (parseRates(r) ? r : undefined),
   sensQueries: num(0, 1_000_000, true),
+  sensIds: (r) => { const v = num(0, 1_000_000, true)(r); return v === 1 ? undefined : v; },
   metric: oneOf('mAP', 'rank1'),
   xAxis: oneOf('macs', 'params', 'latency'),
   paper: bool,

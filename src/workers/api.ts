@@ -352,6 +352,11 @@ export interface SensitivityRequest {
   rates: number[];
   /** Score on at most this many query images (a seeded subset; the gallery stays whole). 0 = all. */
   maxQueries: number;
+  /**
+   * First keep only this many test identities (seeded; their queries and gallery images plus the
+   * same share of distractors), since embedding the gallery dominates each evaluation. 0 = all.
+   */
+  maxIdentities?: number;
   seed: number;
 }
 

@@ -13,6 +13,7 @@ import type { CriterionData } from '../engine/prune/criterion';
 import { prunableGroups } from '../engine/prune/groups';
 import { sensitivity } from '../engine/prune/sensitivity';
 import { Prng } from '../engine/util/prng';
+import { evaluationSubset } from '../engine/scenarios/subset';
 import type { SensitivityOutcome, SensitivityPlan, SensitivityRequest } from './api';
 import { yieldToEventLoop, type Job } from './jobs';
 
@@ -42,15 +43,24 @@ function checkRequest(req: SensitivityRequest): void {
     if (typeof r !== 'number' || !(r > 0 && r < 1)) throw new LabError('bad-argument', `Every sensitivity rate must be above 0 and below 1; found ${String(r)}.`);
   }
   if (new Set(req.rates).size !== req.rates.length) throw new LabError('bad-argument', `The sensitivity rates must differ from each other; got ${req.rates.join(', ')}.`);
+  const ids = req.maxIdentities ?? 0;
+  if (!Number.isInteger(ids) || ids < 0 || ids === 1) throw new LabError('bad-argument', `The identity limit must be a whole number of at least 2 (0 for all identities); got ${String(req.maxIdentities)}.`);
   if (!Number.isInteger(req.maxQueries) || req.maxQueries < 0) throw new LabError('bad-argument', `The query limit must be a whole number (0 for all queries); got ${String(req.maxQueries)}.`);
   if (req.scope !== 'inner' && req.scope !== 'inner+trunk') throw new LabError('bad-argument', `The scope must be "inner" or "inner+trunk"; got "${String(req.scope)}".`);
+}
+
+/** The images a scan evaluates on: the identity subset, then at most maxQueries of its queries. */
+export function sensitivityEvaluation(dataset: ReidDataset, req: SensitivityRequest): { query: ReidSplit; gallery: ReidSplit } {
+  const ids = req.maxIdentities ?? 0;
+  const sub = ids === 0 ? { query: dataset.query, gallery: dataset.gallery } : evaluationSubset(dataset, ids, req.seed);
+  return { query: querySubset(sub.query, req.maxQueries, req.seed), gallery: sub.gallery };
 }
 
 export function planSensitivity(model: ReidModel, dataset: ReidDataset, req: SensitivityRequest): SensitivityPlan {
   checkRequest(req);
   const groups = prunableGroups(model.spec, req.scope).length;
-  const queries = req.maxQueries === 0 ? dataset.query.count : Math.min(req.maxQueries, dataset.query.count);
-  return { groups, rates: req.rates.length, evaluations: 1 + groups * req.rates.length, queries, gallery: dataset.gallery.count };
+  const ev = sensitivityEvaluation(dataset, req);
+  return { groups, rates: req.rates.length, evaluations: 1 + groups * req.rates.length, queries: ev.query.count, gallery: ev.gallery.count };
 }
 
 function eta(sec: number): string {
@@ -70,7 +80,7 @@ export async function runSensitivity(
   const needsData = criterion.needs === 'data' || criterion.needs === 'data+gradients';
   if (needsData && !fineTuneSplit) throw new LabError('bad-dataset', `${criterion.name} scores channels on images; load a dataset with a training split first.`);
   const criterionData: CriterionData | undefined = needsData && fineTuneSplit ? { split: fineTuneSplit, batches: 2, batchSize: Math.min(16, fineTuneSplit.count) } : undefined;
-  const evaluation = { query: querySubset(dataset.query, req.maxQueries, req.seed), gallery: dataset.gallery };
+  const evaluation = sensitivityEvaluation(dataset, req);
   const t0 = performance.now();
   job.progress(0, `Scoring channels with ${criterion.name}`);
   let firstEvalAt = NaN;

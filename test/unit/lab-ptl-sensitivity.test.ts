@@ -155,6 +155,10 @@ describe('sensitivity job', () => {
         expect(() => planSensitivity(m, d, { ...req, rates })).toThrow(expect.objectContaining({ code: 'bad-argument' }));
       }
       expect(() => planSensitivity(m, d, { ...req, maxQueries: -1 })).toThrow(expect.objectContaining({ code: 'bad-argument' }));
+      // An identity subset shrinks query and gallery alike (3 of 6 test identities: 3 x 2 queries, 3 x 4 gallery images).
+      expect(planSensitivity(m, d, { ...req, maxQueries: 0, maxIdentities: 3 })).toMatchObject({ queries: 6, gallery: 12 });
+      expect(planSensitivity(m, d, { ...req, maxQueries: 4, maxIdentities: 3 })).toMatchObject({ queries: 4, gallery: 12 });
+      expect(() => planSensitivity(m, d, { ...req, maxIdentities: 1 })).toThrow(expect.objectContaining({ code: 'bad-argument' }));
     } finally {
       m.dispose();
     }

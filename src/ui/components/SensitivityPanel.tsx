@@ -103,8 +103,8 @@ export const SensitivityPanel = memo(function SensitivityPanel({ config, setConf
   const [metric, setMetric] = useState<Metric>('mAP');
   const criterion = criteria.find((c) => c.id === config.criterion);
   const req = useMemo<SensitivityRequest | null>(
-    () => (rates ? { criterion: config.criterion, scope: config.scope, rates, maxQueries: config.sensQueries, seed: config.pruneSeed } : null),
-    [rates, config.criterion, config.scope, config.sensQueries, config.pruneSeed],
+    () => (rates ? { criterion: config.criterion, scope: config.scope, rates, maxQueries: config.sensQueries, maxIdentities: config.sensIds, seed: config.pruneSeed } : null),
+    [rates, config.criterion, config.scope, config.sensQueries, config.sensIds, config.pruneSeed],
   );
 
   // The scan's size, before it runs (the worker counts the groups of this scope).
@@ -141,8 +141,12 @@ export const SensitivityPanel = memo(function SensitivityPanel({ config, setConf
               }}
             />
           </label>
-          <label>
+          <label title="Embedding the gallery dominates each evaluation: fewer test identities make the scan faster (their queries and gallery images, and the same share of distractors)">
             At most{' '}
+            <input className="num" data-testid="sens-ids" type="number" min={0} value={config.sensIds} onChange={(e) => { const v = Math.max(0, Math.floor(Number(e.target.value) || 0)); setConfig({ sensIds: v === 1 ? 2 : v }); }} /> test identities (0: all),
+          </label>
+          <label>
+            at most{' '}
             <input className="num" data-testid="sens-queries" type="number" min={0} value={config.sensQueries} onChange={(e) => setConfig({ sensQueries: Math.max(0, Math.floor(Number(e.target.value) || 0)) })} /> queries (0: all)
           </label>
           <button type="button" data-testid="sens-run" disabled={!req || !hasDataset} onClick={start}>
