@@ -30,6 +30,9 @@ afterAll(async () => {
 
 async function baseline(lab: LabPage, timeout = 180_000): Promise<void> {
   await expect.poll(() => chartPoints(lab), { timeout, interval: 250 }).toBeGreaterThanOrEqual(1);
+  // After a reload the saved runs are on the chart at once and the page is briefly idle between
+  // its start-up jobs: the start-up evaluation's score line is what says they are done.
+  await lab.page.getByTestId('last-eval').waitFor({ timeout });
   await idle(lab, timeout);
 }
 
