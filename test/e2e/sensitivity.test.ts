@@ -30,6 +30,7 @@ describe('layer sensitivity scan', () => {
 
       await lab.page.getByTestId('sens-rates').fill('0.25,0.5');
       await lab.page.getByTestId('sens-queries').fill('0');
+      await lab.page.getByTestId('sens-ids').fill('0');
       expect(new URL(lab.page.url()).searchParams.get('srates')).toBe('0.25,0.5');
       // The worker's own count of the groups (ResNet-18: one inner group per basic block).
       const plan = await lab.page.evaluate(() => window.__lab!.sensitivityPlan({ criterion: 'l1', scope: 'inner', rates: [0.25, 0.5], maxQueries: 0, seed: 1 }));

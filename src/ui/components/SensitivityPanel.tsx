@@ -175,7 +175,7 @@ export const SensitivityPanel = memo(function SensitivityPanel({ config, setConf
         <div data-testid="sens-result">
           <div className="row small">
             <span className="muted">
-              {result.model}, {result.criterionName}, {result.evaluations} evaluations on {result.queries} queries in {(result.ms / 1000).toFixed(1)} s.
+              {result.model}, {result.criterionName}, {result.evaluations} evaluations on {result.queries} queries and {result.gallery} gallery images in {(result.ms / 1000).toFixed(1)} s.
             </span>
             <label>
               Show{' '}
