@@ -173,6 +173,8 @@ export function App() {
           job={ftJob}
           busy={lab.busy}
           ptl={lab.modelState?.lineage.ptl ?? null}
+          modelStateId={lab.modelState?.stateId ?? null}
+          ptlPreview={lab.ptlCostPreview}
           onApplySplit={lab.applyFineTuneSplit}
           onStart={lab.fineTune}
           onPause={lab.setPaused}

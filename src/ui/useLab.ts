@@ -18,6 +18,8 @@ import type {
   ModelState,
   ModelSummary,
   PruneOutcome,
+  PtlCostPreview,
+  PtlOptions,
   ReproduceRequest,
   ReproduceTick,
   ReproduceView,
@@ -92,6 +94,8 @@ export interface Lab {
   exportModel(format: 'tfjs' | 'safetensors'): void;
   clearRuns(): void;
   exportRuns(format: 'csv' | 'json'): void;
+  /** What a PTL branch with these settings would add to the current model (null: no model yet). */
+  ptlCostPreview(opts: PtlOptions): Promise<PtlCostPreview | null>;
   /** What a sensitivity scan would cost (null if it cannot run: the banner says why). */
   sensitivityPlan(req: SensitivityRequest): Promise<SensitivityPlan | null>;
   /** A sensitivity scan as a job ("Sensitivity scan"); null if it failed or was cancelled. */
@@ -580,6 +584,10 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     [run],
   );
 
+  const ptlCostPreview = useCallback(async (opts: PtlOptions) => {
+    const client = clientRef.current;
+    return client ? client.api.ptlCostPreview(opts).catch(() => null) : null;
+  }, []);
   const sensitivityPlan = useCallback(async (req: SensitivityRequest) => {
     const client = clientRef.current;
     if (!client) return null;
@@ -632,6 +640,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     reproduce,
     sensitivityPlan,
     sensitivity,
+    ptlCostPreview,
     rankedLists,
   };
 }

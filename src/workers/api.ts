@@ -322,6 +322,9 @@ export interface PtlInfo {
   steps: number;
 }
 
+/** What a PTL branch with these settings would cost on the current model, before training it. */
+export type PtlCostPreview = Omit<PtlInfo, 'steps'>;
+
 export interface FineTuneOutcome {
   steps: number;
   finalLoss: number;
@@ -524,6 +527,8 @@ export interface LabWorkerApi {
   criteria(): CriterionInfo[];
   prune(req: PruneRequest, jobId: string, onProgress?: ProgressCallback): Promise<PruneOutcome>;
   fineTune(req: FineTuneRequest, jobId: string, onProgress?: ProgressCallback): Promise<FineTuneOutcome>;
+  /** The MACs and params a PTL side branch with these settings adds to the current model. */
+  ptlCostPreview(opts: PtlOptions): PtlCostPreview;
   /** How many evaluations a sensitivity scan needs, on how many images. */
   sensitivityPlan(req: SensitivityRequest): SensitivityPlan;
   /** Sensitivity scan of the dense model: groups x rates evaluations, with progress, ETA and cancel. */

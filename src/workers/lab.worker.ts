@@ -26,6 +26,7 @@ import { exportModel, openModelFiles } from './model-files';
 import { RankedListsCache, rankedListsPage } from './ranked-lists';
 import type { DatasetSummary } from './api';
 import { planSensitivity, runSensitivity } from './sensitivity';
+import { ptlCostPreview } from './ptl';
 
 installErrorTransfer();
 
@@ -262,6 +263,10 @@ const api: LabWorkerApi = {
 
   fineTune(req, jobId, onProgress) {
     return persisting(() => guarded(() => jobs.run(jobId, 'Fine-tuning', onProgress, (job) => session.fineTune(req, job))));
+  },
+
+  ptlCostPreview(opts) {
+    return ptlCostPreview(session.requireModel().spec, opts);
   },
 
   sensitivityPlan(req) {

@@ -12,7 +12,7 @@ import { LabError } from '../engine/errors';
 import type { ResNetSpec } from '../engine/model/spec';
 import { ptlCost } from '../engine/ptl/ptl-cost';
 import { DEFAULT_PTL_CONFIG, resolvePtlConfig, type PtlConfig, type PtlSideBranch } from '../engine/ptl/side-branch';
-import type { PtlInfo, PtlOptions } from './api';
+import type { PtlCostPreview, PtlInfo, PtlOptions } from './api';
 
 /**
  * The branch settings for a request: the page's knobs over the engine's defaults, seeded with
@@ -35,8 +35,16 @@ export function sameBranchShape(a: PtlConfig, b: PtlConfig): boolean {
 
 /** What the page shows about a model's branch: its settings and its cost beside the backbone's. */
 export function ptlInfo(spec: ResNetSpec, branch: PtlSideBranch, steps: number): PtlInfo {
-  const cost = ptlCost(spec, branch.config);
-  const c = branch.config;
+  return { ...costOf(spec, branch.config), steps };
+}
+
+/** The cost a branch with the page's settings would add to a model of this spec, before training. */
+export function ptlCostPreview(spec: ResNetSpec, opts: PtlOptions): PtlCostPreview {
+  return costOf(spec, ptlConfigFor(opts, DEFAULT_PTL_CONFIG.seed));
+}
+
+function costOf(spec: ResNetSpec, c: PtlConfig): PtlCostPreview {
+  const cost = ptlCost(spec, c);
   return {
     cellRatio: c.cellRatio,
     fuseInto: c.fuseInto,
@@ -46,6 +54,5 @@ export function ptlInfo(spec: ResNetSpec, branch: PtlSideBranch, steps: number):
     branchParams: cost.params,
     backboneMacs: cost.backbone.macs,
     backboneParams: cost.backbone.params,
-    steps,
   };
 }

@@ -31,18 +31,21 @@ describe('PTL fine-tuning in the page', () => {
       await idle(lab);
       const tensorsBefore = await lab.page.evaluate(() => window.__lab!.numTensors());
 
-      await lab.page.getByTestId('ptl').check();
-      expect(new URL(lab.page.url()).searchParams.get('ptl')).toBe('1');
-      await lab.page.getByTestId('steps').fill('3');
-      await lab.page.getByTestId('finetune').click();
-      await expect.poll(() => chartPoints(lab), { timeout: 180_000, interval: 250 }).toBe(2);
-      await idle(lab);
-
       // The branch's cost, as the engine counts it for this model with the default settings.
       const spec = buildSpec({ depth: 18, widthMultiplier: 0.125, inputHeight: 64, inputWidth: 32 });
       const want = ptlCost(spec);
       const backbone = modelCost(spec);
       expect(want.macs).toBeGreaterThan(0);
+
+      await lab.page.getByTestId('ptl').check();
+      expect(new URL(lab.page.url()).searchParams.get('ptl')).toBe('1');
+      // Before training: what the branch will cost at inference.
+      await expect.poll(() => lab.page.getByTestId('ptl-preview').getAttribute('data-branch-macs'), { timeout: 10_000 }).toBe(String(want.macs));
+      await lab.page.getByTestId('steps').fill('3');
+      await lab.page.getByTestId('finetune').click();
+      await expect.poll(() => chartPoints(lab), { timeout: 180_000, interval: 250 }).toBe(2);
+      await idle(lab);
+
       const cost = lab.page.getByTestId('ptl-cost');
       expect(Number(await cost.getAttribute('data-branch-macs'))).toBe(want.macs);
       expect(Number(await cost.getAttribute('data-branch-params'))).toBe(want.params);

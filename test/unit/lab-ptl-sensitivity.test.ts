@@ -18,7 +18,7 @@ import type { ReidDataset } from '../../src/engine/data/types';
 import { isLabError } from '../../src/engine/errors';
 import { LabSession } from '../../src/workers/session';
 import { Job } from '../../src/workers/jobs';
-import { ptlConfigFor, sameBranchShape } from '../../src/workers/ptl';
+import { ptlConfigFor, ptlCostPreview, sameBranchShape } from '../../src/workers/ptl';
 import { groupLabel, planSensitivity, querySubset, runSensitivity } from '../../src/workers/sensitivity';
 import { syntheticSplit } from './train-fixtures';
 
@@ -65,6 +65,10 @@ describe('PTL in the lab session', () => {
     }
     expect(sameBranchShape(ptlConfigFor({}, 1), ptlConfigFor({}, 2))).toBe(true);
     expect(sameBranchShape(ptlConfigFor({}, 1), ptlConfigFor({ cellRatio: 0.5 }, 1))).toBe(false);
+    // The preview counts what a trained branch of the same settings will report.
+    const wide = ptlCost(spec, { cellRatio: 0.5 });
+    expect(ptlCostPreview(spec, { cellRatio: 0.5 })).toMatchObject({ branchMacs: wide.macs, branchParams: wide.params, backboneMacs: modelCost(spec).macs, cellRatio: 0.5 });
+    expect(ptlCostPreview(spec, {}).branchMacs).toBeLessThan(wide.macs);
   });
 
   it('fine-tunes backbone + branch, evaluates with the branch, continues/restarts/drops it, frees it on reset', async () => {

@@ -4,11 +4,11 @@
  * The PTL switch adds a side branch of BConv-Cells trained with the backbone; the branch stays
  * in the model at inference, so the panel shows its MACs and params next to the backbone's.
  */
-import { memo, useDeferredValue, useState } from 'react';
+import { memo, useDeferredValue, useEffect, useState } from 'react';
 import { CartesianGrid, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import { useWidth } from './useWidth';
 import { formatMacs, formatParams } from '../../engine/cost/macs';
-import type { FineTuneSplitSummary, PtlInfo } from '../../workers/api';
+import type { FineTuneSplitSummary, PtlCostPreview, PtlInfo, PtlOptions } from '../../workers/api';
 import type { LabConfig } from '../url';
 import type { JobView, TrainingView } from '../useLab';
 import { Panel } from './Panel';
@@ -22,6 +22,9 @@ interface Props {
   busy: boolean;
   /** The current model's PTL side branch (its lineage), if it has one. */
   ptl?: PtlInfo | null;
+  /** The current model's state (its cost changes with pruning), for the PTL cost preview. */
+  modelStateId?: number | null;
+  ptlPreview?(opts: PtlOptions): Promise<PtlCostPreview | null>;
   onApplySplit(): void;
   onStart(): void;
   onPause(paused: boolean): void;
@@ -134,8 +137,18 @@ function PtlCost({ ptl }: { ptl: PtlInfo }) {
   );
 }
 
-export const FineTunePanel = memo(function FineTunePanel({ config, setConfig, ftSplit, training, job, busy, ptl, onApplySplit, onStart, onPause }: Props) {
+export const FineTunePanel = memo(function FineTunePanel({ config, setConfig, ftSplit, training, job, busy, ptl, modelStateId, ptlPreview, onApplySplit, onStart, onPause }: Props) {
   const running = Boolean(training?.running);
+  // What the branch would cost on the current model, shown before training it.
+  const [preview, setPreview] = useState<PtlCostPreview | null>(null);
+  useEffect(() => {
+    let live = true;
+    if (!config.ptl || !ptlPreview || modelStateId === null || modelStateId === undefined) setPreview(null);
+    else void ptlPreview({ ...(config.ptlRatio !== undefined ? { cellRatio: config.ptlRatio } : {}), ...(config.ptlFuse ? { fuseInto: config.ptlFuse } : {}) }).then((p) => live && setPreview(p));
+    return () => {
+      live = false;
+    };
+  }, [config.ptl, config.ptlRatio, config.ptlFuse, modelStateId, ptlPreview]);
   const points = useDeferredValue(training?.points ?? NO_POINTS);
   const [detail, setDetail] = useState(false);
   return (
@@ -197,7 +210,16 @@ export const FineTunePanel = memo(function FineTunePanel({ config, setConfig, ft
         </div>
         {config.ptl && (
           <p className="muted small">
-            PTL trains a side branch of BConv-Cells with the backbone; the branch stays in the model at inference and adds its own MACs and parameters, shown after the run. Fine-tuning a PTL model again with PTL on continues its branch; with PTL off the branch is dropped.
+            PTL trains a side branch of BConv-Cells with the backbone; the branch stays in the model at inference
+            {preview ? (
+              <span data-testid="ptl-preview" data-branch-macs={preview.branchMacs}>
+                {' '}
+                and adds {formatMacs(preview.branchMacs)} ({pct(preview.branchMacs, preview.backboneMacs)} of the backbone&apos;s {formatMacs(preview.backboneMacs)}) and {formatParams(preview.branchParams)} parameters ({pct(preview.branchParams, preview.backboneParams)})
+              </span>
+            ) : (
+              ' and adds its own MACs and parameters'
+            )}
+            . Fine-tuning a PTL model again with PTL on continues its branch; with PTL off the branch is dropped.
           </p>
         )}
         <p className="muted small">
