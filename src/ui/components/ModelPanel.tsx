@@ -22,7 +22,7 @@ function lineageText(l: Lineage): string {
       `pruned with ${l.prune.criterionName} (${(l.prune.removedFraction * 100).toFixed(0)}% of the ${l.prune.scope === 'inner' ? 'inner' : 'inner and trunk'} channels, ${l.prune.ranking}, ${l.prune.strategy})`,
     );
   }
-  if (l.fineTuneSteps > 0) parts.push(`fine-tuned ${l.fineTuneSteps} steps`);
+  if (l.fineTuneSteps > 0) parts.push(`fine-tuned ${l.fineTuneSteps} steps${l.ptl ? ` (with a PTL side branch, ${l.ptl.steps} steps; evaluated with it)` : ''}`);
   return parts.length ? parts.join(', then ') : 'dense (unpruned)';
 }
 
