@@ -116,9 +116,12 @@ export function App() {
       )}
       <div className="scorebar" data-testid="scorebar">
         {lab.lastEval && (
-          <span data-testid="last-eval">
+          <span data-testid="last-eval" data-source={lab.lastEval.source ?? 'live'}>
             Current model on {lab.lastEval.dataset}: mAP {(lab.lastEval.mAP * 100).toFixed(2)}, rank-1 {(lab.lastEval.rank1 * 100).toFixed(2)}, rank-5 {(lab.lastEval.rank5 * 100).toFixed(2)} ({lab.lastEval.numValidQueries}{' '}
             queries, {lab.lastEval.numGallery} gallery images)
+            {lab.lastEval.source === 'card' && (
+              <strong data-testid="from-card"> — from the model card (computed offline on these weights, not measured on this page; Evaluate measures it here)</strong>
+            )}
           </span>
         )}
         <button type="button" className="secondary" data-testid="evaluate" disabled={lab.busy || !lab.dataset} onClick={lab.evaluate}>

@@ -32,6 +32,8 @@ export interface Run {
   /** The PTL side branch's share of macs/params (null without PTL). */
   branchMacs?: number | null;
   branchParams?: number | null;
+  /** 'card': the zoo model card's figures, shown at start-up instead of an evaluation; never measured on this page. Absent: measured here. */
+  source?: 'card';
 }
 
 export type CostAxis = 'macs' | 'params' | 'latency';
@@ -58,7 +60,7 @@ export function paretoFront<T>(points: readonly T[], x: (p: T) => number, y: (p:
 export const RUN_FIELDS: (keyof Run)[] = [
   'id', 'createdAt', 'kind', 'model', 'modelSource', 'dataset', 'backend', 'criterion', 'criterionName', 'strategy',
   'rate', 'scope', 'ranking', 'macs', 'params', 'latencyMs', 'mAP', 'rank1', 'rank5', 'fineTuneSteps',
-  'ptl', 'branchMacs', 'branchParams',
+  'ptl', 'branchMacs', 'branchParams', 'source',
 ];
 
 function csvCell(v: unknown): string {

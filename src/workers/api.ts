@@ -199,7 +199,14 @@ export interface EvalSummary {
   numGallery: number;
   dataset: string;
   ms: number;
+  /** 'card': the zoo model card's figures (computed offline by `lab card`), not measured on this page. */
+  source?: 'card';
 }
+
+/** The start-up baseline: the card's figures when they describe exactly this model and dataset, else why not. */
+export type CardBaselineOutcome =
+  | { kind: 'card'; eval: EvalSummary & { source: 'card' }; cardCreated: string | null }
+  | { kind: 'live'; reason: string };
 
 export type StrategyId = 'once' | 'iterative' | 'soft';
 
@@ -524,6 +531,8 @@ export interface LabWorkerApi {
   setFineTuneSplit(req: FineTuneSplitRequest): FineTuneSplitSummary;
 
   evaluate(jobId: string, onProgress?: ProgressCallback): Promise<EvalSummary>;
+  /** The dense zoo model's baseline from its card, if it was computed on exactly this dataset (no evaluation is run). */
+  cardBaseline(): Promise<CardBaselineOutcome>;
   criteria(): CriterionInfo[];
   prune(req: PruneRequest, jobId: string, onProgress?: ProgressCallback): Promise<PruneOutcome>;
   fineTune(req: FineTuneRequest, jobId: string, onProgress?: ProgressCallback): Promise<FineTuneOutcome>;

@@ -27,6 +27,7 @@ import { RankedListsCache, rankedListsPage } from './ranked-lists';
 import type { DatasetSummary } from './api';
 import { planSensitivity, runSensitivity } from './sensitivity';
 import { ptlCostPreview } from './ptl';
+import { cardBaseline } from './card-baseline';
 
 installErrorTransfer();
 
@@ -251,6 +252,10 @@ const api: LabWorkerApi = {
 
   evaluate(jobId, onProgress) {
     return guarded(() => jobs.run(jobId, 'Evaluating', onProgress, (job) => session.evaluate(job)));
+  },
+
+  cardBaseline() {
+    return guarded(() => cardBaseline(session, datasetSummary));
   },
 
   criteria() {

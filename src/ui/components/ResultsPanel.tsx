@@ -86,6 +86,7 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
                 <div className="tip">
                   <strong>{r.kind === 'baseline' ? 'dense baseline' : `${r.criterionName ?? 'dense'}${r.rate !== null ? `, ${(r.rate * 100).toFixed(0)}% removed` : ''}`}</strong>
                   {r.fineTuneSteps > 0 && <div>fine-tuned {r.fineTuneSteps} steps</div>}
+                  {r.source === 'card' && <div>from the model card, not measured on this page</div>}
                   <div>
                     {METRIC_LABEL[metric]}: {p.y.toFixed(2)} · {fmtCost(axis, p.x)}
                   </div>
@@ -199,7 +200,7 @@ function RunsTable({ runs }: { runs: Run[] }) {
           </tr>
         ) : (
           sorted.map((r) => (
-            <tr key={r.id} data-testid="run-row" data-kind={r.kind} data-ptl={r.ptl ? 'true' : 'false'}>
+            <tr key={r.id} data-testid="run-row" data-kind={r.kind} data-ptl={r.ptl ? 'true' : 'false'} data-source={r.source ?? 'live'}>
               <td>
                 <span className="dot" style={{ background: color(series(r)) }} />
                 {r.criterionName ?? (r.kind === 'fine-tuned' ? 'dense' : 'dense (baseline)')}
@@ -208,6 +209,12 @@ function RunsTable({ runs }: { runs: Run[] }) {
                   <span className="tag" title={`Fine-tuned with PTL; its side branch (${formatMacs(r.branchMacs ?? 0)}, ${formatParams(r.branchParams ?? 0)} params) is counted in MACs and Params`}>
                     {' '}
                     · PTL
+                  </span>
+                )}
+                {r.source === 'card' && (
+                  <span className="tag" data-testid="run-from-card" title="These figures come from the zoo model's card.json (computed offline by `lab card` on these weights and this dataset); press Evaluate to measure them on this page.">
+                    {' '}
+                    · from the model card
                   </span>
                 )}
               </td>
