@@ -10,7 +10,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -253,4 +253,18 @@ export function chartPoints(lab: LabPage): Promise<number> {
 /** Wait until the page says no job is running (WebGPU on SwiftShader needs a long timeout). */
 export async function idle(lab: LabPage, timeout = 120_000): Promise<void> {
   await expect.poll(() => lab.page.locator('.app').getAttribute('data-busy'), { timeout, interval: 200 }).toBe('false');
+}
+
+/** One preview server and one browser for a test file: started before its tests, stopped after. */
+export function useLabServer(): { server: Server; lb: LabBrowser } {
+  const h = {} as { server: Server; lb: LabBrowser };
+  beforeAll(async () => {
+    h.server = await startPreview();
+    h.lb = await launchBrowser();
+  });
+  afterAll(async () => {
+    await h.lb?.close();
+    await h.server?.stop();
+  });
+  return h;
 }

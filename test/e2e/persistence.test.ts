@@ -5,23 +5,12 @@
  * the lab recovers on its own with the pruned model and evaluates it; a full quota is a notice and
  * the prune still lands; reset, reload, dense again.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildSpec } from '../../src/engine/model/spec';
 import type { RestoreOutcome } from '../../src/workers/api';
-import { chartPoints, idle, launchBrowser, openLab, startPreview, type LabBrowser, type LabPage, type Server } from './browser';
+import { chartPoints, idle, openLab, type LabPage, useLabServer } from './browser';
 
-let server: Server;
-let lb: LabBrowser;
-
-beforeAll(async () => {
-  server = await startPreview();
-  lb = await launchBrowser();
-});
-
-afterAll(async () => {
-  await lb?.close();
-  await server?.stop();
-});
+const h = useLabServer();
 
 const dense = buildSpec({ depth: 18, widthMultiplier: 0.125, inputHeight: 64, inputWidth: 32 });
 const INNER = '[data-layer="layer2.0.conv1"]';
@@ -66,7 +55,7 @@ const flush = (lab: LabPage) => lab.page.evaluate(() => window.__lab!.flushModel
 
 describe('the current model persists', () => {
   it('survives a reload and two worker crashes; a full quota is a notice; reset clears it', async () => {
-    const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny&tier=XS&rate=0.5');
+    const lab = await openLab(h.lb, h.server.origin, '?backend=wasm&model=tiny&tier=XS&rate=0.5');
     try {
       await settled(lab);
       const denseInner = dense.stages[1][0].mid[0];
@@ -150,7 +139,7 @@ describe('the current model persists', () => {
   });
 
   it('a crash right after a prune restores the previous or the new model, whole; another dense model\'s save is ignored', async () => {
-    const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny&tier=XS&rate=0.5');
+    const lab = await openLab(h.lb, h.server.origin, '?backend=wasm&model=tiny&tier=XS&rate=0.5');
     try {
       await settled(lab);
       await lab.page.getByTestId('prune').click();
@@ -191,7 +180,7 @@ describe('the current model persists', () => {
 // The shipped ResNet-50 x0.5 takes a minute or two on a loaded 2-core machine: opt in with LAB_E2E_PERSIST_R50=1 (numbers for docs/RELIABILITY.md).
 describe.skipIf(!process.env.LAB_E2E_PERSIST_R50)('the current model persists at the default size', () => {
   it('resnet50-w0.5: save and restore of a 50% pruned model', async () => {
-    const lab = await openLab(lb, server.origin, '?backend=wasm&model=resnet50-w0.5&tier=XS&rate=0.5');
+    const lab = await openLab(h.lb, h.server.origin, '?backend=wasm&model=resnet50-w0.5&tier=XS&rate=0.5');
     try {
       await settled(lab, 1, 580_000);
       await lab.page.getByTestId('prune').click();

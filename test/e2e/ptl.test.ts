@@ -4,28 +4,17 @@
  * branch's MACs and params apart from the backbone's, equal to the engine's ptlCost for this
  * model computed here in Node; the run is marked PTL and its cost counts backbone + branch.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildSpec } from '../../src/engine/model/spec';
 import { formatMacs, modelCost } from '../../src/engine/cost/macs';
 import { ptlCost } from '../../src/engine/ptl/ptl-cost';
-import { launchBrowser, openLab, screenshot, startPreview, type LabBrowser, type Server, chartPoints, idle } from './browser';
+import { openLab, screenshot, chartPoints, idle, useLabServer } from './browser';
 
-let server: Server;
-let lb: LabBrowser;
-
-beforeAll(async () => {
-  server = await startPreview();
-  lb = await launchBrowser();
-});
-
-afterAll(async () => {
-  await lb?.close();
-  await server?.stop();
-});
+const h = useLabServer();
 
 describe('PTL fine-tuning in the page', () => {
   it('switch on, fine-tune 3 steps: branch cost shown apart, run marked PTL and costed with the branch', async () => {
-    const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny&tier=XS');
+    const lab = await openLab(h.lb, h.server.origin, '?backend=wasm&model=tiny&tier=XS');
     try {
       await expect.poll(() => chartPoints(lab), { timeout: 180_000, interval: 250 }).toBeGreaterThanOrEqual(1);
       await idle(lab);

@@ -4,22 +4,11 @@
  * to the evaluation's, worst-first ordering by the current model's AP, and after a prune the
  * current row changes while the dense row stays.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RankedListsPage } from '../../src/workers/api';
-import { chartPoints, idle, launchBrowser, openLab, screenshot, startPreview, type LabBrowser, type LabPage, type Server } from './browser';
+import { chartPoints, idle, openLab, screenshot, type LabPage, useLabServer } from './browser';
 
-let server: Server;
-let lb: LabBrowser;
-
-beforeAll(async () => {
-  server = await startPreview();
-  lb = await launchBrowser();
-});
-
-afterAll(async () => {
-  await lb?.close();
-  await server?.stop();
-});
+const h = useLabServer();
 
 interface Cell {
   match: string | null;
@@ -61,7 +50,7 @@ const attr = (lab: LabPage, testId: string, name: string) => lab.page.getByTestI
 
 describe('ranked lists', () => {
   it('top-10 per model with true/false borders, worst first, and the current row follows a prune', async () => {
-    const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny&tier=XS');
+    const lab = await openLab(h.lb, h.server.origin, '?backend=wasm&model=tiny&tier=XS');
     try {
       await expect.poll(() => chartPoints(lab), { timeout: 180_000, interval: 250 }).toBeGreaterThanOrEqual(1);
       await idle(lab);
@@ -141,7 +130,7 @@ describe('ranked lists', () => {
   });
 
   it('in presenter mode the panel is there in large type, and the worker refuses a bad page with a sentence', async () => {
-    const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny&tier=XS&present=1');
+    const lab = await openLab(h.lb, h.server.origin, '?backend=wasm&model=tiny&tier=XS&present=1');
     try {
       await expect.poll(() => chartPoints(lab), { timeout: 180_000, interval: 250 }).toBeGreaterThanOrEqual(1);
       await idle(lab);

@@ -8,27 +8,16 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { QUICK_ROW_IDS, selectRows } from '../../src/engine/scenarios/reproduce-plan';
 import { claimVerdicts, type RowSummary } from '../../src/engine/scenarios/report';
 import { REPRODUCTION_FORMAT, reproductionToJson, type ReproductionRecord } from '../../src/engine/scenarios/reproduction-json';
-import { idle, launchBrowser, openLab, screenshot, startPreview, type LabBrowser, type LabPage, type Server } from './browser';
+import { idle, openLab, screenshot, type LabPage, useLabServer } from './browser';
 
 const QUERY = '?backend=wasm&model=tiny&tier=XS&repro=tiny';
 const REF = resolve(import.meta.dirname, '../../../shared/reference/paper-tables.json');
 
-let server: Server;
-let lb: LabBrowser;
-
-beforeAll(async () => {
-  server = await startPreview();
-  lb = await launchBrowser();
-});
-
-afterAll(async () => {
-  await lb?.close();
-  await server?.stop();
-});
+const h = useLabServer();
 
 const panel = (lab: LabPage) => lab.page.getByTestId('panel-reproduce');
 
@@ -48,7 +37,7 @@ async function labRows(lab: LabPage): Promise<{ id: string; state: string }[]> {
 
 describe('the Reproduce view', () => {
   it.skipIf(!existsSync(REF))('shows the paper table exactly as the reference file, runs the quick plan, and gives a verdict per claim', async () => {
-    const lab = await openLab(lb, server.origin, QUERY);
+    const lab = await openLab(h.lb, h.server.origin, QUERY);
     try {
       // The paper's numbers, as the reference file writes them (two decimals, text compared).
       const text = readFileSync(REF, 'utf8');
@@ -91,7 +80,7 @@ describe('the Reproduce view', () => {
   });
 
   it('cancel leaves the panel usable; the next run finishes the rest; a reload reuses every cell; 3 seeds add two', async () => {
-    const lab = await openLab(lb, server.origin, QUERY);
+    const lab = await openLab(h.lb, h.server.origin, QUERY);
     try {
       await idle(lab, 180_000);
       await panel(lab).getByTestId('repro-run').click();
@@ -153,7 +142,7 @@ describe('the Reproduce view', () => {
       rows,
       verdicts: claimVerdicts(rows),
     };
-    const lab = await openLab(lb, server.origin, QUERY);
+    const lab = await openLab(h.lb, h.server.origin, QUERY);
     try {
       await lab.context.route('**/reproduction.json', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: reproductionToJson(rec) }));
       await lab.page.reload();

@@ -4,25 +4,14 @@
  * every value a percentage in [0, 100], rows named from the field; a second, longer scan is
  * cancelled part-way and leaves no tensor behind and the first heat map in place.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, openLab, screenshot, startPreview, type LabBrowser, type Server, chartPoints, idle } from './browser';
+import { describe, expect, it } from 'vitest';
+import { openLab, screenshot, chartPoints, idle, useLabServer } from './browser';
 
-let server: Server;
-let lb: LabBrowser;
-
-beforeAll(async () => {
-  server = await startPreview();
-  lb = await launchBrowser();
-});
-
-afterAll(async () => {
-  await lb?.close();
-  await server?.stop();
-});
+const h = useLabServer();
 
 describe('layer sensitivity scan', () => {
   it('2 rates: groups x 2 cells in [0, 100]; a cancelled scan leaves no tensors', async () => {
-    const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny&tier=XS');
+    const lab = await openLab(h.lb, h.server.origin, '?backend=wasm&model=tiny&tier=XS');
     try {
       await expect.poll(() => chartPoints(lab), { timeout: 180_000, interval: 250 }).toBeGreaterThanOrEqual(1);
       await idle(lab);
