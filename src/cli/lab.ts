@@ -29,6 +29,7 @@ Commands:
             --scenario 1|2|3|4 --model DIR [--method l1] [--small DIR | --macs-target T] [--steps 100] [--json]
   reproduce The lab-scale Table 5 and the paper's claims (resumable; cache in runs/reproduce/)
             [--quick] [--seeds 3] [--zoo public/models] [--rows a,b] [--out docs/REPRODUCTION.md] [--json-out public/reproduction.json]
+            [--charts reproduction] (links the PNGs 'npm run repro-charts' draws, relative to --out)
   card      Re-evaluate a model folder and rewrite its card.json (keeps the training record)
             --model DIR [--notes TEXT]
 

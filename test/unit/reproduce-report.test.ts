@@ -146,6 +146,13 @@ describe('claim verdicts on hand-made result sets', () => {
     // Our numbers: mean ± std in %, e.g. Hao Li's rank-1 84.2 ± 0.1.
     expect(md).toContain('84.2 ± 0.1');
     expect(md).toContain('- setup line');
+    // Without charts there is no Charts section; with them, one image line per chart, in order.
+    expect(md).not.toContain('## Charts');
+    const charts = [{ title: 'Rank-1 vs MACs', path: 'reproduction/rank1-vs-macs.png' }, { title: 'Paper', path: 'reproduction/paper.png' }];
+    const withCharts = renderReproduction(base, { command: 'c', date: '2025-01-01', machine: 'test', wallSeconds: 60, setup: [], charts });
+    const images = [...withCharts.matchAll(/!\[([^\]]+)\]\(([^)]+)\)/g)].map((m) => [m[1], m[2]]);
+    expect(images).toEqual([['Rank-1 vs MACs', 'reproduction/rank1-vs-macs.png'], ['Paper', 'reproduction/paper.png']]);
+    expect(withCharts.indexOf('## Charts')).toBeLessThan(withCharts.indexOf('## Table 5, side by side'));
   });
 });
 

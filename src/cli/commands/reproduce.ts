@@ -9,7 +9,8 @@
  * Ctrl-C stops after saving the finished cells. The cell loop itself is the engine's
  * (src/engine/scenarios/reproduce.ts), shared with the lab page; this file keeps the files.
  * --json-out FILE also writes the results as JSON (reproduction-json.ts), e.g.
- * public/reproduction.json, which the lab page shows when present.
+ * public/reproduction.json, which the lab page shows when present. --charts DIR links the PNG charts
+ * that `npm run repro-charts -- --out <report's folder>/DIR` draws from that JSON.
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -23,6 +24,7 @@ import type { ScenarioResult, Snapshot } from '../../engine/scenarios/types';
 import { REQUIRED_DEPTHS, reproduceSettings, selectRows, zooName, type ReproduceRow, type ReproduceSettings, type ZooDepth } from '../../engine/scenarios/reproduce-plan';
 import { claimVerdicts, renderReproduction, summarizeRow } from '../../engine/scenarios/report';
 import { runReproduction, type ReproduceCache } from '../../engine/scenarios/reproduce';
+import { reproductionCharts } from '../../engine/scenarios/reproduction-charts';
 import { REPRODUCTION_FORMAT, reproductionToJson, type ReproductionRecord } from '../../engine/scenarios/reproduction-json';
 import { loadModelFromFolder, MODEL_JSON } from '../../node/model-files';
 import { ProgressBar, formatSeconds } from '../progress';
@@ -142,6 +144,8 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
   const cacheFile = str(flags, 'cache', path.join('runs', 'reproduce', 'results.json'));
   const out = optStr(flags, 'out');
   const jsonOut = optStr(flags, 'json-out');
+  // Folder (relative to the report) where `npm run repro-charts` writes the PNGs the report shows.
+  const chartsDir = optStr(flags, 'charts');
   const rowIds = optStr(flags, 'rows')?.split(',').map((s) => s.trim()).filter(Boolean);
   const notes: string[] = [];
   const { rows, dirs } = await findZoo(zoo, selectRows(quick, rowIds), settings.width, notes);
@@ -219,22 +223,23 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
       setup: setupLines(settings, outcome.macsKeep, dirs, fingerprints, sizes),
       notes,
     };
-    const md = renderReproduction(summaries, meta);
+    const record: ReproductionRecord = {
+      format: REPRODUCTION_FORMAT,
+      ...meta,
+      quick,
+      tier: settings.tier,
+      seeds: settings.seeds,
+      budget: settings.budget,
+      macsKeep: outcome.macsKeep,
+      rows: summaries,
+      verdicts: claimVerdicts(summaries),
+    };
+    const charts = chartsDir ? reproductionCharts(record).map((c) => ({ title: c.title, path: `${chartsDir}/${c.name}.png` })) : undefined;
+    const md = renderReproduction(summaries, { ...meta, ...(charts ? { charts } : {}) });
     const file = out ?? path.join(path.dirname(cacheFile), quick ? 'report-quick.md' : 'report.md');
     await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
     await fs.writeFile(file, md);
     if (jsonOut) {
-      const record: ReproductionRecord = {
-        format: REPRODUCTION_FORMAT,
-        ...meta,
-        quick,
-        tier: settings.tier,
-        seeds: settings.seeds,
-        budget: settings.budget,
-        macsKeep: outcome.macsKeep,
-        rows: summaries,
-        verdicts: claimVerdicts(summaries),
-      };
       await fs.mkdir(path.dirname(path.resolve(jsonOut)), { recursive: true });
       await fs.writeFile(jsonOut, reproductionToJson(record));
     }

@@ -197,6 +197,8 @@ export interface ReportMeta {
   wallSeconds: number;
   setup: string[];
   notes?: string[];
+  /** Chart images to show (paths relative to the report), e.g. from reproduction-charts.ts. */
+  charts?: { title: string; path: string }[];
 }
 
 /** The paper's Table 5 exactly as given (all datasets), in its own units. */
@@ -248,6 +250,10 @@ export function renderReproduction(rows: readonly RowSummary[], meta: ReportMeta
   verdicts.forEach((v, i) => {
     parts.push(`### Claim ${i + 1}: ${v.verdict.toUpperCase()}`, '', `> ${v.claim}`, '', `Headline comparison (chosen in advance): ${v.headline}.`, '', ...v.evidence.map((e) => `- ${e}`), '');
   });
+  if (meta.charts?.length) {
+    parts.push('## Charts', '', 'Our rows on our benchmark; the paper\'s Table 5 on its own axes and units (never the same chart).', '');
+    for (const c of meta.charts) parts.push(`![${c.title}](${c.path})`, '');
+  }
   parts.push('## Table 5, side by side', '');
   parts.push('Paper columns: Market-1501, as published (GFLOPs in the paper\'s own, unknown convention). Lab columns: SynthReID S target (the operational domain), models pre-trained on SynthReID S source; cost in MACs (multiply-accumulates) by the lab\'s counting rules; accuracies in %, mean ± std over seeds. "Before FT" is the zoo model the row starts from, evaluated on the target before any fine-tuning. The two sets of units are never mixed or converted.', '');
   parts.push(renderComparisonTable(rows), '');
