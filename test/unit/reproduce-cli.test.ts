@@ -151,5 +151,10 @@ describe('lab reproduce', () => {
     const seen = new Set(Object.values(stored.cells as Record<string, { result: { imagesSeen: number } }>).map((c) => c.result.imagesSeen));
     expect([...seen]).toEqual([2 * 4 * 2]);
     expect(existsSync(`${cache}.tmp`)).toBe(false);
+    // --from-cache with a third seed planned runs nothing and says which rows are short of seeds.
+    const third = await run(reproduceCommand, [...args.map((a, i) => (args[i - 1] === '--seeds' ? '3' : a)), '--from-cache']);
+    expect(third).toMatch(/Ran 0 new cell\(s\).*8 reused/);
+    expect(Object.keys(JSON.parse(readFileSync(cache, 'utf8')).cells)).toHaveLength(8);
+    expect(readFileSync(report, 'utf8')).toContain('Reported from the cache only: 4 of 12 planned cells were not run. Rows with fewer seeds than planned: ResNet-50 (2 of 3), ResNet-18 (2 of 3), Hao Li (l1) (2 of 3), Molchanov, pruned at the source (2 of 3).');
   });
 });

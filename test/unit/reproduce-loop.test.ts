@@ -127,6 +127,40 @@ describe('the reproduction loop', () => {
     expect(Math.min(...progress)).toBe(0);
   });
 
+  it('cachedOnly runs nothing, reports the cached cells, and names the rows short of seeds', async () => {
+    // Two seeds planned; the cache holds resnet18 for both, resnet50 for seed 1 only.
+    const two = { ...settings, seeds: [1, 2] };
+    const c = memoryCache();
+    const full = await runReproduction({ ...input(['resnet18', 'resnet50'], c), settings: two });
+    expect(full.ran).toBe(4);
+    const dropped = [...c.cells.keys()].find((k) => k.startsWith('resnet50/seed2/'))!;
+    c.cells.delete(dropped);
+    const started: string[] = [];
+    const loads: string[] = [];
+    const out = await runReproduction({ ...input(['resnet18', 'resnet50', 'haoli-source'], c, [], loads), settings: two, cachedOnly: true }, { onCellStart: (x) => started.push(x.row.id) });
+    expect(started).toEqual([]);
+    // Nothing runs, so the source domain (needed only to prune at the source) is not generated.
+    expect(loads).toEqual([`target ${H}x${W}`]);
+    expect([out.ran, out.reused, out.notRun]).toEqual([0, 3, 3]);
+    expect(out.summaries.map((x) => [x.row.id, x.n])).toEqual([['resnet50', 1], ['resnet18', 2], ['haoli-source', 0]]);
+    expect(out.summaries.find((x) => x.row.id === 'resnet18')!.after).toEqual(full.summaries.find((x) => x.row.id === 'resnet18')!.after);
+    expect(out.notes.join(' ')).toContain('Reported from the cache only: 3 of 6 planned cells were not run. Rows with fewer seeds than planned: ResNet-50 (1 of 2), Hao Li, pruned at the source (0 of 2).');
+    expect(c.cells.has(dropped)).toBe(false);
+  });
+
+  it('a cancel still collects the cached cells that come after it', async () => {
+    const two = { ...settings, seeds: [1, 2] };
+    const c = memoryCache();
+    await runReproduction({ ...input(['resnet18'], c), settings: two });
+    const seed1 = [...c.cells.keys()].find((k) => k.startsWith('resnet18/seed1/'))!;
+    c.cells.delete(seed1);
+    // Cancelled as seed 1 starts: its work is dropped, seed 2 still comes from the cache.
+    const signal = { aborted: false };
+    const out = await runReproduction({ ...input(['resnet18'], c), settings: two }, { signal, onCellStart: () => (signal.aborted = true) });
+    expect([out.cancelled, out.ran, out.reused, out.notRun]).toEqual([true, 0, 1, 1]);
+    expect(out.summaries[0].n).toBe(1);
+  });
+
   it('without ResNet-50 nothing runs and every row says why', async () => {
     const loads: string[] = [];
     const out = await runReproduction(input(['resnet50', 'resnet18', 'haoli'], memoryCache(), [50], loads));

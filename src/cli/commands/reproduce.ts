@@ -11,6 +11,8 @@
  * --json-out FILE also writes the results as JSON (reproduction-json.ts), e.g.
  * public/reproduction.json, which the lab page shows when present. --charts DIR links the PNG charts
  * that `npm run repro-charts -- --out <report's folder>/DIR` draws from that JSON.
+ * --from-cache runs no cell and reports what the cache holds (e.g. 3 seeds for the headline rows,
+ * 1 for the others); the report's notes name the rows with fewer seeds.
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -146,6 +148,8 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
   const jsonOut = optStr(flags, 'json-out');
   // Folder (relative to the report) where `npm run repro-charts` writes the PNGs the report shows.
   const chartsDir = optStr(flags, 'charts');
+  // Report what the cache holds without running the missing cells (rows may then differ in seeds).
+  const fromCache = bool(flags, 'from-cache');
   const rowIds = optStr(flags, 'rows')?.split(',').map((s) => s.trim()).filter(Boolean);
   const notes: string[] = [];
   const { rows, dirs } = await findZoo(zoo, selectRows(quick, rowIds), settings.width, notes);
@@ -197,6 +201,7 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
           return { target, ...(source ? { source: gen('source', { height, width }) } : {}) };
         },
         cache: fileCache,
+        cachedOnly: fromCache,
       },
       {
         signal,
@@ -211,7 +216,8 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
 
     const wall = (Date.now() - started) / 1000;
     const fingerprints = new Map<ZooDepth, string>([...dirs.keys()].map((d) => [d, outcome.fingerprints[d] ?? '']));
-    if (outcome.notRun > 0) notes.push(`${outcome.notRun} of ${outcome.cells} cells have not run yet (stopped early); run the same command again to finish them.`);
+    // The loop's notes: partly trained models, cells not run (stopped early or --from-cache).
+    notes.push(...outcome.notes.filter((n) => !notes.includes(n)));
     // Rows whose model is missing were not passed to the loop: they are reported as not run.
     const summaries = selectRows(quick, rowIds).map((r) => outcome.summaries.find((s) => s.row.id === r.id) ?? summarizeRow(r, []));
     const sizes = `Target: ${target?.train.count ?? 0} training images; evaluated on ${outcome.evaluation.queries} queries and ${outcome.evaluation.gallery} gallery images.`;

@@ -103,6 +103,11 @@ export interface ReproduceInput {
    */
   loadData: (need: { source: boolean; height: number; width: number }) => Promise<{ target: ReidDataset; source?: ReidDataset }>;
   cache: ReproduceCache;
+  /**
+   * Report only what the cache holds and run nothing: for a report whose rows have different
+   * numbers of seeds (the headline rows 3, the others fewer) without starting the missing cells.
+   */
+  cachedOnly?: boolean;
 }
 
 export interface ReproduceOutcome {
@@ -208,7 +213,7 @@ export async function runReproduction(input: ReproduceInput, hooks: ReproduceHoo
     const r50 = models.get(50)!.model;
     const macsKeep = equalCostKeep(r50.spec, models.get(18)!.model.spec);
     const size = { height: r50.spec.input.height, width: r50.spec.input.width };
-    const data = await input.loadData({ source: runnable.some((r) => r.scenario === 'prune-at-source'), ...size });
+    const data = await input.loadData({ source: !input.cachedOnly && runnable.some((r) => r.scenario === 'prune-at-source'), ...size });
     const target = data.target;
     const evaluation = evaluationSubset(target, settings.evalIds > 0 ? settings.evalIds : Number.MAX_SAFE_INTEGER, 1);
 
@@ -241,10 +246,9 @@ export async function runReproduction(input: ReproduceInput, hooks: ReproduceHoo
         hooks.onCellDone?.(c.info, c.hit.result, true);
         continue;
       }
-      if (hooks.signal?.aborted) {
-        cancelled = true;
-        break;
-      }
+      // After a cancel (or with cachedOnly) later cached cells are still collected; none runs.
+      if (hooks.signal?.aborted) cancelled = true;
+      if (cancelled || input.cachedOnly) continue;
       if (Number.isNaN(runStart)) runStart = now();
       hooks.onCellStart?.(c.info);
       const label = `Cell ${c.info.index} of ${c.info.total}: ${row.label}, seed ${seed}`;
@@ -283,7 +287,7 @@ export async function runReproduction(input: ReproduceInput, hooks: ReproduceHoo
       } catch (e) {
         if (isLabError(e, 'cancelled')) {
           cancelled = true;
-          break;
+          continue;
         }
         throw e;
       }
@@ -296,7 +300,10 @@ export async function runReproduction(input: ReproduceInput, hooks: ReproduceHoo
 
     const summaries = rows.map((r) => summarizeRow(r, results.get(r.id) ?? []));
     const notRun = cells.length - ran - reused;
-    if (notRun > 0) notes.push(`${notRun} of ${cells.length} cells have not run yet (stopped early); run again to finish them.`);
+    if (notRun > 0 && input.cachedOnly) {
+      const short = summaries.filter((x) => runnable.includes(x.row) && x.n < settings.seeds.length).map((x) => `${x.row.label} (${x.n} of ${settings.seeds.length})`);
+      notes.push(`Reported from the cache only: ${notRun} of ${cells.length} planned cells were not run. Rows with fewer seeds than planned: ${short.join(', ')}.`);
+    } else if (notRun > 0) notes.push(`${notRun} of ${cells.length} cells have not run yet (stopped early); run again to finish them.`);
     const fingerprints: Partial<Record<ZooDepth, string>> = {};
     for (const [d, m] of models) fingerprints[d] = m.fingerprint;
     return {
