@@ -155,6 +155,10 @@ describe('lab reproduce', () => {
     const third = await run(reproduceCommand, [...args.map((a, i) => (args[i - 1] === '--seeds' ? '3' : a)), '--from-cache']);
     expect(third).toMatch(/Ran 0 new cell\(s\).*8 reused/);
     expect(Object.keys(JSON.parse(readFileSync(cache, 'utf8')).cells)).toHaveLength(8);
-    expect(readFileSync(report, 'utf8')).toContain('Reported from the cache only: 4 of 12 planned cells were not run. Rows with fewer seeds than planned: ResNet-50 (2 of 3), ResNet-18 (2 of 3), Hao Li (l1) (2 of 3), Molchanov, pruned at the source (2 of 3).');
+    const fromCache = readFileSync(report, 'utf8');
+    // Its Commands section gives the command that runs the 4 missing cells: the same without --from-cache.
+    expect(fromCache).toContain(`# run the cells this report lacks`);
+    expect(fromCache).toContain(`\nnpm run lab -- ${args.map((a, i) => (args[i - 1] === '--seeds' ? '3' : a)).join(' ')}\n`);
+    expect(fromCache).toContain('Reported from the cache only: 4 of 12 planned cells were not run. Rows with fewer seeds than planned: ResNet-50 (2 of 3), ResNet-18 (2 of 3), Hao Li (l1) (2 of 3), Molchanov, pruned at the source (2 of 3).');
   });
 });

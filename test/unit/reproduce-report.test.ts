@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PAPER_CLAIMS, PAPER_TABLE5, PAPER_TABLE5_COLUMNS } from '../../src/engine/scenarios/paper-table5';
-import { claimVerdicts, renderComparisonTable, renderPaperTable, renderReproduction, stat, summarizeRow, verdictBetter, verdictWithin, type RowSummary } from '../../src/engine/scenarios/report';
+import { claimVerdicts, renderComparisonTable, renderCostTable, renderPaperTable, renderReproduction, stat, summarizeRow, verdictBetter, verdictWithin, type RowSummary } from '../../src/engine/scenarios/report';
 import { REPRODUCE_ROWS, cellKey, reproduceSettings, selectRows, type ReproduceRow } from '../../src/engine/scenarios/reproduce-plan';
 import type { ScenarioResult } from '../../src/engine/scenarios/types';
 
@@ -153,6 +153,22 @@ describe('claim verdicts on hand-made result sets', () => {
     const images = [...withCharts.matchAll(/!\[([^\]]+)\]\(([^)]+)\)/g)].map((m) => [m[1], m[2]]);
     expect(images).toEqual([['Rank-1 vs MACs', 'reproduction/rank1-vs-macs.png'], ['Paper', 'reproduction/paper.png']]);
     expect(withCharts.indexOf('## Charts')).toBeLessThan(withCharts.indexOf('## Table 5, side by side'));
+    // Without commands there is no Commands section.
+    expect(md).not.toContain('## Commands');
+  });
+
+  it('the cost table gives minutes per cell by row and the total; commands are listed with their comments', () => {
+    // ResNet-50 cells of 60, 120 and 180 s: mean 2.0 min, sample std 1.0 min, 6.0 min in all.
+    const timed = [
+      summarizeRow(row('resnet50'), result([85, 85, 85], 258e6).map((r, i) => ({ ...r, timingsMs: { ...r.timingsMs, total: 60_000 * (i + 1) } }))),
+      summarizeRow(row('resnet18'), result([80], 129e6).map((r) => ({ ...r, timingsMs: { ...r.timingsMs, total: 30_000 } }))),
+      summarizeRow(row('haoli'), []),
+    ];
+    const table = renderCostTable(timed).split('\n');
+    expect(table.slice(2)).toEqual(['| ResNet-50 | 3 | 2.0 ± 1.0 | 6.0 |', '| ResNet-18 | 1 | 0.5 | 0.5 |', '| All | 4 | | 6.5 |']);
+    const md = renderReproduction(timed, { command: 'c', date: '2025-01-01', machine: 'test', wallSeconds: 1, setup: [], commands: [{ comment: 'the full run', command: 'npm run lab -- reproduce --seeds 3' }] });
+    expect(md).toContain('## Cost of the run');
+    expect(md).toContain('```sh\n# the full run\nnpm run lab -- reproduce --seeds 3\n```');
   });
 });
 

@@ -128,6 +128,23 @@ function setupLines(s: ReproduceSettings, macsKeep: number, dirs: Map<ZooDepth, 
   ];
 }
 
+/** The commands a reader needs to redo or continue the report: the zoo, this report, the missing cells, the charts. */
+function reportCommands(argv: string[], width: number, zoo: string, fromCache: boolean, file: string, jsonOut: string | undefined, chartsDir: string | undefined): { comment: string; command: string }[] {
+  const cmds = ([18, 50, 34] as const).map((d) => ({ comment: `zoo model ResNet-${d} (resumable with --resume${d === 34 ? '; optional, its row is skipped if missing' : ''})`, command: trainHint(d, width, zoo) }));
+  cmds.push({ comment: 'quick look: 1 seed, 8 fine-tuning steps, 30 test identities, 6 rows (indicative only)', command: 'npm run lab -- reproduce --quick' });
+  cmds.push({ comment: fromCache ? 'this report, from the cached cells only' : 'this report (resumable: finished cells are cached)', command: `npm run lab -- ${argv.join(' ')}` });
+  if (fromCache) {
+    cmds.push({
+      comment: 'run the cells this report lacks (--rows a,b with its own --cache file splits them across processes; merge the files\' "cells" maps)',
+      command: `npm run lab -- ${argv.filter((a) => a !== '--from-cache').join(' ')}`,
+    });
+  }
+  if (jsonOut && chartsDir) {
+    cmds.push({ comment: 'the charts, from the JSON record (PNG drawn by Debian\'s Chromium)', command: `npm run repro-charts -- --in ${jsonOut} --out ${path.join(path.dirname(file), chartsDir)}` });
+  }
+  return cmds;
+}
+
 export async function reproduceCommand(flags: Flags, argv: string[]): Promise<void> {
   const quick = bool(flags, 'quick');
   const settings = reproduceSettings({
@@ -241,8 +258,8 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
       verdicts: claimVerdicts(summaries),
     };
     const charts = chartsDir ? reproductionCharts(record).map((c) => ({ title: c.title, path: `${chartsDir}/${c.name}.png` })) : undefined;
-    const md = renderReproduction(summaries, { ...meta, ...(charts ? { charts } : {}) });
     const file = out ?? path.join(path.dirname(cacheFile), quick ? 'report-quick.md' : 'report.md');
+    const md = renderReproduction(summaries, { ...meta, ...(charts ? { charts } : {}), commands: reportCommands(argv, settings.width, zoo, fromCache, file, jsonOut, chartsDir) });
     await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
     await fs.writeFile(file, md);
     if (jsonOut) {

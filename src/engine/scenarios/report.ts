@@ -41,6 +41,7 @@ export interface RowSummary {
   before: { mAP: Stat; rank1: Stat };
   after: { mAP: Stat; rank1: Stat; rank5: Stat };
   imagesSeen: number[];
+  /** Wall time per cell in seconds. */
   seconds: Stat;
 }
 
@@ -199,6 +200,22 @@ export interface ReportMeta {
   notes?: string[];
   /** Chart images to show (paths relative to the report), e.g. from reproduction-charts.ts. */
   charts?: { title: string; path: string }[];
+  /** Commands that make (or continue) these results, each with a one-line comment. */
+  commands?: { comment: string; command: string }[];
+}
+
+/** Wall time per cell by row (minutes), so a reader can plan a re-run. Rows not run are left out. */
+export function renderCostTable(rows: readonly RowSummary[]): string {
+  const ran = rows.filter((s) => s.n > 0);
+  const min = (sec: number) => (sec / 60).toFixed(1);
+  const lines = ['| Row | Cells | Wall per cell (min) | Total (min) |', '|---|---:|---:|---:|'];
+  for (const s of ran) {
+    const perCell = s.n > 1 ? `${min(s.seconds.mean)} ± ${min(s.seconds.std)}` : min(s.seconds.mean);
+    lines.push(`| ${s.row.label} | ${s.n} | ${perCell} | ${min(s.seconds.mean * s.n)} |`);
+  }
+  const total = ran.reduce((a, s) => a + s.seconds.mean * s.n, 0);
+  lines.push(`| All | ${ran.reduce((a, s) => a + s.n, 0)} | | ${min(total)} |`);
+  return lines.join('\n');
 }
 
 /** The paper's Table 5 exactly as given (all datasets), in its own units. */
@@ -263,5 +280,11 @@ export function renderReproduction(rows: readonly RowSummary[], meta: ReportMeta
   parts.push('## How verdicts are decided', '');
   parts.push('Differences are in percentage points of rank-1 between row means. The spread is sqrt(std_a² + std_b²) over seeds (the spread of the difference between one run of each; cautious with few seeds). "Better" holds when the difference exceeds the spread, does not hold when it is below minus the spread, and is inconclusive otherwise. "Within 1%" is read as a rank-1 drop of at most 1 percentage point (the paper: 85.07 → 84.71 for Hao Li); it holds when drop + spread ≤ 1, does not hold when drop − spread > 1. With one seed the spread is unknown and every verdict is inconclusive.', '');
   if (meta.notes?.length) parts.push('## Notes', '', ...meta.notes.map((n) => `- ${n}`), '');
+  if (rows.some((s) => s.n > 0)) {
+    parts.push('## Cost of the run', '', `Wall time per cell (fine-tuning, pruning and evaluation; cached cells keep the time of the run that made them) on ${meta.machine}.`, '', renderCostTable(rows), '');
+  }
+  if (meta.commands?.length) {
+    parts.push('## Commands', '', '```sh', ...meta.commands.flatMap((c) => [`# ${c.comment}`, c.command]), '```', '');
+  }
   return parts.join('\n');
 }
