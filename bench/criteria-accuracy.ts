@@ -24,7 +24,7 @@ import { generateSynthReid } from '../src/engine/data/synth';
 import type { ReidDataset } from '../src/engine/data/types';
 import { applyPlan, planPrune } from '../src/engine/prune/plan';
 import { CRITERIA } from '../src/engine/prune/criteria';
-import type { CriterionData, CriterionId } from '../src/engine/prune/criterion';
+import { wantsData, type CriterionData, type CriterionId } from '../src/engine/prune/criterion';
 import { fineTune } from '../src/engine/train/finetune';
 import { initBackend } from '../src/engine/backend/init';
 import { loadModelFromFolder } from '../src/node/model-files';
@@ -112,11 +112,11 @@ async function main(): Promise<void> {
   for (const id of ids) {
     if (cache.rows[id]) continue;
     const c = CRITERIA[id];
-    const needsData = c.needs !== 'weights' && c.needs !== 'nothing';
+    const needsData = wantsData(c);
     const t0 = performance.now();
-    const plan = await planPrune(model, c, { criterion: id, macsTarget: 0.5, scope: 'inner', seed: SEED }, { data: needsData || c.reconstruct ? data : undefined });
+    const plan = await planPrune(model, c, { criterion: id, macsTarget: 0.5, scope: 'inner', seed: SEED }, { data: needsData ? data : undefined });
     const t1 = performance.now();
-    const pruned = await applyPlan(model, plan, { criterion: c, data: needsData || c.reconstruct ? data : undefined });
+    const pruned = await applyPlan(model, plan, { criterion: c, data: needsData ? data : undefined });
     const t2 = performance.now();
     try {
       const after = await score(pruned, dataset);

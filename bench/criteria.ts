@@ -7,7 +7,7 @@ import { buildSpec } from '../src/engine/model/spec';
 import { ReidModel } from '../src/engine/model/model';
 import { planPrune, applyPlan } from '../src/engine/prune/plan';
 import { CRITERIA } from '../src/engine/prune/criteria';
-import type { CriterionId } from '../src/engine/prune/criterion';
+import { wantsData, type CriterionId } from '../src/engine/prune/criterion';
 import type { ReidSplit } from '../src/engine/data/types';
 import { Prng } from '../src/engine/util/prng';
 
@@ -38,7 +38,7 @@ export async function runCriteriaBench(quick: boolean): Promise<string> {
   const ids = (quick ? ['l1', 'fpgm', 'bn-scale', 'entropy'] : Object.keys(CRITERIA)) as CriterionId[];
   for (const id of ids) {
     const c = CRITERIA[id];
-    const needsData = c.needs === 'data' || c.needs === 'data+gradients';
+    const needsData = wantsData(c);
     const t0 = performance.now();
     let note = '';
     try {

@@ -345,6 +345,8 @@ export interface CriterionInfo {
   id: string;
   name: string;
   needs: 'nothing' | 'weights' | 'data' | 'data+gradients';
+  /** Scores from images when a dataset with a training split is loaded, from weights otherwise (COP). */
+  usesDataWhenGiven: boolean;
   explanation: string;
   formula: string;
   globalNormalisation: string;

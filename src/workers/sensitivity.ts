@@ -9,7 +9,7 @@ import type { ReidDataset, ReidSplit } from '../engine/data/types';
 import { subsetSplit } from '../engine/data/types';
 import type { ReidModel } from '../engine/model/model';
 import { getCriterion } from '../engine/prune/criteria';
-import type { CriterionData } from '../engine/prune/criterion';
+import { requiresData, wantsData, type CriterionData } from '../engine/prune/criterion';
 import { prunableGroups } from '../engine/prune/groups';
 import { sensitivity } from '../engine/prune/sensitivity';
 import { Prng } from '../engine/util/prng';
@@ -77,9 +77,9 @@ export async function runSensitivity(
 ): Promise<SensitivityOutcome> {
   const criterion = getCriterion(req.criterion);
   const plan = planSensitivity(dense.model, dataset, req);
-  const needsData = criterion.needs === 'data' || criterion.needs === 'data+gradients';
+  const needsData = requiresData(criterion);
   if (needsData && !fineTuneSplit) throw new LabError('bad-dataset', `${criterion.name} scores channels on images; load a dataset with a training split first.`);
-  const criterionData: CriterionData | undefined = needsData && fineTuneSplit ? { split: fineTuneSplit, batches: 2, batchSize: Math.min(16, fineTuneSplit.count) } : undefined;
+  const criterionData: CriterionData | undefined = wantsData(criterion) && fineTuneSplit ? { split: fineTuneSplit, batches: 2, batchSize: Math.min(16, fineTuneSplit.count) } : undefined;
   const evaluation = sensitivityEvaluation(dataset, req);
   const t0 = performance.now();
   job.progress(0, `Scoring channels with ${criterion.name}`);

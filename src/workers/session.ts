@@ -18,7 +18,7 @@ import { pruneIterative } from '../engine/prune/strategies/iterative';
 import { pruneSoft } from '../engine/prune/strategies/soft';
 import type { StrategyProgress, StrategyResult } from '../engine/prune/strategies/common';
 import type { PruneSettingsInput } from '../engine/prune/settings';
-import type { CriterionData } from '../engine/prune/criterion';
+import { requiresData, wantsData, type CriterionData } from '../engine/prune/criterion';
 import type {
   BackendName,
   CostPoint,
@@ -192,6 +192,7 @@ export class LabSession {
       id: c.id,
       name: c.name,
       needs: c.needs,
+      usesDataWhenGiven: !!c.usesDataWhenGiven,
       explanation: c.explanation,
       formula: c.formula,
       globalNormalisation: c.globalNormalisation,
@@ -215,12 +216,13 @@ export class LabSession {
       ranking: req.ranking,
       seed: req.seed,
     };
-    const needsData = criterion.needs === 'data' || criterion.needs === 'data+gradients';
+    // Required data is an error without a split; optional data (COP) is used when there is one.
+    const needsData = requiresData(criterion);
     const ftSplit = this.fineTuneSplit?.split;
     if ((needsData || strategy !== 'once') && !ftSplit) {
       throw new LabError('bad-dataset', `${needsData ? `${criterion.name} scores channels on images` : `The ${strategy} strategy fine-tunes while pruning`}; load a dataset with a training split first.`);
     }
-    const criterionData: CriterionData | undefined = needsData && ftSplit ? { split: ftSplit, batches: 2, batchSize: Math.min(16, ftSplit.count) } : undefined;
+    const criterionData: CriterionData | undefined = wantsData(criterion) && ftSplit ? { split: ftSplit, batches: 2, batchSize: Math.min(16, ftSplit.count) } : undefined;
     const evaluation = this.dataset ? { query: this.dataset.query, gallery: this.dataset.gallery } : undefined;
 
     // The dense model's cost (and latency, measured once per dense state).

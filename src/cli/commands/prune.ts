@@ -6,7 +6,7 @@
  */
 import type { ReidModel } from '../../engine/model/model';
 import { getCriterion } from '../../engine/prune/criteria/index';
-import type { CriterionData } from '../../engine/prune/criterion';
+import { wantsData, type CriterionData } from '../../engine/prune/criterion';
 import type { PruneScope } from '../../engine/prune/groups';
 import { describeTarget, resolvePruneSettings, type RankingMode } from '../../engine/prune/settings';
 import { pruneOnce } from '../../engine/prune/strategies/once';
@@ -50,7 +50,7 @@ export async function pruneCommand(flags: Flags, argv: string[]): Promise<void> 
   let result: StrategyResult | undefined;
   try {
     const data = await fineTuneData(flags, model.spec.input);
-    const needsData = criterion.needs === 'data' || criterion.needs === 'data+gradients' || !!criterion.reconstruct;
+    const needsData = wantsData(criterion);
     const criterionData: CriterionData | undefined = needsData
       ? { split: data.dataset.train, batches: num(flags, 'criterion-batches', 4, { integer: true, min: 1 }), batchSize: num(flags, 'criterion-batch-size', 32, { integer: true, min: 2 }) }
       : undefined;

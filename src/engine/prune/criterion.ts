@@ -59,6 +59,11 @@ export interface Criterion {
   /** Display name, e.g. "Hao Li (L1)". */
   name: string;
   needs: CriterionNeeds;
+  /**
+   * Scores from data when a caller gives it, from weights otherwise (COP: activation correlations,
+   * the COP paper's choice, else filter similarity). Callers with a training split pass it.
+   */
+  usesDataWhenGiven?: boolean;
   /** One paragraph for the UI: what it measures and why it is a sensible proxy. */
   explanation: string;
   /** The score as a formula (plain text / unicode, readable in the UI). */
@@ -74,4 +79,14 @@ export interface Criterion {
    * (unpruned) model for the kept channels (reconstruction criteria); surgery then slices them.
    */
   reconstruct?(ctx: CriterionContext, keep: KeepSets): Promise<ParamArrays>;
+}
+
+/** Scoring cannot run without images of the pruning domain. */
+export function requiresData(c: Criterion): boolean {
+  return c.needs === 'data' || c.needs === 'data+gradients';
+}
+
+/** A caller that has a training split should pass it: required, used when given, or needed to reconstruct. */
+export function wantsData(c: Criterion): boolean {
+  return requiresData(c) || !!c.usesDataWhenGiven || !!c.reconstruct;
 }

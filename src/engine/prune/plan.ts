@@ -9,7 +9,7 @@ import { ReidModel } from '../model/model';
 import type { ResNetSpec } from '../model/spec';
 import { CancelledError, LabError } from '../errors';
 import type { CancelSignal } from '../train/trainer';
-import type { Criterion, CriterionData, CriterionId, GroupScores } from './criterion';
+import { requiresData, type Criterion, type CriterionData, type CriterionId, type GroupScores } from './criterion';
 import { prunableGroups, type DependencyGroup } from './groups';
 import { keepSetsFromScores, prunedSpec, validateKeepSets, type KeepSets } from './keep-set';
 import { pruneArrays } from './surgery';
@@ -82,7 +82,7 @@ export async function planPrune(model: ReidModel, criterion: Criterion, input: P
   if (settings.criterion !== criterion.id) {
     throw new LabError('bad-argument', `The settings name the criterion "${settings.criterion}", but the criterion given is "${criterion.id}".`);
   }
-  if ((criterion.needs === 'data' || criterion.needs === 'data+gradients') && !opts.data && !opts.scores) {
+  if (requiresData(criterion) && !opts.data && !opts.scores) {
     throw new LabError('bad-argument', `The ${criterion.name} criterion needs images to score channels; give it a training split.`);
   }
   const spec = model.spec;

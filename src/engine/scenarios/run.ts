@@ -12,7 +12,7 @@ import { NO_AUGMENT } from '../train/augment';
 import { assertDisjointIdentities } from '../train/identities';
 import type { TrainConfigInput } from '../train/config';
 import type { CancelSignal, TrainResult } from '../train/trainer';
-import type { CriterionData, CriterionId } from '../prune/criterion';
+import { wantsData, type CriterionData, type CriterionId } from '../prune/criterion';
 import { getCriterion } from '../prune/criteria/index';
 import type { PruneSettingsInput } from '../prune/settings';
 import { pruneOnce } from '../prune/strategies/once';
@@ -169,7 +169,7 @@ async function pruneWith(log: RunLog, model: ReidModel, cfg: ScenarioConfig, spl
   const r = await pruneOnce(model, {
     criterion,
     settings: pruneSettings(cfg, criterion.id),
-    criterionData: criterion.needs === 'data' || criterion.needs === 'data+gradients' || criterion.reconstruct ? criterionData(cfg, split) : undefined,
+    criterionData: wantsData(criterion) ? criterionData(cfg, split) : undefined,
     evaluation: log.evaluationIds,
     signal,
   });

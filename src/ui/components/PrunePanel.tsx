@@ -50,7 +50,7 @@ export const PrunePanel = memo(function PrunePanel({ config, setConfig, criteria
         {c && (
           <div className="criterion" data-testid="criterion-info">
             <p className="explain">
-              {c.explanation} <span className="tag">{NEEDS[c.needs]}</span>
+              {c.explanation} <span className="tag">{c.usesDataWhenGiven ? 'runs images when a dataset is loaded, else weights' : NEEDS[c.needs]}</span>
             </p>
             <code className="formula" data-testid="criterion-formula">
               {c.formula}

@@ -107,6 +107,7 @@ export const cop: Criterion = {
   id: 'cop',
   name: NAME,
   needs: 'weights',
+  usesDataWhenGiven: true,
   explanation:
     "Looks for channels that duplicate each other. For every layer it measures how strongly each channel is correlated with its most similar neighbour (from the channels' responses to images when data is given, otherwise from their filters), and scales those correlations so that every layer's most correlated pair counts as 1: that makes layers comparable for a single global ranking. Optional cost terms lower the score of channels in layers that cost many operations (beta, 'faster') or many parameters (gamma, 'smaller').",
   formula: 'importance_j = α(1 − r_j) + β(1 − log₂C_l / max log₂C) + γ(1 − log₂P_l / max log₂P),  r_j = mean top-k |corr(j, j′)| / max_{a≠b} |corr(a, b)|',
