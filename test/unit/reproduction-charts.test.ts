@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { PAPER_TABLE5 } from '../../src/engine/scenarios/paper-table5';
-import { accuracyVsCostChart, beforeAfterChart, chartsMarkdown, niceTicks, paperChart, reproductionCharts } from '../../src/engine/scenarios/reproduction-charts';
+import { accuracyVsCostChart, beforeAfterChart, niceTicks, paperChart, reproductionCharts } from '../../src/engine/scenarios/reproduction-charts';
 import { parseReproduction, reproductionToJson } from '../../src/engine/scenarios/reproduction-json';
 import { REPRODUCE_ROWS } from '../../src/engine/scenarios/reproduce-plan';
 import { KNOWN, NOT_RUN_ID, axis, elements, handMadeRecord, tagsBalanced, textOf, translate } from './reproduction-charts-fixtures';
@@ -195,6 +195,5 @@ describe('the set of charts', () => {
       expect(c.svg.startsWith(`<svg xmlns="http://www.w3.org/2000/svg" width="${c.width}" height="${c.height}"`)).toBe(true);
       expect(c.svg).not.toMatch(/NaN|undefined|Infinity/);
     }
-    expect(chartsMarkdown(a, 'reproduction').split('\n\n')[0]).toBe(`![${a[0].title}](reproduction/rank1-vs-macs.png)`);
   });
 });

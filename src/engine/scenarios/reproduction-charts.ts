@@ -554,8 +554,3 @@ export function beforeAfterChart(record: ReproductionRecord, metric: ChartMetric
 export function reproductionCharts(record: ReproductionRecord): Chart[] {
   return [accuracyVsCostChart(record, 'rank1'), accuracyVsCostChart(record, 'mAP'), beforeAfterChart(record, 'rank1'), paperChart('rank1', 'market')];
 }
-
-/** Markdown image lines for the charts, with paths relative to the Markdown file (e.g. "reproduction"). */
-export function chartsMarkdown(charts: readonly Chart[], dir: string): string {
-  return charts.map((c) => `![${c.title}](${dir}/${c.name}.png)`).join('\n\n');
-}
