@@ -5,7 +5,7 @@
  * a missing zoo model is a clear error that names it and the command that makes it.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -18,7 +18,7 @@ import { loadModelFromFolder, saveModelToFolder } from '../../src/node/model-fil
 import { parseFlags } from '../../src/cli/args';
 import { pruneCommand } from '../../src/cli/commands/prune';
 import { finetuneCommand } from '../../src/cli/commands/finetune';
-import { reproduceCommand } from '../../src/cli/commands/reproduce';
+import { readCache, reproduceCommand, writeCache, type CacheFile } from '../../src/cli/commands/reproduce';
 
 let tmp: string;
 
@@ -150,7 +150,7 @@ describe('lab reproduce', () => {
     // Equal budgets across rows: every cell saw the same number of training images.
     const seen = new Set(Object.values(stored.cells as Record<string, { result: { imagesSeen: number } }>).map((c) => c.result.imagesSeen));
     expect([...seen]).toEqual([2 * 4 * 2]);
-    expect(existsSync(`${cache}.tmp`)).toBe(false);
+    expect(readdirSync(path.dirname(cache)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     // --from-cache with a third seed planned runs nothing and says which rows are short of seeds.
     const third = await run(reproduceCommand, [...args.map((a, i) => (args[i - 1] === '--seeds' ? '3' : a)), '--from-cache']);
     expect(third).toMatch(/Ran 0 new cell\(s\).*8 reused/);
@@ -160,5 +160,28 @@ describe('lab reproduce', () => {
     expect(fromCache).toContain(`# run the cells this report lacks`);
     expect(fromCache).toContain(`\nnpm run lab -- ${args.map((a, i) => (args[i - 1] === '--seeds' ? '3' : a)).join(' ')}\n`);
     expect(fromCache).toContain('Reported from the cache only: 4 of 12 planned cells were not run. Rows with fewer seeds than planned: ResNet-50 (2 of 3), ResNet-18 (2 of 3), Hao Li (l1) (2 of 3), Molchanov, pruned at the source (2 of 3).');
+  });
+
+  it('two processes sharing one cache file keep each other\'s cells', async () => {
+    const file = path.join(tmp, 'shared', 'cache.json');
+    const empty = (): CacheFile => ({ format: 'prunability-lab/reproduce-cache@1', cells: {}, before: {} });
+    const cell = (text: string) => ({ text, result: {} as CacheFile['cells'][string]['result'] });
+    // Both read the file before either wrote; each then stores its own cell.
+    const a = empty();
+    const b = empty();
+    a.cells['haoli/seed1/x'] = cell('a');
+    await writeCache(file, a);
+    b.cells['molchanov/seed1/y'] = cell('b');
+    b.before['resnet50'] = { macs: 1, params: 2, mAP: 0.1, rank1: 0.2, rank5: 0.3 };
+    await writeCache(file, b);
+    // A writes again (its memory lacks B's cell): B's cell survives, and A's own entry wins over a stale one.
+    a.cells['molchanov/seed1/y'] = cell('a-newer');
+    a.cells['psfp/seed1/z'] = cell('a2');
+    await writeCache(file, a);
+    const onDisk = await readCache(file);
+    expect(Object.keys(onDisk.cells).sort()).toEqual(['haoli/seed1/x', 'molchanov/seed1/y', 'psfp/seed1/z']);
+    expect(onDisk.cells['molchanov/seed1/y'].text).toBe('a-newer');
+    expect(onDisk.before['resnet50'].rank1).toBe(0.2);
+    expect(readdirSync(path.dirname(file))).toEqual(['cache.json']);
   });
 });

@@ -6,7 +6,8 @@
  * Resumable: each (row, seed) cell's result is stored in --cache (default
  * runs/reproduce/results.json) as soon as it finishes, under a key of everything that decides
  * it (settings, seed, a fingerprint of the model's files), and reused on the next run.
- * Ctrl-C stops after saving the finished cells. The cell loop itself is the engine's
+ * Ctrl-C stops after saving the finished cells. Processes running different --rows may share one
+ * cache file: each write first takes in what the others stored. The cell loop itself is the engine's
  * (src/engine/scenarios/reproduce.ts), shared with the lab page; this file keeps the files.
  * --json-out FILE also writes the results as JSON (reproduction-json.ts), e.g.
  * public/reproduction.json, which the lab page shows when present. --charts DIR links the PNG charts
@@ -37,13 +38,13 @@ interface CacheEntry {
   result: ScenarioResult;
 }
 
-interface CacheFile {
+export interface CacheFile {
   format: 'prunability-lab/reproduce-cache@1';
   cells: Record<string, CacheEntry>;
   before: Record<string, Snapshot>;
 }
 
-async function readCache(file: string): Promise<CacheFile> {
+export async function readCache(file: string): Promise<CacheFile> {
   if (!existsSync(file)) return { format: 'prunability-lab/reproduce-cache@1', cells: {}, before: {} };
   try {
     const c = JSON.parse(await fs.readFile(file, 'utf8')) as CacheFile;
@@ -54,10 +55,21 @@ async function readCache(file: string): Promise<CacheFile> {
   }
 }
 
-async function writeCache(file: string, c: CacheFile): Promise<void> {
+/**
+ * Write the cache, first taking in what another process running on the same file has stored
+ * since (so runs split across processes with --rows can share one --cache file). Atomic per
+ * write: a per-process temp file renamed over the cache.
+ */
+export async function writeCache(file: string, c: CacheFile): Promise<void> {
+  if (existsSync(file)) {
+    const onDisk = await readCache(file).catch(() => undefined);
+    for (const [k, v] of Object.entries(onDisk?.cells ?? {})) c.cells[k] ??= v;
+    for (const [k, v] of Object.entries(onDisk?.before ?? {})) c.before[k] ??= v;
+  }
   await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.writeFile(`${file}.tmp`, JSON.stringify(c) + '\n');
-  await fs.rename(`${file}.tmp`, file);
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, JSON.stringify(c) + '\n');
+  await fs.rename(tmp, file);
 }
 
 /** FNV-1a over model.json and every file it lists: a retrained zoo model gets a new fingerprint. */
@@ -135,7 +147,7 @@ function reportCommands(argv: string[], width: number, zoo: string, fromCache: b
   cmds.push({ comment: fromCache ? 'this report, from the cached cells only' : 'this report (resumable: finished cells are cached)', command: `npm run lab -- ${argv.join(' ')}` });
   if (fromCache) {
     cmds.push({
-      comment: 'run the cells this report lacks (--rows a,b with its own --cache file splits them across processes; merge the files\' "cells" maps)',
+      comment: 'run the cells this report lacks (with more cores, start one process per --rows a,b; they can share the --cache file)',
       command: `npm run lab -- ${argv.filter((a) => a !== '--from-cache').join(' ')}`,
     });
   }
