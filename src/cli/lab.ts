@@ -31,6 +31,7 @@ Commands:
             [--quick] [--seeds 3] [--zoo public/models] [--rows a,b] [--out docs/REPRODUCTION.md] [--json-out public/reproduction.json]
             [--charts reproduction] (links the PNGs 'npm run repro-charts' draws, relative to --out)
             [--from-cache] (run nothing; report the cells the cache holds, rows may differ in seeds)
+            [--reading FILE] (a Markdown interpretation, shown after the verdicts)
   card      Re-evaluate a model folder and rewrite its card.json (keeps the training record)
             --model DIR [--notes TEXT]
 

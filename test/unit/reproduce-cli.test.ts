@@ -116,6 +116,13 @@ describe('lab prune and lab finetune', () => {
 });
 
 describe('lab reproduce', () => {
+  it('a --reading file that cannot be read is a sentence naming it, before any work', async () => {
+    const missing = path.join(tmp, 'no-such-reading.md');
+    await expect(run(reproduceCommand, ['--quick', '--zoo', path.join(tmp, 'empty-zoo'), '--reading', missing])).rejects.toSatisfy(
+      (e: unknown) => isLabError(e, 'bad-argument') && (e as Error).message.includes(`The --reading file ${missing} cannot be read`),
+    );
+  });
+
   it('names a missing zoo model and the command that makes it', async () => {
     let err: unknown;
     try {

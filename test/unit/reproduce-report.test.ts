@@ -153,8 +153,12 @@ describe('claim verdicts on hand-made result sets', () => {
     const images = [...withCharts.matchAll(/!\[([^\]]+)\]\(([^)]+)\)/g)].map((m) => [m[1], m[2]]);
     expect(images).toEqual([['Rank-1 vs MACs', 'reproduction/rank1-vs-macs.png'], ['Paper', 'reproduction/paper.png']]);
     expect(withCharts.indexOf('## Charts')).toBeLessThan(withCharts.indexOf('## Table 5, side by side'));
-    // Without commands there is no Commands section.
+    // Without commands there is no Commands section; without a reading, no Reading section.
     expect(md).not.toContain('## Commands');
+    expect(md).not.toContain('## Reading these results');
+    const read = renderReproduction(base, { command: 'c', date: '2025-01-01', machine: 'test', wallSeconds: 60, setup: [], reading: '\nThe dense model starts behind.\n\n' });
+    expect(read).toContain('## Reading these results\n\nThe dense model starts behind.\n\n## Table 5');
+    expect(read.indexOf('## Reading these results')).toBeGreaterThan(read.indexOf('### Claim 3'));
   });
 
   it('the cost table gives minutes per cell by row and the total; commands are listed with their comments', () => {

@@ -12,6 +12,8 @@
  * --json-out FILE also writes the results as JSON (reproduction-json.ts), e.g.
  * public/reproduction.json, which the lab page shows when present. --charts DIR links the PNG charts
  * that `npm run repro-charts -- --out <report's folder>/DIR` draws from that JSON.
+ * --reading FILE adds a Markdown section "Reading these results" after the verdicts (the authors'
+ * interpretation, kept when the report is regenerated).
  * --from-cache runs no cell and reports what the cache holds (e.g. 3 seeds for the headline rows,
  * 1 for the others); the report's notes name the rows with fewer seeds.
  */
@@ -177,6 +179,11 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
   const jsonOut = optStr(flags, 'json-out');
   // Folder (relative to the report) where `npm run repro-charts` writes the PNGs the report shows.
   const chartsDir = optStr(flags, 'charts');
+  // Markdown written by people about these results; shown after the verdicts, kept on regeneration.
+  const readingFile = optStr(flags, 'reading');
+  const reading = readingFile ? await fs.readFile(readingFile, 'utf8').catch((e: Error) => {
+    throw new LabError('bad-argument', `The --reading file ${readingFile} cannot be read (${e.message}).`);
+  }) : undefined;
   // Report what the cache holds without running the missing cells (rows may then differ in seeds).
   const fromCache = bool(flags, 'from-cache');
   const rowIds = optStr(flags, 'rows')?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -271,7 +278,7 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
     };
     const charts = chartsDir ? reproductionCharts(record).map((c) => ({ title: c.title, path: `${chartsDir}/${c.name}.png` })) : undefined;
     const file = out ?? path.join(path.dirname(cacheFile), quick ? 'report-quick.md' : 'report.md');
-    const md = renderReproduction(summaries, { ...meta, ...(charts ? { charts } : {}), commands: reportCommands(argv, settings.width, zoo, fromCache, file, jsonOut, chartsDir) });
+    const md = renderReproduction(summaries, { ...meta, ...(charts ? { charts } : {}), ...(reading ? { reading } : {}), commands: reportCommands(argv, settings.width, zoo, fromCache, file, jsonOut, chartsDir) });
     await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
     await fs.writeFile(file, md);
     if (jsonOut) {

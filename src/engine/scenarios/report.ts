@@ -200,6 +200,8 @@ export interface ReportMeta {
   notes?: string[];
   /** Chart images to show (paths relative to the report), e.g. from reproduction-charts.ts. */
   charts?: { title: string; path: string }[];
+  /** The authors' reading of the results (Markdown, shown after the verdicts), e.g. from --preface. */
+  reading?: string;
   /** Commands that make (or continue) these results, each with a one-line comment. */
   commands?: { comment: string; command: string }[];
 }
@@ -267,6 +269,7 @@ export function renderReproduction(rows: readonly RowSummary[], meta: ReportMeta
   verdicts.forEach((v, i) => {
     parts.push(`### Claim ${i + 1}: ${v.verdict.toUpperCase()}`, '', `> ${v.claim}`, '', `Headline comparison (chosen in advance): ${v.headline}.`, '', ...v.evidence.map((e) => `- ${e}`), '');
   });
+  if (meta.reading?.trim()) parts.push('## Reading these results', '', meta.reading.trim(), '');
   if (meta.charts?.length) {
     parts.push('## Charts', '', 'Our rows on our benchmark; the paper\'s Table 5 on its own axes and units (never the same chart).', '');
     for (const c of meta.charts) parts.push(`![${c.title}](${c.path})`, '');
