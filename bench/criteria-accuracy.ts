@@ -112,11 +112,11 @@ async function main(): Promise<void> {
   for (const id of ids) {
     if (cache.rows[id]) continue;
     const c = CRITERIA[id];
-    const needsData = wantsData(c);
+    const givesData = wantsData(c);
     const t0 = performance.now();
-    const plan = await planPrune(model, c, { criterion: id, macsTarget: 0.5, scope: 'inner', seed: SEED }, { data: needsData ? data : undefined });
+    const plan = await planPrune(model, c, { criterion: id, macsTarget: 0.5, scope: 'inner', seed: SEED }, { data: givesData ? data : undefined });
     const t1 = performance.now();
-    const pruned = await applyPlan(model, plan, { criterion: c, data: needsData ? data : undefined });
+    const pruned = await applyPlan(model, plan, { criterion: c, data: givesData ? data : undefined });
     const t2 = performance.now();
     try {
       const after = await score(pruned, dataset);
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
       '',
       `Measured ${new Date().toISOString().slice(0, 10)} with \`npx tsx bench/criteria-accuracy.ts\` on ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, Node ${process.version}, tfjs ${tf.version.tfjs} (wasm, single-threaded). Model: ${describe}. Evaluated on SynthReID S source test split (${dataset.query.count} queries, ${dataset.gallery.count} gallery images).`,
       '',
-      `Dense: ${formatMacs(d.macs)}, ${(d.params / 1e6).toFixed(2)} M params, mAP ${pct(d.mAP)} / rank-1 ${pct(d.rank1)}. Each criterion prunes once to 50% of the MACs (inner scope, local ranking, l2 normalisation, floor 1; the lab's defaults), then fine-tunes ${STEPS} steps of P=${P} x K=${K} (Adam ${LR}, seed ${SEED}) on the source training split. Data-driven criteria see ${CRITERION_DATA.batches} batches of ${CRITERION_DATA.batchSize} training images. Plan = scoring + ranking + reaching the target; apply = surgery (+ least-squares reconstruction for ThiNet and channel pruning). Seconds wall clock, on a machine that trains the zoo on its other core.`,
+      `Dense: ${formatMacs(d.macs)}, ${(d.params / 1e6).toFixed(2)} M params, mAP ${pct(d.mAP)} / rank-1 ${pct(d.rank1)}. Each criterion prunes once to 50% of the MACs (inner scope, local ranking, l2 normalisation, floor 1; the lab's defaults), then fine-tunes ${STEPS} steps of P=${P} x K=${K} (Adam ${LR}, seed ${SEED}) on the source training split. Data-driven criteria see ${CRITERION_DATA.batches} batches of ${CRITERION_DATA.batchSize} training images. Plan = scoring + ranking + reaching the target; apply = surgery (+ least-squares reconstruction for ThiNet and channel pruning). Seconds wall clock, on a 2-core machine shared with other jobs.`,
       '',
       '| Criterion | Needs | MACs after | Params after | Plan s | Apply s | Pruned mAP / R1 | Fine-tuned mAP / R1 | R1 vs dense (points) |',
       '|---|---|---:|---:|---:|---:|---:|---:|---:|',

@@ -38,16 +38,16 @@ export async function runCriteriaBench(quick: boolean): Promise<string> {
   const ids = (quick ? ['l1', 'fpgm', 'bn-scale', 'entropy'] : Object.keys(CRITERIA)) as CriterionId[];
   for (const id of ids) {
     const c = CRITERIA[id];
-    const needsData = wantsData(c);
+    const givesData = wantsData(c);
     const t0 = performance.now();
     let note = '';
     try {
-      const plan = await planPrune(model, c, { criterion: id, rate: 0.3, scope: 'inner' }, { data: needsData ? data : undefined });
+      const plan = await planPrune(model, c, { criterion: id, rate: 0.3, scope: 'inner' }, { data: givesData ? data : undefined });
       const t1 = performance.now();
-      const pruned = await applyPlan(model, plan, { criterion: c, data: needsData ? data : undefined });
+      const pruned = await applyPlan(model, plan, { criterion: c, data: givesData ? data : undefined });
       const t2 = performance.now();
       pruned.dispose();
-      const line = `| ${c.name} (\`${id}\`) | ${c.needs} | ${((t1 - t0) / 1000).toFixed(2)} | ${((t2 - t1) / 1000).toFixed(2)} | ${needsData ? `${batches} x ${batchSize} images` : '-'} |`;
+      const line = `| ${c.name} (\`${id}\`) | ${c.needs} | ${((t1 - t0) / 1000).toFixed(2)} | ${((t2 - t1) / 1000).toFixed(2)} | ${givesData ? `${batches} x ${batchSize} images` : '-'} |`;
       rows.push(line);
       console.log(line);
     } catch (e) {

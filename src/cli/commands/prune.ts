@@ -50,8 +50,8 @@ export async function pruneCommand(flags: Flags, argv: string[]): Promise<void> 
   let result: StrategyResult | undefined;
   try {
     const data = await fineTuneData(flags, model.spec.input);
-    const needsData = wantsData(criterion);
-    const criterionData: CriterionData | undefined = needsData
+    const givesData = wantsData(criterion);
+    const criterionData: CriterionData | undefined = givesData
       ? { split: data.dataset.train, batches: num(flags, 'criterion-batches', 4, { integer: true, min: 1 }), batchSize: num(flags, 'criterion-batch-size', 32, { integer: true, min: 2 }) }
       : undefined;
     const before = evaluate ? await snapshot(model, data.evaluation, 'before') : costOnly(model);

@@ -145,7 +145,9 @@ function setupLines(s: ReproduceSettings, macsKeep: number, dirs: Map<ZooDepth, 
 /** The commands a reader needs to redo or continue the report: the zoo, this report, the missing cells, the charts. */
 function reportCommands(argv: string[], width: number, zoo: string, fromCache: boolean, file: string, jsonOut: string | undefined, chartsDir: string | undefined): { comment: string; command: string }[] {
   const cmds = ([18, 50, 34] as const).map((d) => ({ comment: `zoo model ResNet-${d} (resumable with --resume${d === 34 ? '; optional, its row is skipped if missing' : ''})`, command: trainHint(d, width, zoo) }));
-  cmds.push({ comment: 'quick look: 1 seed, 8 fine-tuning steps, 30 test identities, 6 rows (indicative only)', command: 'npm run lab -- reproduce --quick' });
+  const q = reproduceSettings({ quick: true });
+  const quickLook = `quick look: ${q.seeds.length} seed, ${q.budget.steps} fine-tuning steps, ${q.evalIds} test identities, ${selectRows(true).length} rows (indicative only)`;
+  cmds.push({ comment: quickLook, command: 'npm run lab -- reproduce --quick' });
   cmds.push({ comment: fromCache ? 'this report, from the cached cells only' : 'this report (resumable: finished cells are cached)', command: `npm run lab -- ${argv.join(' ')}` });
   if (fromCache) {
     cmds.push({
