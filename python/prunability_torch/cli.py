@@ -278,14 +278,14 @@ def cmd_finetune(a: argparse.Namespace) -> int:
 
 def cmd_apply_plan(a: argparse.Namespace) -> int:
     raw, _ = load_state_dict_file(a.weights)
-    with open(a.plan) as fh:
+    with open(a.plan, "rb") as fh:
         text = fh.read()
     spec, sd = apply_plan(raw, text)
     model = build_model(spec)
     from .model import load_lab_state_dict
 
     load_lab_state_dict(model, sd)
-    plan = json.loads(text)
+    plan = json.loads(text.decode("utf-8"))
     before = macs_and_params(plan["architecture"]["spec"])
     after = macs_and_params(spec)
     save_model(a.out, model, lineage={"engine": "pytorch", "kind": "apply-plan", "criterion": plan.get("criterion"),

@@ -122,7 +122,12 @@ def _same_network(plan_spec: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
 
 def parse_plan(plan: Any) -> Dict[str, Any]:
     """Validate a plan (dict or JSON text) the way the lab's parsePlan does; return it as a dict."""
-    if isinstance(plan, (str, bytes)):
+    if isinstance(plan, bytes):
+        try:
+            plan = plan.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PlanError("The pruning plan is not valid JSON (it is not UTF-8 text).") from None
+    if isinstance(plan, str):
         try:
             plan = json.loads(plan)
         except json.JSONDecodeError as e:

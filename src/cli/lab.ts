@@ -34,6 +34,11 @@ Commands:
             [--reading FILE] (a Markdown interpretation, shown after the verdicts)
   card      Re-evaluate a model folder and rewrite its card.json (keeps the training record)
             --model DIR [--notes TEXT]
+  export    Write a model as ONNX, PyTorch safetensors or a lab model folder, or write its pruning plan
+            --model PATH --format onnx|safetensors|folder|plan --out FILE [--dtype F32|F16 | float32|float16]
+            (plan: the folder of a \`lab prune\` run; apply it with python3 -m prunability_torch apply-plan)
+
+--model takes a model folder, a .safetensors file (e.g. from the PyTorch companion) or an .onnx file.
 
 Common: --backend wasm|cpu (default wasm)
 `;
@@ -51,6 +56,7 @@ async function load(name: string): Promise<Command | undefined> {
     case 'scenario': return (await import('./commands/scenario')).scenarioCommand;
     case 'reproduce': return (await import('./commands/reproduce')).reproduceCommand;
     case 'card': return (await import('./commands/card')).cardCommand;
+    case 'export': return (await import('./commands/export')).exportCommand;
     default: return undefined;
   }
 }

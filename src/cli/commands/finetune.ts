@@ -17,7 +17,8 @@ import { fineTune } from '../../engine/train/finetune';
 import type { TrainConfigInput } from '../../engine/train/config';
 import { evaluationSubset, selectFineTuneSubset } from '../../engine/scenarios/subset';
 import type { Snapshot } from '../../engine/scenarios/types';
-import { loadModelFromFolder, saveModelToFolder } from '../../node/model-files';
+import { saveModelToFolder } from '../../node/model-files';
+import { openModel } from '../../node/open-model';
 import { resolveDataset } from '../data';
 import { ProgressBar } from '../progress';
 import { bool, num, str, type Flags } from '../args';
@@ -90,8 +91,16 @@ export function formatBeforeAfter(before: Snapshot, after: Snapshot): string {
 }
 
 /** Save a derived model with a card saying where it came from and what was done. */
-export async function saveDerived(model: ReidModel, out: string, card: Record<string, unknown>, datasetName: string, after: Snapshot): Promise<void> {
+export async function saveDerived(
+  model: ReidModel,
+  out: string,
+  card: Record<string, unknown>,
+  datasetName: string,
+  after: Snapshot,
+  extraFiles: Record<string, string> = {},
+): Promise<void> {
   await saveModelToFolder(model, out, { dtype: 'float32' });
+  for (const [name, text] of Object.entries(extraFiles)) await fs.writeFile(path.join(out, name), text);
   const cost = modelCost(model.spec);
   const full = {
     name: path.basename(path.resolve(out)),
@@ -114,7 +123,8 @@ export async function finetuneCommand(flags: Flags, argv: string[]): Promise<voi
   const steps = num(flags, 'steps', 100, { integer: true, min: 1 });
   const evaluate = !bool(flags, 'no-eval');
   const ptl = bool(flags, 'ptl');
-  const { model } = await loadModelFromFolder(dir);
+  const { model, notes } = await openModel(dir);
+  for (const n of notes) process.stderr.write(`note: ${n}\n`);
   try {
     const data = await fineTuneData(flags, model.spec.input);
     const ids = new Set(data.fineTune.pids).size;

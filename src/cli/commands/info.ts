@@ -1,11 +1,12 @@
 /** `lab info`: a model's architecture (per-layer channel counts) and cost. */
-import { loadModelFromFolder } from '../../node/model-files';
+import { openModel } from '../../node/open-model';
 import { modelCost, formatMacs, formatParams } from '../../engine/cost/macs';
 import { bool, str, type Flags } from '../args';
 
 export async function infoCommand(flags: Flags): Promise<void> {
   const dir = str(flags, 'model');
-  const { model } = await loadModelFromFolder(dir);
+  const { model, notes } = await openModel(dir);
+  for (const n of notes) process.stderr.write(`note: ${n}\n`);
   try {
     const spec = model.spec;
     const cost = modelCost(spec);

@@ -16,13 +16,25 @@ import { pruneAutoBalanced } from '../../engine/prune/strategies/auto-balanced';
 import type { StrategyProgress, StrategyResult } from '../../engine/prune/strategies/common';
 import { softEpochs } from '../../engine/scenarios/budget';
 import { LabError } from '../../engine/errors';
-import { loadModelFromFolder } from '../../node/model-files';
+import { openModel } from '../../node/open-model';
+import { serialisePlan, specDifference } from '../../engine/prune/plan-json';
+import type { PrunePlan } from '../../engine/prune/plan';
+import { PLAN_FILE } from './export';
 import { ProgressBar } from '../progress';
 import { bool, num, oneOf, optStr, str, type Flags } from '../args';
 import { costOnly, fineTuneConfig, fineTuneData, formatBeforeAfter, saveDerived, snapshot } from './finetune';
 
 export const STRATEGIES = ['once', 'iterative', 'psfp', 'fpgm-soft', 'auto-balanced'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
+
+/**
+ * The plan as plan.json when it was made for the model that was read (prune once, soft
+ * strategies), so `lab export --format plan` can hand it to the PyTorch companion; an iterative
+ * run's last plan is for an intermediate model and would mislead there.
+ */
+function planFiles(plan: PrunePlan, source: ReidModel): Record<string, string> {
+  return specDifference(plan.spec, source.spec) === undefined ? { [PLAN_FILE]: serialisePlan(plan) } : {};
+}
 
 export async function pruneCommand(flags: Flags, argv: string[]): Promise<void> {
   const dir = str(flags, 'model');
@@ -46,7 +58,8 @@ export async function pruneCommand(flags: Flags, argv: string[]): Promise<void> 
   }
   const evaluate = !bool(flags, 'no-eval');
 
-  const { model } = await loadModelFromFolder(dir);
+  const { model, notes } = await openModel(dir);
+  for (const n of notes) process.stderr.write(`note: ${n}\n`);
   let result: StrategyResult | undefined;
   try {
     const data = await fineTuneData(flags, model.spec.input);
@@ -107,7 +120,7 @@ export async function pruneCommand(flags: Flags, argv: string[]): Promise<void> 
         criterionData: criterionData ? `${data.dataset.name} train split, ${criterionData.batches} x ${criterionData.batchSize} images` : 'weights only',
         fineTuning: steps > 0 ? { data: data.describe, images: data.fineTune.count, steps, imagesSeen: images } : 'none',
       },
-    }, data.dataset.name, after);
+    }, data.dataset.name, after, planFiles(plan, model));
     process.stdout.write(
       `${formatBeforeAfter(before, after)}\n${criterion.name}, ${strategy}: ${describeTarget(settings.target)} (${settings.scope}, ${settings.ranking}); channel rate ${(100 * plan.rate).toFixed(1)}%${plan.targetMet ? '' : ` — target not met: ${plan.message}`}; ${steps > 0 ? `${images} fine-tuning images seen` : 'no fine-tuning'}. Wrote ${out}.\n`,
     );

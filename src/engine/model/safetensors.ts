@@ -13,6 +13,7 @@
 import { LabError } from '../errors';
 import type { ResNetSpec } from './spec';
 import type { ParamArrays } from './init';
+import { parseLineage } from './lineage';
 import { decodeBfloat16, decodeFloat16, encodeFloat16, FLOAT16_MAX } from './float16';
 import {
   SPEC_METADATA_KEY,
@@ -226,7 +227,9 @@ export function safetensorsToModel(input: ArrayBuffer | Uint8Array, opts: StateD
     const [name, t] = nonFloat[0];
     throw new LabError('bad-weights', `Tensor ${name} holds ${t.dtype} values; ResNet weights are floating point.`, { tensor: name, found: t.dtype });
   }
-  return stateDictToModel(toStateDict(file), { ...opts, metadata: { ...file.metadata, ...(opts.metadata ?? {}) } });
+  const imported = stateDictToModel(toStateDict(file), { ...opts, metadata: { ...file.metadata, ...(opts.metadata ?? {}) } });
+  const lineage = parseLineage(file.metadata);
+  return lineage ? { ...imported, lineage } : imported;
 }
 
 export interface SafetensorsExportOptions {

@@ -19,6 +19,7 @@ import { LabError } from '../errors';
 import { SPEC_FORMAT, SpecError, validateSpec, type BlockSpec, type Depth, type ResNetSpec } from './spec';
 import { listParams, type ParamInfo } from './names';
 import type { ParamArrays } from './init';
+import type { ExternalLineage } from './lineage';
 
 /** One tensor in PyTorch layout. */
 export interface StateTensor {
@@ -44,6 +45,8 @@ export interface StateDictImport {
   arrays: ParamArrays;
   /** What was ignored or filled in, as sentences for the UI. */
   notes: string[];
+  /** Where the file says the model came from (safetensors written by the PyTorch companion). */
+  lineage?: ExternalLineage;
 }
 
 /** Metadata key under which the lab stores its full spec in exported files. */
