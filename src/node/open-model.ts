@@ -10,7 +10,7 @@ import { LabError } from '../engine/errors';
 import { ReidModel } from '../engine/model/model';
 import { safetensorsToModel } from '../engine/model/safetensors';
 import type { StateDictImportOptions } from '../engine/model/state-dict';
-import { describeLineage, type ExternalLineage } from '../engine/model/lineage';
+import { describeExternalLineage, type ExternalLineage } from '../engine/model/lineage';
 import { importOnnx } from '../engine/onnx/import';
 import { loadModelFromFolder } from './model-files';
 
@@ -39,6 +39,6 @@ export async function openModel(p: string, opts: StateDictImportOptions = {}): P
   const imported = ext === '.onnx' ? importOnnx(bytes, opts) : safetensorsToModel(bytes, opts);
   const lineage = ext === '.safetensors' ? imported.lineage : undefined;
   const notes = [...imported.notes];
-  if (lineage) notes.unshift(`${path.basename(p)} was ${describeLineage(lineage)}.`);
+  if (lineage) notes.unshift(`${path.basename(p)} was ${describeExternalLineage(lineage)}.`);
   return { model: ReidModel.fromArrays(imported.spec, imported.arrays), notes, lineage, format: ext === '.onnx' ? 'onnx' : 'safetensors' };
 }

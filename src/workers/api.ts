@@ -242,6 +242,8 @@ export interface PruneRecord {
 export interface Lineage {
   base: string;
   baseSource: ModelSummary['source'];
+  /** What happened to the base model before the lab opened it, as its file said ("fine-tuned in PyTorch, 100 steps on ..."). */
+  history?: string;
   prune?: PruneRecord;
   fineTuneSteps: number;
   /** The current model carries a PTL side branch (see PtlInfo): evaluated with it, its cost apart. */

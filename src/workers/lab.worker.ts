@@ -195,7 +195,7 @@ const api: LabWorkerApi = {
         if (job.signal.aborted) opened.model.dispose();
         job.throwIfCancelled();
         session.clearDenseCost();
-        const state = session.setDense({ model: opened.model, name: opened.name, source: 'user' });
+        const state = session.setDense({ model: opened.model, name: opened.name, source: 'user', ...(opened.history ? { history: opened.history } : {}) });
         job.progress(1, `Opened ${opened.name}`);
         return state;
       }),

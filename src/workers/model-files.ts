@@ -9,12 +9,15 @@ import { LabError, isLabError } from '../engine/errors';
 import { ReidModel } from '../engine/model/model';
 import { artifactsToModelJson, loadModel, modelToArtifacts, shardFileNames, splitIntoShards } from '../engine/model/weights-io';
 import { modelToSafetensors, safetensorsToModel } from '../engine/model/safetensors';
+import { describeExternalLineage } from '../engine/model/lineage';
 import type { ExportedFiles } from './api';
 
 export interface OpenedModel {
   model: ReidModel;
   name: string;
   notes: string[];
+  /** The file's lineage record as a phrase (PyTorch companion safetensors). */
+  history?: string;
 }
 
 function stem(name: string): string {
@@ -31,7 +34,10 @@ export async function openModelFiles(files: File[]): Promise<OpenedModel> {
     const bytes = new Uint8Array(await st[0].arrayBuffer());
     const imported = safetensorsToModel(bytes);
     try {
-      return { model: ReidModel.fromArrays(imported.spec, imported.arrays), name: stem(st[0].name), notes: imported.notes };
+      const model = ReidModel.fromArrays(imported.spec, imported.arrays);
+      const opened: OpenedModel = { model, name: stem(st[0].name), notes: imported.notes };
+      if (imported.lineage) opened.history = describeExternalLineage(imported.lineage);
+      return opened;
     } catch (e) {
       throw isLabError(e) ? e : new LabError('bad-weights', `${st[0].name} does not hold a complete ResNet: ${(e as Error).message}.`);
     }

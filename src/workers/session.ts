@@ -46,6 +46,8 @@ export interface DenseModel {
   model: ReidModel;
   name: string;
   source: ModelSummary['source'];
+  /** The file's own account of the model's past (safetensors from the PyTorch companion). */
+  history?: string;
 }
 
 export class LabSession {
@@ -122,6 +124,12 @@ export class LabSession {
     return this.state;
   }
 
+  /** The part of every lineage that describes the dense model. */
+  private denseLineage(): Pick<Lineage, 'base' | 'baseSource' | 'history'> {
+    const d = this.dense!;
+    return d.history ? { base: d.name, baseSource: d.source, history: d.history } : { base: d.name, baseSource: d.source };
+  }
+
   /** Replace the dense model (and with it the current one). */
   setDense(d: DenseModel): ModelState {
     if (this.current && this.current !== this.dense?.model) this.current.dispose();
@@ -129,7 +137,7 @@ export class LabSession {
     this.setBranch(null);
     this.dense = d;
     this.current = d.model;
-    return this.newState({ base: d.name, baseSource: d.source, fineTuneSteps: 0 });
+    return this.newState({ ...this.denseLineage(), fineTuneSteps: 0 });
   }
 
   /** Swap in a new current model (never the dense one), disposing the old current. */
@@ -151,7 +159,7 @@ export class LabSession {
     if (this.current !== this.dense.model) this.current?.dispose();
     this.setBranch(null);
     this.current = this.dense.model;
-    return this.newState({ base: this.dense.name, baseSource: this.dense.source, fineTuneSteps: 0 });
+    return this.newState({ ...this.denseLineage(), fineTuneSteps: 0 });
   }
 
   async measureLatency(job: Job): Promise<ModelState> {
@@ -269,7 +277,7 @@ export class LabSession {
       ...(last.message ? { message: last.message } : {}),
     };
     const steps = strategy === 'once' ? 0 : undefined;
-    this.setCurrent(result.model, { base: this.dense.name, baseSource: this.dense.source, prune: record, fineTuneSteps: steps ?? 0 });
+    this.setCurrent(result.model, { ...this.denseLineage(), prune: record, fineTuneSteps: steps ?? 0 });
     job.progress(0.92, 'Measuring the pruned model\u2019s latency');
     const state = await this.measureLatency(job);
     job.progress(1, 'Pruned');

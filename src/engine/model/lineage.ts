@@ -36,13 +36,13 @@ export function parseLineage(metadata: Readonly<Record<string, string>> | undefi
 }
 
 /** "fine-tuned in PyTorch, 100 steps on SynthReID XS (2 processes)". */
-export function describeLineage(l: ExternalLineage): string {
+export function describeExternalLineage(l: ExternalLineage): string {
   const engine = ENGINES[l.engine] ?? l.engine;
   const steps = typeof l.steps === 'number' ? `, ${l.steps} steps` : '';
   const data = l.data ? ` on ${l.data}` : '';
   const procs = typeof l.processes === 'number' && l.processes > 1 ? ` (${l.processes} processes)` : '';
   const what = l.kind === 'finetune' ? 'fine-tuned' : l.kind === 'train' ? 'trained' : l.kind === 'apply-plan' ? 'pruned with a lab plan' : l.kind;
   const now = `${what} in ${engine}${steps}${data}${procs}`;
-  const before = l.previous && typeof l.previous === 'object' && typeof l.previous.kind === 'string' ? `; before that ${describeLineage(l.previous)}` : '';
+  const before = l.previous && typeof l.previous === 'object' && typeof l.previous.kind === 'string' ? `; before that ${describeExternalLineage(l.previous)}` : '';
   return now + before;
 }

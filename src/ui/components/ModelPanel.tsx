@@ -23,7 +23,9 @@ function lineageText(l: Lineage): string {
     );
   }
   if (l.fineTuneSteps > 0) parts.push(`fine-tuned ${l.fineTuneSteps} steps${l.ptl ? ` (with a PTL side branch, ${l.ptl.steps} steps; evaluated with it)` : ''}`);
-  return parts.length ? parts.join(', then ') : 'dense (unpruned)';
+  const here = parts.length ? parts.join(', then ') : 'dense (unpruned)';
+  // What the file says happened before the lab opened it comes first: it happened first.
+  return l.history ? `${l.history}; in the lab: ${here}` : here;
 }
 
 export const ModelPanel = memo(function ModelPanel({ model, lineage, latency, busy, onMeasureLatency, onOpen, onExport }: Props) {
