@@ -14,4 +14,4 @@ export { POOL_CAMERA_RANGES, POOL_SCENE_COUNT, POOL_MAX_SLOTS, samplePoolCamera,
 export type { SynthTier, SynthTierSpec } from './tiers';
 export type { SynthDomain, Identity, Outfit, Body } from './identities';
 export { fnv1a32 } from './detmath';
-export { SYNTH_GOLDEN } from './golden';
+export { SYNTH_GOLDEN, SYNTH_POOL_GOLDEN } from './golden';

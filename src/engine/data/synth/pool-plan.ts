@@ -8,7 +8,7 @@
  * distractors (pid 0) and junk (pid -1), each under a camera of its own.
  */
 import type { Prng } from '../../util/prng';
-import type { SceneParams } from './cameras';
+import type { CameraParams, SceneParams } from './cameras';
 import type { PlannedImage, SynthSplitName } from './dataset';
 import { marketName } from './file-names';
 import { sampleStranger, type Identity } from './identities';
@@ -21,11 +21,14 @@ export function planPoolSplits(root: Prng, spec: SynthTierSpec, roster: Roster, 
   const prng = root.fork('plan');
   const frames = new Array<number>(POOL_MAX_SLOTS + 1).fill(0);
   const splits: Record<SynthSplitName, PlannedImage[]> = { train: [], query: [], gallery: [] };
+  const visitCameras = new Map<string, CameraParams>();
   const seqOf = (pid: number, slot: number) => 1 + (root.fork(`seq/${pid}/${slot}`).nextU32() % 6);
   const add = (split: SynthSplitName, pid: number, slot: number, cameraKey: string, kind: ImageKind, person: Identity | null, key: string) => {
     frames[slot] += 1 + prng.int(0, 40);
     const box = kind === 'person' ? prng.int(1, 3) : prng.int(1, 8);
-    const cameraParams = poolVisitCamera(root, cameraKey, slot, scenes);
+    // One camera per visit, shared by the visit's images.
+    let cameraParams = visitCameras.get(cameraKey);
+    if (!cameraParams) visitCameras.set(cameraKey, (cameraParams = poolVisitCamera(root, cameraKey, slot, scenes)));
     splits[split].push({ split, pid, camera: slot, kind, name: marketName(pid, slot, seqOf(pid, slot), frames[slot], box), request: { person, camera: slot, kind, key, cameraParams } });
   };
   const slots = Array.from({ length: POOL_MAX_SLOTS }, (_, i) => i + 1);
