@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  cameraNetwork, fnv1a32, planSynthReid, parseMarketName, renderPlannedImage, renderSynthImage, resolveSynthOptions, synthRoster,
+  cameraNetwork, fnv1a32, generateSynthReid, planSynthReid, parseMarketName, renderPlannedImage, renderSynthImage, resolveSynthOptions, synthRoster,
   POOL_CAMERA_RANGES, POOL_MAX_SLOTS, SYNTH_POOL_GOLDEN, SYNTH_POOL_VERSION, SYNTH_GENERATOR_VERSION,
 } from '../../src/engine/data/synth';
 import type { CameraParams, Identity, SynthPlan } from '../../src/engine/data/synth';
 import { parseMarketStyleName } from '../../src/engine/data/market/names';
+import { imageView } from '../../src/engine/data/types';
 import { isLabError } from '../../src/engine/errors';
 import { writeMarketLayout } from '../../src/node/write-market-layout';
 
@@ -164,6 +165,21 @@ describe('SynthReID tier P (the pre-training pool)', () => {
     expect(message(() => resolveSynthOptions({ tier: 'S', domain: 'pool' }))).toMatch(/tier P only/);
     expect(message(() => cameraNetwork('pool'))).toMatch(/no camera network/);
     expect(message(() => renderSynthImage({ domain: 'pool', pid: 1, camera: POOL_MAX_SLOTS + 1, index: 0, height: H, width: W }))).toMatch(/cameras 1 to 6/);
+  });
+
+  it('renders only the test split when asked (evaluation), with the same bytes as the full plan', () => {
+    const size = { height: 32, width: 16 };
+    const { dataset, manifest } = generateSynthReid({ tier: 'P', domain: 'pool', ...size, splits: ['query', 'gallery'] });
+    expect(dataset.train.count).toBe(0);
+    expect(dataset.query.count).toBe(pool.splits.query.length);
+    expect(dataset.gallery.count).toBe(pool.splits.gallery.length);
+    expect(manifest.onlySplits).toEqual(['query', 'gallery']);
+    expect(manifest.version).toBe(SYNTH_POOL_VERSION);
+    const full = planSynthReid({ tier: 'P', domain: 'pool', ...size });
+    for (const i of [0, dataset.gallery.count - 1]) {
+      expect(dataset.gallery.names![i]).toBe(full.splits.gallery[i].name);
+      expect(hex(imageView(dataset.gallery, i))).toBe(hex(renderPlannedImage(full, full.splits.gallery[i])));
+    }
   });
 
   it('streams to disk through the Market-1501 writer, image by image, under the planned names', async () => {

@@ -44,6 +44,12 @@ export interface SynthOptions {
   onProgress?: (p: { done: number; total: number }) => void;
   /** Checked between images; generation stops with a CancelledError once it returns true. */
   isCancelled?: () => boolean;
+  /**
+   * generateSynthReid only: render just these splits (default all three); the others come back
+   * empty and the manifest says so. Evaluating on tier P needs its 2.6k test images, not its
+   * 50k training images (1.2 GB at 128x64).
+   */
+  splits?: readonly SynthSplitName[];
 }
 
 export interface ResolvedSynthOptions {
@@ -184,7 +190,9 @@ export function generateSynthReid(options: SynthOptions): SynthResult {
   const plan = planSynthReid(options);
   const { height, width } = plan.options;
   const size = height * width * 3;
-  const total = plan.splits.train.length + plan.splits.query.length + plan.splits.gallery.length;
+  const wanted = new Set<SynthSplitName>(options.splits ?? ['train', 'query', 'gallery']);
+  const planned = (s: SynthSplitName) => (wanted.has(s) ? plan.splits[s] : []);
+  const total = planned('train').length + planned('query').length + planned('gallery').length;
   let done = 0;
   const build = (images: PlannedImage[]): ReidSplit => {
     const bytes = new Uint8Array(images.length * size);
@@ -201,12 +209,13 @@ export function generateSynthReid(options: SynthOptions): SynthResult {
       names: images.map((m) => m.name),
     };
   };
-  const train = build(plan.splits.train);
-  const query = build(plan.splits.query);
-  const gallery = build(plan.splits.gallery);
+  const train = build(planned('train'));
+  const query = build(planned('query'));
+  const gallery = build(planned('gallery'));
   options.onProgress?.({ done: total, total });
   const dataset: ReidDataset = { name: synthDatasetName(plan.options), train, query, gallery };
-  return { dataset, manifest: buildManifest(plan, dataset) };
+  const manifest = buildManifest(plan, dataset);
+  return { dataset, manifest: wanted.size < 3 ? { ...manifest, onlySplits: [...wanted] } : manifest };
 }
 
 export function synthDatasetName(o: ResolvedSynthOptions): string {

@@ -34,6 +34,8 @@ export interface SynthManifest {
   splits: Record<SynthSplitName, ManifestImage[]>;
   /** FNV-1a over every "split/name:hash" line (names without extension, so JPEG and PNG copies agree). */
   digest: string;
+  /** Present when only some splits were rendered (the others are empty here, not in the benchmark). */
+  onlySplits?: SynthSplitName[];
   /** Tier P only: the distribution its cameras are drawn from (each camera follows from the seed). */
   pool?: { cameraRanges: typeof POOL_CAMERA_RANGES; sourcePriorShare: number; scenes: SceneParams[] };
 }
