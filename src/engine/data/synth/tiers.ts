@@ -9,6 +9,7 @@
  * query/gallery split of 200 identities to monitor pre-training; ~52k images, disk only.
  */
 import { LabError } from '../../errors';
+import type { SynthDomain } from './identities';
 
 export type SynthTier = 'XS' | 'S' | 'M' | 'P';
 
@@ -22,7 +23,7 @@ export interface SynthTierSpec {
   /** Cameras per training identity [min, max], and images per (identity, camera). */
   trainCams: readonly [number, number];
   trainImagesPerCam: readonly [number, number];
-  /** Pool only: images per training identity [min, max], spread over its cameras (overrides trainImagesPerCam). */
+  /** Pool only: images per training identity [min, max], spread evenly over its cameras (trainImagesPerCam then records the resulting bounds). */
   trainImagesPerId?: readonly [number, number];
   /** Cameras per test identity [min, max] (Market-1501: 2 to 6). */
   testCams: readonly [number, number];
@@ -59,7 +60,7 @@ export const SYNTH_TIERS: Readonly<Record<SynthTier, SynthTierSpec>> = {
 };
 
 /** Domains a tier can be drawn in: P only in the pool, the other tiers only in source or target. */
-export function tierDomains(tier: SynthTier): readonly ('source' | 'target' | 'pool')[] {
+export function tierDomains(tier: SynthTier): readonly SynthDomain[] {
   return tier === 'P' ? ['pool'] : ['source', 'target'];
 }
 
