@@ -4,7 +4,7 @@
  */
 import type { ReidDataset } from '../engine/data/types';
 import { generateSynthReid } from '../engine/data/synth';
-import type { SynthDomain, SynthTier } from '../engine/data/synth';
+import type { SynthDomain, SynthSplitName, SynthTier } from '../engine/data/synth';
 import { loadReidDataset } from '../engine/data/market/load';
 import { nodeDatasetSource } from '../node/folder-source';
 import { ProgressBar } from './progress';
@@ -16,7 +16,8 @@ export interface DataChoice {
   describe: string;
 }
 
-export async function resolveDataset(flags: Flags, size: { height: number; width: number }, defaults: { domain?: SynthDomain } = {}): Promise<DataChoice> {
+/** `splits`: what the command uses (default all three); the others come back empty, so `eval` on tier P or a pool folder skips 50k training images. */
+export async function resolveDataset(flags: Flags, size: { height: number; width: number }, defaults: { domain?: SynthDomain; splits?: readonly SynthSplitName[] } = {}): Promise<DataChoice> {
   const dataPath = optStr(flags, 'data');
   if (dataPath) {
     const source = await nodeDatasetSource(dataPath);
@@ -25,13 +26,14 @@ export async function resolveDataset(flags: Flags, size: { height: number; width
       width: size.width,
       testIdentities: flags['test-ids'] !== undefined ? num(flags, 'test-ids', 0, { integer: true, min: 1 }) : undefined,
       seed: num(flags, 'seed', 1, { integer: true, min: 0 }),
+      splits: defaults.splits,
     });
     for (const w of loaded.report.warnings) process.stderr.write(`warning: ${w}\n`);
     if (loaded.report.skipped.length) process.stderr.write(`warning: ${loaded.report.skipped.length} file(s) skipped, e.g. ${loaded.report.skipped[0].path}: ${loaded.report.skipped[0].reason}\n`);
     return { dataset: loaded, describe: `--data ${dataPath}` };
   }
-  const tier = oneOf<SynthTier>(flags, 'tier', ['XS', 'S', 'M'], 'S');
-  const domain = oneOf<SynthDomain>(flags, 'domain', ['source', 'target'], defaults.domain ?? 'source');
+  const tier = oneOf<SynthTier>(flags, 'tier', ['XS', 'S', 'M', 'P'], 'S');
+  const domain = oneOf<SynthDomain>(flags, 'domain', ['source', 'target', 'pool'], tier === 'P' ? 'pool' : defaults.domain ?? 'source');
   const shift = num(flags, 'shift', 1, { min: 0, max: 1 });
   const dataSeed = flags['data-seed'] !== undefined ? num(flags, 'data-seed', 0, { integer: true, min: 0 }) : undefined;
   const bar = new ProgressBar(`SynthReID ${tier}/${domain}`, 1);
@@ -42,6 +44,7 @@ export async function resolveDataset(flags: Flags, size: { height: number; width
     seed: dataSeed,
     height: size.height,
     width: size.width,
+    splits: defaults.splits,
     onProgress: ({ done, total }) => {
       bar.total = total;
       bar.update(done);

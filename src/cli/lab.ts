@@ -13,6 +13,8 @@ Usage: npm run lab -- <command> [flags]
 Commands:
   generate  Write a SynthReID tier to disk in the Market-1501 layout
             --tier XS|S|M --domain source|target [--shift 0..1] [--data-seed N] [--format jpg|png] --out DIR
+            --tier P (the pre-training pool: 5,000 training identities, randomised cameras)
+            [--height 128 --img-width 64] (image size, any tier)
   train     Train a ReID ResNet from scratch (resumable)
             --depth 18|34|50 [--width 0.5] [--steps 2000] [--seed 1] [--p 16 --k 4 --lr 3.5e-4]
             [--tier S --domain source | --data PATH] --out DIR [--resume | --resume-from FILE]

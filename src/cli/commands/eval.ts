@@ -13,7 +13,7 @@ export async function evalCommand(flags: Flags): Promise<void> {
   const { model, notes } = await openModel(dir);
   for (const n of notes) process.stderr.write(`note: ${n}\n`);
   try {
-    const { dataset } = await resolveDataset(flags, model.spec.input, { domain: 'target' });
+    const { dataset } = await resolveDataset(flags, model.spec.input, { domain: 'target', splits: ['query', 'gallery'] });
     const json = bool(flags, 'json');
     const total = dataset.query.count + dataset.gallery.count;
     const bar = json ? undefined : new ProgressBar(`eval ${dataset.name}`, total);

@@ -5,8 +5,9 @@ import { ProgressBar } from '../progress';
 import { num, oneOf, str, type Flags } from '../args';
 
 export async function generateCommand(flags: Flags): Promise<void> {
-  const tier = oneOf<SynthTier>(flags, 'tier', ['XS', 'S', 'M'], 'S');
-  const domain = oneOf<SynthDomain>(flags, 'domain', ['source', 'target'], 'source');
+  const tier = oneOf<SynthTier>(flags, 'tier', ['XS', 'S', 'M', 'P'], 'S');
+  // Tier P is the pre-training pool and only the pool; the generator refuses other pairings.
+  const domain = oneOf<SynthDomain>(flags, 'domain', ['source', 'target', 'pool'], tier === 'P' ? 'pool' : 'source');
   const format = oneOf(flags, 'format', ['jpg', 'jpeg', 'png'], 'jpg');
   const bar = new ProgressBar(`SynthReID ${tier}/${domain}`, 1);
   const written = await writeMarketLayout({

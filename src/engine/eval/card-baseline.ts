@@ -8,13 +8,13 @@
  *
  * Pure (no tfjs, no DOM, no fetch). The worker supplies the card and the page's dataset.
  */
-import { resolveSynthOptions, SYNTH_GENERATOR_VERSION, type SynthOptions, type SynthTier } from '../data/synth';
+import { resolveSynthOptions, SYNTH_GENERATOR_VERSION, SYNTH_POOL_VERSION, type SynthDomain, type SynthOptions, type SynthTier } from '../data/synth';
 
 /** What a SynthReID dataset is made from (the generator's resolved options and its version). */
 export interface CardSynthParams {
   tier: SynthTier;
-  domain: 'source' | 'target';
-  /** 0 for the source domain (the generator ignores the knob there). */
+  domain: SynthDomain;
+  /** 0 for the source domain and the pool (the generator ignores the knob there). */
   shift: number;
   seed: number;
   height: number;
@@ -28,7 +28,7 @@ export interface CardSynthParams {
  */
 export function synthParamsOf(req: Pick<SynthOptions, 'tier' | 'domain' | 'shift' | 'seed' | 'height' | 'width'>): CardSynthParams {
   const o = resolveSynthOptions(req);
-  return { tier: o.tier, domain: o.domain, shift: o.shift, seed: o.seed, height: o.height, width: o.width, generatorVersion: SYNTH_GENERATOR_VERSION };
+  return { tier: o.tier, domain: o.domain, shift: o.shift, seed: o.seed, height: o.height, width: o.width, generatorVersion: o.domain === 'pool' ? SYNTH_POOL_VERSION : SYNTH_GENERATOR_VERSION };
 }
 
 /** The model the page has loaded: its cost identifies the architecture the card describes. */

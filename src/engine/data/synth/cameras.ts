@@ -11,6 +11,7 @@
  */
 import { LabError } from '../../errors';
 import { mix } from './detmath';
+import { POOL_MAX_SLOTS } from './pool-cameras';
 import type { Rgb } from './palette';
 import type { SynthDomain } from './identities';
 
@@ -140,8 +141,9 @@ const TARGET_CAMERAS: readonly CameraParams[] = [
   }),
 ];
 
+/** Cameras of a domain; for the pool, the number of camera slots a person can visit. */
 export function domainCameraCount(domain: SynthDomain): number {
-  return domain === 'source' ? SOURCE_CAMERAS.length : TARGET_CAMERAS.length;
+  return domain === 'source' ? SOURCE_CAMERAS.length : domain === 'target' ? TARGET_CAMERAS.length : POOL_MAX_SLOTS;
 }
 
 function mixRgb(a: Rgb, b: Rgb, t: number): Rgb {
@@ -192,6 +194,9 @@ export function interpolateCamera(a: CameraParams, b: CameraParams, t: number): 
 export function cameraNetwork(domain: SynthDomain, shift = 1): CameraParams[] {
   if (!(shift >= 0 && shift <= 1)) {
     throw new LabError('bad-argument', `The domain shift strength must be a number from 0 to 1; got ${shift}.`);
+  }
+  if (domain === 'pool') {
+    throw new LabError('bad-argument', 'The pool has no camera network: each visit of a person draws its own camera (see pool-cameras.ts).');
   }
   if (domain === 'source') return SOURCE_CAMERAS.map((c) => structuredClone(c) as CameraParams);
   return TARGET_CAMERAS.map((t, k) => interpolateCamera(SOURCE_CAMERAS[k], t, shift));

@@ -13,14 +13,19 @@ import { CancelledError, LabError } from '../../errors';
 import { Prng } from '../../util/prng';
 import type { ReidDataset, ReidSplit } from '../types';
 import { cameraNetwork } from './cameras';
-import type { CameraParams } from './cameras';
+import type { CameraParams, SceneParams } from './cameras';
 import { sampleStranger, type Identity, type SynthDomain } from './identities';
 import { renderImage, type ImageKind, type RenderContext, type RenderRequest } from './render';
 import { buildRoster, type Roster } from './roster';
-import { tierSpec, type SynthTier, type SynthTierSpec } from './tiers';
+import { tierDomains, tierSpec, type SynthTier, type SynthTierSpec } from './tiers';
+import { poolScenes, poolVisitCamera, POOL_MAX_SLOTS } from './pool-cameras';
+import { planPoolSplits } from './pool-plan';
 import { buildManifest, type SynthManifest } from './manifest';
+import { marketName } from './file-names';
 
-export { SYNTH_GENERATOR_VERSION } from './version';
+export { marketName, parseMarketName } from './file-names';
+
+export { SYNTH_GENERATOR_VERSION, SYNTH_POOL_VERSION } from './version';
 export const SYNTH_DEFAULT_SEED = 1501;
 export const SYNTH_DEFAULT_HEIGHT = 128;
 export const SYNTH_DEFAULT_WIDTH = 64;
@@ -39,6 +44,12 @@ export interface SynthOptions {
   onProgress?: (p: { done: number; total: number }) => void;
   /** Checked between images; generation stops with a CancelledError once it returns true. */
   isCancelled?: () => boolean;
+  /**
+   * generateSynthReid only: render just these splits (default all three); the others come back
+   * empty and the manifest says so. Evaluating on tier P needs its 2.6k test images, not its
+   * 50k training images (1.2 GB at 128x64).
+   */
+  splits?: readonly SynthSplitName[];
 }
 
 export interface ResolvedSynthOptions {
@@ -64,7 +75,10 @@ export interface PlannedImage {
 export interface SynthPlan {
   options: ResolvedSynthOptions;
   spec: SynthTierSpec;
+  /** The domain's camera network; empty for the pool, whose images carry their own cameras. */
   cameras: CameraParams[];
+  /** The pool's scene library (tier P only). */
+  scenes?: SceneParams[];
   roster: Roster;
   context: RenderContext;
   splits: Record<SynthSplitName, PlannedImage[]>;
@@ -72,10 +86,16 @@ export interface SynthPlan {
 
 export function resolveSynthOptions(o: SynthOptions): ResolvedSynthOptions {
   tierSpec(o.tier);
-  if (o.domain !== 'source' && o.domain !== 'target') {
-    throw new LabError('bad-argument', `SynthReID domain must be "source" or "target"; got "${String(o.domain)}".`);
+  if (o.domain !== 'source' && o.domain !== 'target' && o.domain !== 'pool') {
+    throw new LabError('bad-argument', `SynthReID domain must be "source", "target" or "pool"; got "${String(o.domain)}".`);
   }
-  const shift = o.domain === 'source' ? 0 : o.shift ?? 1;
+  if (!tierDomains(o.tier).includes(o.domain)) {
+    throw new LabError('bad-argument', o.tier === 'P'
+      ? `SynthReID tier P is the pre-training pool: its domain is "pool"; got "${o.domain}".`
+      : `The "pool" domain is SynthReID tier P only; got tier ${o.tier}.`);
+  }
+  // The pool has no target cameras to shift towards: like the source, its shift is 0.
+  const shift = o.domain === 'target' ? o.shift ?? 1 : 0;
   if (typeof shift !== 'number' || !(shift >= 0 && shift <= 1)) {
     throw new LabError('bad-argument', `The domain shift strength must be a number from 0 to 1; got ${String(o.shift)}.`);
   }
@@ -91,22 +111,9 @@ export function resolveSynthOptions(o: SynthOptions): ResolvedSynthOptions {
   return { tier: o.tier, domain: o.domain, shift, seed, height, width };
 }
 
-function pidField(pid: number): string {
-  return pid < 0 ? '-1' : String(pid).padStart(4, '0');
-}
-
-/** Market-1501 file name: pid, camera, sequence, frame, box index. */
-export function marketName(pid: number, camera: number, seq: number, frame: number, box: number, ext = 'jpg'): string {
-  return `${pidField(pid)}_c${camera}s${seq}_${String(frame).padStart(6, '0')}_${String(box).padStart(2, '0')}.${ext}`;
-}
-
-const NAME_RE = /^(-1|\d{4})_c(\d)s(\d)_(\d{6})_(\d{2})\.(jpg|png)$/;
-
-/** Parse a Market-1501 file name back to its pid and camera (null if it is not one). */
-export function parseMarketName(name: string): { pid: number; camera: number; seq: number; frame: number; box: number } | null {
-  const m = NAME_RE.exec(name);
-  if (!m) return null;
-  return { pid: Number(m[1]), camera: Number(m[2]), seq: Number(m[3]), frame: Number(m[4]), box: Number(m[5]) };
+/** A domain's camera network; the pool has none (its images carry their own cameras). */
+function camerasOf(opts: ResolvedSynthOptions): CameraParams[] {
+  return opts.domain === 'pool' ? [] : cameraNetwork(opts.domain, opts.shift);
 }
 
 function renderContext(opts: ResolvedSynthOptions, cameras: CameraParams[]): RenderContext {
@@ -117,9 +124,13 @@ function renderContext(opts: ResolvedSynthOptions, cameras: CameraParams[]): Ren
 export function planSynthReid(options: SynthOptions): SynthPlan {
   const opts = resolveSynthOptions(options);
   const spec = tierSpec(opts.tier);
-  const cameras = cameraNetwork(opts.domain, opts.shift);
+  const cameras = camerasOf(opts);
   const context = renderContext(opts, cameras);
   const roster = buildRoster(context.root.fork('roster'), opts.domain, spec);
+  if (opts.domain === 'pool') {
+    const scenes = poolScenes(context.root);
+    return { options: opts, spec, cameras, scenes, roster, context, splits: planPoolSplits(context.root, spec, roster, scenes) };
+  }
   const nCams = cameras.length;
   const prng = context.root.fork('plan');
   const frames = new Array<number>(nCams + 1).fill(0);
@@ -179,7 +190,9 @@ export function generateSynthReid(options: SynthOptions): SynthResult {
   const plan = planSynthReid(options);
   const { height, width } = plan.options;
   const size = height * width * 3;
-  const total = plan.splits.train.length + plan.splits.query.length + plan.splits.gallery.length;
+  const wanted = new Set<SynthSplitName>(options.splits ?? ['train', 'query', 'gallery']);
+  const planned = (s: SynthSplitName) => (wanted.has(s) ? plan.splits[s] : []);
+  const total = planned('train').length + planned('query').length + planned('gallery').length;
   let done = 0;
   const build = (images: PlannedImage[]): ReidSplit => {
     const bytes = new Uint8Array(images.length * size);
@@ -196,12 +209,13 @@ export function generateSynthReid(options: SynthOptions): SynthResult {
       names: images.map((m) => m.name),
     };
   };
-  const train = build(plan.splits.train);
-  const query = build(plan.splits.query);
-  const gallery = build(plan.splits.gallery);
+  const train = build(planned('train'));
+  const query = build(planned('query'));
+  const gallery = build(planned('gallery'));
   options.onProgress?.({ done: total, total });
   const dataset: ReidDataset = { name: synthDatasetName(plan.options), train, query, gallery };
-  return { dataset, manifest: buildManifest(plan, dataset) };
+  const manifest = buildManifest(plan, dataset);
+  return { dataset, manifest: wanted.size < 3 ? { ...manifest, onlySplits: [...wanted] } : manifest };
 }
 
 export function synthDatasetName(o: ResolvedSynthOptions): string {
@@ -227,28 +241,30 @@ export interface SynthImageRequest {
  * same bytes as the dataset's image of that key when the dataset contains it.
  */
 export function renderSynthImage(req: SynthImageRequest): Uint8Array {
-  const opts = resolveSynthOptions({ tier: req.tier ?? 'S', domain: req.domain, shift: req.shift, seed: req.seed, height: req.height, width: req.width });
-  const cameras = cameraNetwork(opts.domain, opts.shift);
+  const opts = resolveSynthOptions({ tier: req.tier ?? (req.domain === 'pool' ? 'P' : 'S'), domain: req.domain, shift: req.shift, seed: req.seed, height: req.height, width: req.width });
+  const cameras = camerasOf(opts);
   const context = renderContext(opts, cameras);
   const roster = buildRoster(context.root.fork('roster'), opts.domain, tierSpec(opts.tier));
   const person = roster.byPid.get(req.pid);
   if (!person) {
     throw new LabError('bad-argument', `SynthReID-${opts.tier} ${opts.domain} has no person with id ${req.pid}.`);
   }
-  if (!Number.isInteger(req.camera) || req.camera < 1 || req.camera > cameras.length) {
-    throw new LabError('bad-argument', `The ${opts.domain} domain has cameras 1 to ${cameras.length}; got camera ${req.camera}.`);
+  const cameraCount = opts.domain === 'pool' ? POOL_MAX_SLOTS : cameras.length;
+  if (!Number.isInteger(req.camera) || req.camera < 1 || req.camera > cameraCount) {
+    throw new LabError('bad-argument', `The ${opts.domain} domain has cameras 1 to ${cameraCount}; got camera ${req.camera}.`);
   }
   if (!Number.isInteger(req.index) || req.index < 0) {
     throw new LabError('bad-argument', `The image index must be a whole number of at least 0; got ${req.index}.`);
   }
   const out = new Uint8Array(opts.height * opts.width * 3);
-  renderImage(context, { person, camera: req.camera, kind: 'person', key: `img/${req.pid}/${req.camera}/${req.index}` }, out);
+  const cameraParams = opts.domain === 'pool' ? poolVisitCamera(context.root, `${req.pid}/${req.camera}`, req.camera, poolScenes(context.root)) : undefined;
+  renderImage(context, { person, camera: req.camera, kind: 'person', key: `img/${req.pid}/${req.camera}/${req.index}`, cameraParams }, out);
   return out;
 }
 
 /** The identities of a tier (for UIs that list people and their family cues). */
 export function synthRoster(options: Pick<SynthOptions, 'tier' | 'domain' | 'seed'>): Roster {
   const opts = resolveSynthOptions({ tier: options.tier, domain: options.domain, seed: options.seed });
-  const context = renderContext(opts, cameraNetwork(opts.domain, opts.shift));
+  const context = renderContext(opts, camerasOf(opts));
   return buildRoster(context.root.fork('roster'), opts.domain, tierSpec(opts.tier));
 }

@@ -4,7 +4,7 @@
  * SYNTH_GENERATOR_VERSION and update these), or an engine computes differently (a bug: the
  * generator promises the same bytes everywhere). The lab can run the same check in a browser.
  */
-import { SYNTH_GENERATOR_VERSION } from './version';
+import { SYNTH_GENERATOR_VERSION, SYNTH_POOL_VERSION } from './version';
 
 export const SYNTH_GOLDEN = {
   version: SYNTH_GENERATOR_VERSION,
@@ -12,4 +12,23 @@ export const SYNTH_GOLDEN = {
   tier: 'XS',
   /** manifestDigest of generateSynthReid({ tier: 'XS', domain }) at 128x64. */
   digests: { source: 'c943c388', target: 'beb1edd7' },
+} as const;
+
+/**
+ * Reference hashes of a few tier P images at 64x32 and the default seed, for this pool version
+ * (planning all of P takes half a second; rendering all 52k images a minute, so a test renders
+ * these few). A mismatch means pool bytes changed: bump the pool revision in version.ts.
+ */
+export const SYNTH_POOL_GOLDEN = {
+  version: SYNTH_POOL_VERSION,
+  seed: 1501,
+  tier: 'P',
+  height: 64,
+  width: 32,
+  /** FNV-1a 32 of the RGB bytes of planSynthReid({ tier: 'P', domain: 'pool', height: 64, width: 32 })'s images, by file name. */
+  images: {
+    train: { '0001_c3s2_000027_01.jpg': '855d24ed', '2694_c4s4_084164_01.jpg': '281fa32e', '5200_c6s3_172640_02.jpg': 'ca80cd7e' },
+    query: { '0004_c1s3_176260_03.jpg': 'ee7bfbae' },
+    gallery: { '-1_c1s5_185975_05.jpg': '73ac3697', '0404_c4s5_180009_01.jpg': '67435668' },
+  },
 } as const;

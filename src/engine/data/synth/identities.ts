@@ -11,7 +11,8 @@ import type { Prng } from '../../util/prng';
 import { clamp, gauss } from './detmath';
 import { CLOTHING_PALETTE, HAIR_COLORS, SKIN_TONES, colorDistance2, jitterColor, type Rgb } from './palette';
 
-export type SynthDomain = 'source' | 'target';
+/** 'pool' is tier P's pre-training pool: many people under randomised cameras, no fixed network. */
+export type SynthDomain = 'source' | 'target' | 'pool';
 export type UpperType = 'tee' | 'shirt' | 'jacket' | 'hoodie' | 'coat';
 export type SleeveLength = 'none' | 'short' | 'long';
 export type UpperPattern = 'plain' | 'stripes' | 'checks';
@@ -109,8 +110,25 @@ const TARGET_PRIOR: ClothingPrior = {
   bag: { none: 2.5, backpack: 3, shoulder: 2.5, hand: 2 },
 };
 
+// The pool's "other" prior: every palette colour and garment about equally likely, so
+// pre-training sees clothing neither domain favours (the target's dark, cold-season mix included
+// only as far as a uniform draw reaches it).
+const BROAD_PRIOR: ClothingPrior = {
+  upperColorWeights: new Array<number>(CLOTHING_PALETTE.length).fill(1),
+  lowerColorWeights: new Array<number>(CLOTHING_PALETTE.length).fill(1),
+  upperType: { tee: 1, shirt: 1, jacket: 1, hoodie: 1, coat: 1 },
+  sleevesForShortTops: { none: 1, short: 1, long: 1 },
+  lowerType: { trousers: 2, shorts: 1, skirt: 1 },
+  pattern: { plain: 2, stripes: 1, checks: 1 },
+  logoRate: 0.35,
+  hatRate: 0.25,
+  hatKind: { cap: 1, beanie: 1 },
+  bag: { none: 1, backpack: 1, shoulder: 1, hand: 1 },
+};
+
+/** A domain's clothing prior; for 'pool' the broad one (pool families also draw the source's: see roster.ts). */
 export function clothingPrior(domain: SynthDomain): ClothingPrior {
-  return domain === 'source' ? SOURCE_PRIOR : TARGET_PRIOR;
+  return domain === 'source' ? SOURCE_PRIOR : domain === 'target' ? TARGET_PRIOR : BROAD_PRIOR;
 }
 
 function pickKey<K extends string>(prng: Prng, weights: Readonly<Record<K, number>>): K {
@@ -260,6 +278,8 @@ function cloneOutfit(o: Outfit): Outfit {
 
 export interface FamilyOptions {
   domain: SynthDomain;
+  /** Clothing prior of this family (default: the domain's). */
+  prior?: ClothingPrior;
   /** Number of cue changes per sibling (relative to the base outfit). */
   cuesPerSibling: number;
 }
@@ -269,7 +289,7 @@ export interface FamilyOptions {
  * `cuesPerSibling` distinct cues. Siblings keep the base's main colours (with a little jitter).
  */
 export function sampleFamily(prng: Prng, familyIndex: number, size: number, pids: readonly number[], options: FamilyOptions): Identity[] {
-  const prior = clothingPrior(options.domain);
+  const prior = options.prior ?? clothingPrior(options.domain);
   const baseBody = sampleBody(prng);
   const baseOutfit = sampleOutfit(prng, prior);
   const members: Identity[] = [];

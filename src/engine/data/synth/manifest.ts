@@ -7,9 +7,11 @@ import { hashString } from '../../util/prng';
 import type { ReidDataset, ReidSplit } from '../types';
 import { imageView } from '../types';
 import { fnv1a32, hex8 } from './detmath';
-import type { CameraParams } from './cameras';
+import type { CameraParams, SceneParams } from './cameras';
+import { POOL_CAMERA_RANGES } from './pool-cameras';
+import { POOL_SOURCE_PRIOR_SHARE } from './roster';
 import type { ResolvedSynthOptions, SynthPlan, SynthSplitName } from './dataset';
-import { SYNTH_GENERATOR_VERSION } from './version';
+import { SYNTH_GENERATOR_VERSION, SYNTH_POOL_VERSION } from './version';
 import type { SynthTierSpec } from './tiers';
 
 export interface ManifestImage {
@@ -32,6 +34,10 @@ export interface SynthManifest {
   splits: Record<SynthSplitName, ManifestImage[]>;
   /** FNV-1a over every "split/name:hash" line (names without extension, so JPEG and PNG copies agree). */
   digest: string;
+  /** Present when only some splits were rendered (the others are empty here, not in the benchmark). */
+  onlySplits?: SynthSplitName[];
+  /** Tier P only: the distribution its cameras are drawn from (each camera follows from the seed). */
+  pool?: { cameraRanges: typeof POOL_CAMERA_RANGES; sourcePriorShare: number; scenes: SceneParams[] };
 }
 
 function splitEntries(split: ReidSplit): ManifestImage[] {
@@ -57,9 +63,10 @@ export function buildManifest(plan: SynthPlan, dataset: ReidDataset): SynthManif
 
 export function buildManifestFromEntries(plan: SynthPlan, splits: Record<SynthSplitName, ManifestImage[]>): SynthManifest {
   const g = splits.gallery;
+  const pool = plan.options.domain === 'pool';
   return {
     generator: 'SynthReID',
-    version: SYNTH_GENERATOR_VERSION,
+    version: pool ? SYNTH_POOL_VERSION : SYNTH_GENERATOR_VERSION,
     options: { ...plan.options },
     tierSpec: plan.spec,
     cameras: plan.cameras,
@@ -79,6 +86,7 @@ export function buildManifestFromEntries(plan: SynthPlan, splits: Record<SynthSp
     ],
     splits,
     digest: manifestDigest(splits),
+    ...(pool ? { pool: { cameraRanges: POOL_CAMERA_RANGES, sourcePriorShare: POOL_SOURCE_PRIOR_SHARE, scenes: plan.scenes ?? [] } } : {}),
   };
 }
 

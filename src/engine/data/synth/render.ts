@@ -32,6 +32,8 @@ export interface RenderRequest {
   kind: ImageKind;
   /** Unique key of the image, e.g. "img/2/3/1" (pid, camera, index). */
   key: string;
+  /** This image's own camera, where the dataset has no fixed network (the pool); else ctx.cameras[camera - 1]. */
+  cameraParams?: CameraParams;
 }
 
 const VIEWS: readonly View[] = ['front', 'back', 'side'];
@@ -54,7 +56,7 @@ function pickView(ctx: RenderContext, prng: Prng, person: Identity, cam: CameraP
 /** Render an image into `out` (height*width*3 bytes). */
 export function renderImage(ctx: RenderContext, req: RenderRequest, out: Uint8Array): void {
   const { height: h, width: w } = ctx;
-  const cam = ctx.cameras[req.camera - 1];
+  const cam = req.cameraParams ?? ctx.cameras[req.camera - 1];
   const prng = ctx.root.fork(req.key);
   const r = new Raster(w, h);
   const pan = prng.uniform(0, SCENE_STRIP - 1);

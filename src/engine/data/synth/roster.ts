@@ -4,7 +4,7 @@
  * only as distractors (pid 0), the hardest negatives a colour descriptor can meet.
  */
 import { Prng } from '../../util/prng';
-import { sampleFamily, type Identity, type SynthDomain } from './identities';
+import { clothingPrior, sampleFamily, type Identity, type SynthDomain } from './identities';
 import type { SynthTierSpec } from './tiers';
 
 export interface Roster {
@@ -15,10 +15,17 @@ export interface Roster {
   byPid: Map<number, Identity>;
 }
 
-/** First pid of each domain: source 1..1501, target 5001..6501 (identities never collide). */
+/**
+ * First pid of each domain: source 1..1501, target 5001..6501 (identities never collide). The
+ * pool numbers its own people from 1 (it is never mixed with a domain's labels; its people are
+ * other people: see test/unit/synth-pool.test.ts).
+ */
 export function pidOffset(domain: SynthDomain): number {
-  return domain === 'source' ? 1 : 5001;
+  return domain === 'target' ? 5001 : 1;
 }
+
+/** Share of pool families dressed by the source's clothing prior; the rest by the broad prior. */
+export const POOL_SOURCE_PRIOR_SHARE = 0.4;
 
 export function buildRoster(root: Prng, domain: SynthDomain, spec: SynthTierSpec): Roster {
   const train: Identity[] = [];
@@ -36,7 +43,9 @@ export function buildRoster(root: Prng, domain: SynthDomain, spec: SynthTierSpec
     const size = Math.min(need, 1 + prng.weighted(spec.familySizeWeights));
     const ghost = !toTrain && prng.bool(spec.ghostRate) ? 1 : 0;
     const pids = Array.from({ length: size + ghost }, (_, k) => (k < size ? nextPid + k : 0));
-    const members = sampleFamily(prng, family, size + ghost, pids, { domain, cuesPerSibling: spec.cuesPerSibling });
+    // Only the pool draws a prior per family (from its own fork, so the other domains' streams are untouched).
+    const prior = domain === 'pool' ? clothingPrior(prng.fork('prior').bool(POOL_SOURCE_PRIOR_SHARE) ? 'source' : 'pool') : undefined;
+    const members = sampleFamily(prng, family, size + ghost, pids, { domain, cuesPerSibling: spec.cuesPerSibling, prior });
     for (let k = 0; k < size; k++) target.push(members[k]);
     if (ghost) ghosts.push(members[size]);
     nextPid += size;
