@@ -44,7 +44,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('lab -> PyTorch -> lab', () => {
   it('prunes in the lab, fine-tunes with torchrun, and the lab opens and scores the result', async () => {
     lab('generate', '--tier', 'XS', '--domain', 'source', '--out', join(dir, 'xs'));
-    lab('prune', '--model', join(dir, 'dense'), '--criterion', 'l1', '--rate', '0.4', '--scope', 'inner+trunk', '--tier', 'XS', '--no-eval', '--out', join(dir, 'pruned'));
+    lab('prune', '--model', join(dir, 'dense'), '--criterion', 'l1', '--rate', '0.4', '--scope', 'inner+trunk', '--tier', 'XS', '--ids', '8', '--images-per-id', '2', '--no-eval', '--out', join(dir, 'pruned'));
     lab('export', '--model', join(dir, 'dense'), '--format', 'safetensors', '--out', join(dir, 'dense.safetensors'));
     lab('export', '--model', join(dir, 'pruned'), '--format', 'plan', '--out', join(dir, 'plan.json'));
     companion('apply-plan', '--weights', join(dir, 'dense.safetensors'), '--plan', join(dir, 'plan.json'), '--out', join(dir, 'pruned.safetensors'));
