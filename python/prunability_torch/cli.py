@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import sys
 import time
 from dataclasses import asdict
@@ -194,6 +195,10 @@ def _run_training(a: argparse.Namespace, model: ReIDResNet, split: Split, lineag
     eval_ds = read_dataset(a.eval_data) if a.eval_data else None
     log_path = a.out + ".log.jsonl"
     stopped_early = False
+    # SIGTERM (a scheduler's pre-emption, `kill`, a session's end) finishes the step, saves a
+    # checkpoint and stops, so nothing computed since the last checkpoint is lost.
+    stop = {"asked": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(asked=True))
     while trainer.step < cfg.steps:
         m = trainer.train_step()
         if rank == 0 and (trainer.step % a.log_every == 0 or trainer.step == cfg.steps):
@@ -212,7 +217,7 @@ def _run_training(a: argparse.Namespace, model: ReIDResNet, split: Split, lineag
             print(f"eval at step {trainer.step}: mAP {100 * r['mAP']:.1f} rank-1 {100 * r['rank1']:.1f}", flush=True)
             with open(log_path, "a") as fh:
                 fh.write(json.dumps({"step": trainer.step, "eval": r}) + "\n")
-        budget_hit = a.time_budget > 0 and (time.time() - start) / 60 >= a.time_budget
+        budget_hit = stop["asked"] or (a.time_budget > 0 and (time.time() - start) / 60 >= a.time_budget)
         if trainer.step % a.checkpoint_every == 0 or budget_hit:
             trainer.save_checkpoint(ckpt)
         if budget_hit and trainer.step < cfg.steps:
@@ -222,7 +227,8 @@ def _run_training(a: argparse.Namespace, model: ReIDResNet, split: Split, lineag
         dist.barrier()
     wall = time.time() - start
     if stopped_early:
-        _say(f"time budget reached: stopped at step {trainer.step} of {cfg.steps}; checkpoint {ckpt}. Continue with the same command plus --resume.")
+        why = "asked to stop" if stop["asked"] else "time budget reached"
+        _say(f"{why}: stopped at step {trainer.step} of {cfg.steps}; checkpoint {ckpt}. Continue with the same command plus --resume.")
         return 0
     trainer.save_checkpoint(ckpt)
     if rank == 0:

@@ -60,6 +60,24 @@ class TrainTest(unittest.TestCase):
         for k in a:
             self.assertTrue(torch.equal(a[k], b[k]), k)
 
+    def test_sigterm_stops_at_a_checkpoint(self):
+        import signal
+        import time
+
+        env = dict(os.environ, PYTHONPATH=PYTHON_DIR, OMP_NUM_THREADS="1")
+        out = os.path.join(self.dir, "t.safetensors")
+        p = subprocess.Popen([PYTHON, "-m", "prunability_torch", "train", "--data", self.data, *BASE, "--steps", "100000", "--out", out],
+                             cwd=PYTHON_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for line in p.stdout:  # wait until it trains
+            if line.startswith("step 2/"):
+                break
+        p.send_signal(signal.SIGTERM)
+        rest, err = p.communicate(timeout=120)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertRegex(rest, r"asked to stop: stopped at step \d+ of 100000")
+        self.assertTrue(os.path.exists(out + ".ckpt"))
+        self.assertFalse(os.path.exists(out))
+
     def test_two_processes_equal_one_process_with_two_micro_batches(self):
         r1 = self.train("single.safetensors", "--steps", "3", "--micro-batches", "2")
         self.assertEqual(r1.returncode, 0, r1.stderr)
