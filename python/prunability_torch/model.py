@@ -24,6 +24,13 @@ def _bn(c: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(c, eps=BN_EPS, momentum=BN_MOMENTUM)
 
 
+def _shortcut(b: Mapping[str, Any]) -> Optional[nn.Sequential]:
+    """The projection shortcut (1x1 conv + BN) where the spec has one; torchvision's `downsample`."""
+    if not b["downsample"]:
+        return None
+    return nn.Sequential(nn.Conv2d(b["inC"], b["outC"], 1, b["stride"], bias=False), _bn(b["outC"]))
+
+
 class BasicBlock(nn.Module):
     def __init__(self, b: Mapping[str, Any]):
         super().__init__()
@@ -31,8 +38,7 @@ class BasicBlock(nn.Module):
         self.bn1 = _bn(b["mid"][0])
         self.conv2 = nn.Conv2d(b["mid"][0], b["outC"], 3, 1, 1, bias=False)
         self.bn2 = _bn(b["outC"])
-        self.downsample = (nn.Sequential(nn.Conv2d(b["inC"], b["outC"], 1, b["stride"], bias=False), _bn(b["outC"]))
-                           if b["downsample"] else None)
+        self.downsample = _shortcut(b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu(self.bn1(self.conv1(x)))
@@ -51,8 +57,7 @@ class Bottleneck(nn.Module):
         self.bn2 = _bn(m2)
         self.conv3 = nn.Conv2d(m2, b["outC"], 1, 1, 0, bias=False)
         self.bn3 = _bn(b["outC"])
-        self.downsample = (nn.Sequential(nn.Conv2d(b["inC"], b["outC"], 1, b["stride"], bias=False), _bn(b["outC"]))
-                           if b["downsample"] else None)
+        self.downsample = _shortcut(b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu(self.bn1(self.conv1(x)))
