@@ -4,7 +4,9 @@
  */
 import { initBackend } from '../engine/backend/init';
 import { isLabError } from '../engine/errors';
-import { parseFlags, type Flags } from './args';
+import { oneOf, parseFlags, type Flags } from './args';
+import { closest } from './closest';
+import { COMMAND_FLAGS } from './flags';
 
 const USAGE = `Prunability Lab command-line tool
 
@@ -64,11 +66,12 @@ async function main(): Promise<number> {
   }
   const command = await load(name);
   if (!command) {
-    process.stderr.write(`Unknown command "${name}".\n\n${USAGE}`);
+    const near = closest(name, Object.keys(COMMAND_FLAGS));
+    process.stderr.write(`Unknown command "${name}"${near ? `; did you mean "${near}"?` : '.'}\n\n${USAGE}`);
     return 1;
   }
-  const flags = parseFlags(rest);
-  const backend = flags.backend === 'cpu' ? 'cpu' : 'wasm';
+  const flags = parseFlags(rest, name);
+  const backend = oneOf(flags, 'backend', ['wasm', 'cpu'], 'wasm');
   await initBackend(backend);
   await command(flags, argv);
   return 0;

@@ -5,7 +5,7 @@
  * Data-driven criteria score on the dataset's TRAIN split (never its query/gallery identities).
  */
 import type { ReidModel } from '../../engine/model/model';
-import { getCriterion } from '../../engine/prune/criteria/index';
+import { CRITERIA, getCriterion } from '../../engine/prune/criteria/index';
 import { wantsData, type CriterionData } from '../../engine/prune/criterion';
 import type { PruneScope } from '../../engine/prune/groups';
 import { describeTarget, resolvePruneSettings, type RankingMode } from '../../engine/prune/settings';
@@ -18,18 +18,17 @@ import { softEpochs } from '../../engine/scenarios/budget';
 import { LabError } from '../../engine/errors';
 import { loadModelFromFolder } from '../../node/model-files';
 import { ProgressBar } from '../progress';
-import { bool, num, oneOf, optStr, str, type Flags } from '../args';
-import { costOnly, fineTuneConfig, fineTuneData, formatBeforeAfter, saveDerived, snapshot } from './finetune';
+import { bool, num, oneOf, str, type Flags } from '../args';
+import { costOnly, derivedOutput, fineTuneConfig, fineTuneData, formatBeforeAfter, saveDerived, snapshot } from './finetune';
 
 export const STRATEGIES = ['once', 'iterative', 'psfp', 'fpgm-soft', 'auto-balanced'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
 
 export async function pruneCommand(flags: Flags, argv: string[]): Promise<void> {
   const dir = str(flags, 'model');
-  const out = str(flags, 'out');
   const strategy = oneOf<StrategyName>(flags, 'strategy', STRATEGIES, 'once');
   const defaultCriterion = strategy === 'psfp' ? 'l2' : strategy === 'fpgm-soft' ? 'fpgm' : 'l1';
-  const criterion = getCriterion(optStr(flags, 'criterion') ?? defaultCriterion);
+  const criterion = getCriterion(oneOf(flags, 'criterion', Object.keys(CRITERIA), defaultCriterion));
   const hasRate = flags.rate !== undefined;
   const hasMacs = flags['macs-target'] !== undefined;
   if (hasRate === hasMacs) throw new LabError('bad-argument', 'Give exactly one pruning target: --rate R (fraction of channels to remove) or --macs-target T (fraction of the MACs to keep).');
@@ -45,6 +44,7 @@ export async function pruneCommand(flags: Flags, argv: string[]): Promise<void> 
     throw new LabError('bad-argument', `The ${strategy} strategy trains while it prunes; give --finetune-steps of at least 2.`);
   }
   const evaluate = !bool(flags, 'no-eval');
+  const out = await derivedOutput(flags, dir);
 
   const { model } = await loadModelFromFolder(dir);
   let result: StrategyResult | undefined;
@@ -109,7 +109,7 @@ export async function pruneCommand(flags: Flags, argv: string[]): Promise<void> 
       },
     }, data.dataset.name, after);
     process.stdout.write(
-      `${formatBeforeAfter(before, after)}\n${criterion.name}, ${strategy}: ${describeTarget(settings.target)} (${settings.scope}, ${settings.ranking}); channel rate ${(100 * plan.rate).toFixed(1)}%${plan.targetMet ? '' : ` — target not met: ${plan.message}`}; ${steps > 0 ? `${images} fine-tuning images seen` : 'no fine-tuning'}. Wrote ${out}.\n`,
+      `${formatBeforeAfter(before, after)}\n${criterion.name}, ${strategy}: ${describeTarget(settings.target)} (${settings.scope}, ${settings.ranking}); channel rate ${(100 * plan.rate).toFixed(1)}%${plan.targetMet ? '' : ` — target not met: ${plan.message}`}; ${steps > 0 ? `${images} fine-tuning images seen` : 'no fine-tuning'}. Wrote ${out.given}.\n`,
     );
   } finally {
     model.dispose();

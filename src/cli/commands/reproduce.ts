@@ -32,6 +32,7 @@ import { runReproduction, type ReproduceCache } from '../../engine/scenarios/rep
 import { reproductionCharts } from '../../engine/scenarios/reproduction-charts';
 import { REPRODUCTION_FORMAT, reproductionToJson, type ReproductionRecord } from '../../engine/scenarios/reproduction-json';
 import { loadModelFromFolder, MODEL_JSON } from '../../node/model-files';
+import { checkOutputFile, writeFileAtomically } from '../../node/output-folder';
 import { ProgressBar, formatSeconds } from '../progress';
 import { bool, num, oneOf, optStr, str, type Flags } from '../args';
 
@@ -189,6 +190,11 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
   // Report what the cache holds without running the missing cells (rows may then differ in seeds).
   const fromCache = bool(flags, 'from-cache');
   const rowIds = optStr(flags, 'rows')?.split(',').map((s) => s.trim()).filter(Boolean);
+  // Unwritable outputs fail now, not after hours of cells.
+  const reportFile = out ?? path.join(path.dirname(cacheFile), quick ? 'report-quick.md' : 'report.md');
+  const prepareReport = await checkOutputFile(reportFile, out ? '--out' : 'the report');
+  const prepareJson = jsonOut ? await checkOutputFile(jsonOut, '--json-out') : undefined;
+  await checkOutputFile(cacheFile, '--cache');
   const notes: string[] = [];
   const { rows, dirs } = await findZoo(zoo, selectRows(quick, rowIds), settings.width, notes);
   if (rows.length === 0) throw new LabError('bad-argument', `No rows to run; known rows: ${selectRows(false).map((r) => r.id).join(', ')}.`);
@@ -279,13 +285,13 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
       verdicts: claimVerdicts(summaries),
     };
     const charts = chartsDir ? reproductionCharts(record).map((c) => ({ title: c.title, path: `${chartsDir}/${c.name}.png` })) : undefined;
-    const file = out ?? path.join(path.dirname(cacheFile), quick ? 'report-quick.md' : 'report.md');
+    const file = reportFile;
     const md = renderReproduction(summaries, { ...meta, ...(charts ? { charts } : {}), ...(reading ? { reading } : {}), commands: reportCommands(argv, settings.width, zoo, fromCache, file, jsonOut, chartsDir) });
-    await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-    await fs.writeFile(file, md);
+    await prepareReport();
+    await writeFileAtomically(file, md);
     if (jsonOut) {
-      await fs.mkdir(path.dirname(path.resolve(jsonOut)), { recursive: true });
-      await fs.writeFile(jsonOut, reproductionToJson(record));
+      await prepareJson!();
+      await writeFileAtomically(jsonOut, reproductionToJson(record));
     }
     process.stdout.write(md.split('## Table 5, side by side')[0]);
     process.stdout.write(`Ran ${outcome.ran} new cell(s) in ${formatSeconds(wall)}; ${outcome.reused} reused from ${cacheFile}. Report written to ${file}${jsonOut ? ` and ${jsonOut}` : ''}.\n`);

@@ -8,6 +8,7 @@ import { generateSynthReid } from '../../engine/data/synth';
 import type { SynthTier } from '../../engine/data/synth';
 import { LabError } from '../../engine/errors';
 import { buildSpec } from '../../engine/model/spec';
+import { CRITERIA } from '../../engine/prune/criteria/index';
 import type { PruneScope } from '../../engine/prune/groups';
 import type { RankingMode } from '../../engine/prune/settings';
 import { equalCostKeep } from '../../engine/scenarios/budget';
@@ -49,7 +50,7 @@ export async function scenarioCommand(flags: Flags): Promise<void> {
       seed,
     };
     if (macsKeep !== undefined) cfg.macsKeep = macsKeep;
-    if (scenario !== 'finetune-only') cfg.method = (optStr(flags, 'method') ?? (scenario === 'prune-while-finetuning' ? 'psfp' : 'l1')) as PruneMethod;
+    if (scenario !== 'finetune-only') cfg.method = oneOf<PruneMethod>(flags, 'method', [...(Object.keys(CRITERIA) as PruneMethod[]), 'auto-balanced', 'psfp', 'fpgm-soft'], scenario === 'prune-while-finetuning' ? 'psfp' : 'l1');
     const data = await fineTuneData(flags, model.spec.input);
     const sourceTrain =
       scenario === 'prune-at-source'

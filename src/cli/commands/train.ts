@@ -14,7 +14,8 @@ import { train, type TrainProgress } from '../../engine/train/trainer';
 import { resolveTrainConfig } from '../../engine/train/config';
 import { deserializeCheckpoint, serializeCheckpoint, type TrainCheckpoint } from '../../engine/train/checkpoint';
 import { labelMap } from '../../engine/train/identities';
-import { loadModelFromFolder, saveModelToFolder } from '../../node/model-files';
+import { loadModelFromFolder, saveModelToFolder, MODEL_JSON } from '../../node/model-files';
+import { checkOutputFolder, writeFolderAtomically } from '../../node/output-folder';
 import { resolveDataset } from '../data';
 import { ProgressBar, formatSeconds } from '../progress';
 import { bool, num, oneOf, optStr, str, type Flags } from '../args';
@@ -40,8 +41,8 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
   const imgWidth = num(flags, 'img-width', 64, { integer: true, min: 16 });
   const seed = num(flags, 'seed', 1, { integer: true, min: 0 });
   const steps = num(flags, 'steps', 2000, { integer: true, min: 1 });
-  const out = str(flags, 'out');
-  const name = path.basename(path.resolve(out));
+  const out = await checkOutputFolder(str(flags, 'out'), MODEL_JSON);
+  const name = path.basename(out.dir);
   const runDir = optStr(flags, 'run-dir') ?? path.join('runs', name);
   const ckptFile = path.join(runDir, 'checkpoint.ckpt');
   const every = num(flags, 'checkpoint-every', 50, { integer: true, min: 1 });
@@ -70,7 +71,7 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
     resume = { ...resume, config };
     process.stderr.write(`Resuming from ${resumeFrom} at step ${resume.step}.\n`);
   }
-  const previousWall = resume ? await readWallSeconds(runDir, out) : 0;
+  const previousWall = resume ? await readWallSeconds(runDir, out.dir) : 0;
 
   const model = ReidModel.init(spec, seed, { zeroInitResidual: true });
   const bar = new ProgressBar(`train ResNet-${depth} x${width}`, steps, process.stderr, resume?.step ?? 0);
@@ -109,27 +110,37 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
   await fs.writeFile(path.join(runDir, 'wall.json'), JSON.stringify({ seconds: wallSeconds, step: stepsDone }));
   if (result) process.stderr.write(`Trained ${result.history.length} steps in this run (to step ${result.steps}) (${result.imagesPerSec.toFixed(1)} img/s); total wall ${formatSeconds(wallSeconds)}.\n`);
 
-  await saveModelToFolder(model, out, { dtype: 'float16' });
-  model.dispose();
-  const { model: shipped } = await loadModelFromFolder(out);
-  await writeCard(out, shipped, {
-    training: {
-      command: `npm run lab -- ${argv.join(' ')}`,
-      data: describe,
-      seed,
-      steps: stepsDone,
-      plannedSteps: steps,
-      complete: stepsDone >= steps,
-      epochs: (stepsDone * config.p * config.k) / dataset.train.count,
-      batch: `P=${config.p} x K=${config.k}`,
-      optimizer: config.optimizer,
-      finalLoss: last ? { loss: last.loss, triplet: last.triplet, id: last.id } : undefined,
-      wallSeconds,
-      machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores`,
-      backend: `${tf.getBackend()} (Node ${process.version}, tfjs ${tf.version.tfjs})`,
-    },
+  // The folder appears whole or not at all: written beside --out, renamed onto it at the end.
+  await writeFolderAtomically(out, async (dir) => {
+    try {
+      await saveModelToFolder(model, dir, { dtype: 'float16' });
+    } finally {
+      model.dispose();
+    }
+    const { model: shipped } = await loadModelFromFolder(dir);
+    try {
+      await writeCard(dir, shipped, {
+        name,
+        training: {
+          command: `npm run lab -- ${argv.join(' ')}`,
+          data: describe,
+          seed,
+          steps: stepsDone,
+          plannedSteps: steps,
+          complete: stepsDone >= steps,
+          epochs: (stepsDone * config.p * config.k) / dataset.train.count,
+          batch: `P=${config.p} x K=${config.k}`,
+          optimizer: config.optimizer,
+          finalLoss: last ? { loss: last.loss, triplet: last.triplet, id: last.id } : undefined,
+          wallSeconds,
+          machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores`,
+          backend: `${tf.getBackend()} (Node ${process.version}, tfjs ${tf.version.tfjs})`,
+        },
+      });
+    } finally {
+      shipped.dispose();
+    }
   });
-  shipped.dispose();
 }
 
 /** Wall time already spent on this run: from the local run folder, else from the committed card. */
