@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { LabError } from '../engine/errors';
 import { readBounded } from './bounded-read';
+import { safetensorsToModel } from '../engine/model/safetensors';
+import { importOnnx } from '../engine/onnx/import';
 import { ReidModel } from '../engine/model/model';
 import {
   SHARD_BYTES,
@@ -189,4 +191,42 @@ export function loadModelFromFolder(dir: string): Promise<LoadedModel> {
 
 export function loadArraysFromFolder(dir: string): Promise<LoadedArrays> {
   return loadModelArrays(modelFolder(dir));
+}
+
+/** The most bytes a single .safetensors or .onnx file may have (ResNet-50 at width 2 is ~0.4 GB in float32). */
+const MAX_MODEL_FILE_BYTES = 2 ** 30;
+
+export interface OpenedModelPath {
+  model: ReidModel;
+  /** What was ignored, filled in or assumed (e.g. a last stride the file does not state). */
+  notes: string[];
+  card?: Record<string, unknown>;
+}
+
+/**
+ * Open what a user names as a model: a model folder, its model.json, a PyTorch .safetensors
+ * state dict or an .onnx export. `lastStride` is used where the file cannot say it.
+ */
+export async function openModelPath(p: string, opts: { lastStride?: 1 | 2 } = {}): Promise<OpenedModelPath> {
+  const st = await fs.stat(p).catch(() => undefined);
+  if (!st) throw new LabError('bad-model-file', `No model found: ${p} does not exist. Give a model folder (with model.json), a .safetensors or an .onnx file.`);
+  const lower = p.toLowerCase();
+  if (st.isDirectory() || path.basename(lower) === MODEL_JSON) {
+    const dir = st.isDirectory() ? p : path.dirname(p);
+    const { model, card } = await loadModelFromFolder(dir);
+    const notes = opts.lastStride !== undefined && opts.lastStride !== model.spec.lastStride
+      ? [`--last-stride ${opts.lastStride} was ignored: ${dir} is a lab model folder, whose model.json states last stride ${model.spec.lastStride}.`]
+      : [];
+    return { model, notes, ...(card ? { card } : {}) };
+  }
+  if (!lower.endsWith('.safetensors') && !lower.endsWith('.onnx')) {
+    throw new LabError('bad-model-file', `${p} is not a model the lab opens: give a model folder (with model.json), a .safetensors or an .onnx file.`);
+  }
+  const bytes = await readBounded(p, MAX_MODEL_FILE_BYTES, 'bad-model-file', {
+    missing: `${p} cannot be read.`,
+    tooBig: (n) => `${p} has ${n} bytes, more than the ${MAX_MODEL_FILE_BYTES} bytes a ReID ResNet file can have; is it the right file?`,
+  });
+  const options = opts.lastStride !== undefined ? { lastStride: opts.lastStride } : {};
+  const imported = lower.endsWith('.onnx') ? importOnnx(bytes, options) : safetensorsToModel(bytes, options);
+  return { model: ReidModel.fromArrays(imported.spec, imported.arrays), notes: imported.notes };
 }

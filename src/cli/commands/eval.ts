@@ -1,6 +1,6 @@
 /** `lab eval`: score a model folder on a dataset under the Market-1501 protocol. */
+import { loadCliModel } from '../model';
 import * as tf from '@tensorflow/tfjs';
-import { loadModelFromFolder } from '../../node/model-files';
 import { evaluateModel } from '../../engine/eval/evaluate';
 import type { DistanceMetric } from '../../engine/eval/distance';
 import { modelCost, formatMacs, formatParams } from '../../engine/cost/macs';
@@ -10,7 +10,7 @@ import { bool, oneOf, str, type Flags } from '../args';
 
 export async function evalCommand(flags: Flags): Promise<void> {
   const dir = str(flags, 'model');
-  const { model } = await loadModelFromFolder(dir);
+  const { model } = await loadCliModel(flags);
   try {
     const { dataset } = await resolveDataset(flags, model.spec.input, { domain: 'target' });
     const json = bool(flags, 'json');

@@ -4,6 +4,7 @@
  * and write the result as a model folder with a card. Also the helpers prune/scenario/reproduce
  * share: the fine-tuning data from flags, a snapshot evaluation, the before/after printout.
  */
+import { loadCliModel } from '../model';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -17,7 +18,7 @@ import { fineTune } from '../../engine/train/finetune';
 import type { TrainConfigInput } from '../../engine/train/config';
 import { evaluationSubset, selectFineTuneSubset } from '../../engine/scenarios/subset';
 import type { Snapshot } from '../../engine/scenarios/types';
-import { loadModelFromFolder, saveModelToFolder, MODEL_JSON } from '../../node/model-files';
+import { saveModelToFolder, MODEL_JSON } from '../../node/model-files';
 import { checkOutputFolder, isSameOrInside, writeFolderAtomically, type OutputFolder } from '../../node/output-folder';
 import { LabError } from '../../engine/errors';
 import { resolveDataset } from '../data';
@@ -133,7 +134,7 @@ export async function finetuneCommand(flags: Flags, argv: string[]): Promise<voi
   const out = await derivedOutput(flags, dir);
   const evaluate = !bool(flags, 'no-eval');
   const ptl = bool(flags, 'ptl');
-  const { model } = await loadModelFromFolder(dir);
+  const { model } = await loadCliModel(flags);
   try {
     const data = await fineTuneData(flags, model.spec.input);
     const ids = new Set(data.fineTune.pids).size;

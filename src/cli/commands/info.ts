@@ -1,11 +1,10 @@
 /** `lab info`: a model's architecture (per-layer channel counts) and cost. */
-import { loadModelFromFolder } from '../../node/model-files';
+import { loadCliModel } from '../model';
 import { modelCost, formatMacs, formatParams } from '../../engine/cost/macs';
-import { bool, str, type Flags } from '../args';
+import { bool, type Flags } from '../args';
 
 export async function infoCommand(flags: Flags): Promise<void> {
-  const dir = str(flags, 'model');
-  const { model } = await loadModelFromFolder(dir);
+  const { model } = await loadCliModel(flags);
   try {
     const spec = model.spec;
     const cost = modelCost(spec);

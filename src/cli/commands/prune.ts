@@ -4,6 +4,7 @@
  * target domain; print the cost and accuracy before and after; write the pruned model folder.
  * Data-driven criteria score on the dataset's TRAIN split (never its query/gallery identities).
  */
+import { loadCliModel } from '../model';
 import type { ReidModel } from '../../engine/model/model';
 import { CRITERIA, getCriterion } from '../../engine/prune/criteria/index';
 import { wantsData, type CriterionData } from '../../engine/prune/criterion';
@@ -16,7 +17,6 @@ import { pruneAutoBalanced } from '../../engine/prune/strategies/auto-balanced';
 import type { StrategyProgress, StrategyResult } from '../../engine/prune/strategies/common';
 import { softEpochs } from '../../engine/scenarios/budget';
 import { LabError } from '../../engine/errors';
-import { loadModelFromFolder } from '../../node/model-files';
 import { ProgressBar } from '../progress';
 import { bool, num, oneOf, str, type Flags } from '../args';
 import { costOnly, derivedOutput, fineTuneConfig, fineTuneData, formatBeforeAfter, saveDerived, snapshot } from './finetune';
@@ -46,7 +46,7 @@ export async function pruneCommand(flags: Flags, argv: string[]): Promise<void> 
   const evaluate = !bool(flags, 'no-eval');
   const out = await derivedOutput(flags, dir);
 
-  const { model } = await loadModelFromFolder(dir);
+  const { model } = await loadCliModel(flags);
   let result: StrategyResult | undefined;
   try {
     const data = await fineTuneData(flags, model.spec.input);

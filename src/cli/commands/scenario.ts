@@ -4,6 +4,7 @@
  * seen, cost and accuracy before and after. The MACs target is given directly, or as "the cost
  * of this smaller model" (--small DIR: e.g. ResNet-50 pruned to ResNet-18's MACs).
  */
+import { loadCliModel } from '../model';
 import { generateSynthReid } from '../../engine/data/synth';
 import type { SynthTier } from '../../engine/data/synth';
 import { LabError } from '../../engine/errors';
@@ -14,7 +15,7 @@ import type { RankingMode } from '../../engine/prune/settings';
 import { equalCostKeep } from '../../engine/scenarios/budget';
 import { runScenario } from '../../engine/scenarios/run';
 import { SCENARIO_NUMBER, SCENARIO_TITLE, type PruneMethod, type ScenarioConfig, type ScenarioId } from '../../engine/scenarios/types';
-import { loadArraysFromFolder, loadModelFromFolder } from '../../node/model-files';
+import { loadArraysFromFolder } from '../../node/model-files';
 import { ProgressBar } from '../progress';
 import { bool, num, oneOf, optStr, str, type Flags } from '../args';
 import { fineTuneData, formatBeforeAfter } from './finetune';
@@ -25,8 +26,7 @@ export async function scenarioCommand(flags: Flags): Promise<void> {
   const which = str(flags, 'scenario');
   const scenario = BY_NUMBER[which] ?? (which in SCENARIO_NUMBER ? (which as ScenarioId) : undefined);
   if (!scenario) throw new LabError('bad-argument', `--scenario must be 1, 2, 3 or 4 (or ${Object.keys(SCENARIO_NUMBER).join(', ')}); got "${which}".`);
-  const dir = str(flags, 'model');
-  const { model } = await loadModelFromFolder(dir);
+  const { model } = await loadCliModel(flags);
   try {
     let macsKeep: number | undefined;
     if (scenario !== 'finetune-only') {
