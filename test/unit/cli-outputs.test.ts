@@ -23,6 +23,8 @@ import { deserializeCheckpoint, serializeCheckpoint } from '../../src/engine/tra
 import { exportOnnx } from '../../src/engine/onnx/export';
 import { decodeModel, encodeModel } from '../../src/engine/onnx/schema';
 import { encodePng } from '../../src/engine/data/codec';
+import { modelToStateDict } from '../../src/engine/model/state-dict';
+import { writeSafetensors } from '../../src/engine/model/safetensors';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TSX = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs');
@@ -241,5 +243,23 @@ describe('hostile inputs end within time and memory caps', () => {
     expect(r.stderr).toContain('declares 83886080 bytes uncompressed');
     expect(JSON.parse(r.stdout).numGallery).toBe(2);
     expect(r.maxRssKb).toBeLessThan(RSS_CAP_KB);
+  });
+});
+
+describe('item 14: --model opens a .safetensors file and says what it assumed', () => {
+  it('a file without metadata: a notice about the last stride; --last-stride 2 is used', async () => {
+    const spec = buildSpec({ depth: 18, widthMultiplier: 0.125, inputHeight: 64, inputWidth: 32 });
+    const m = ReidModel.init(spec, 1);
+    const sd = modelToStateDict(spec, await m.toArrays(), 'lab');
+    m.dispose();
+    writeFileSync(path.join(tmp, 'bare.safetensors'), writeSafetensors([...sd].map(([name, t]) => ({ name, dtype: 'F32' as const, shape: t.shape, bytes: new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength) })), { input_size: '64x32' }));
+    const plain = await lab(['info', '--model', 'bare.safetensors'], tmp, TIME_CAP_S);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stderr).toMatch(/notice: The file does not state the last stride .* assumed 1.*\(--last-stride 1\|2\)/);
+    expect(plain.stdout).toContain('input 64x32, last stride 1');
+    const two = await lab(['info', '--model', 'bare.safetensors', '--last-stride', '2'], tmp, TIME_CAP_S);
+    expect(two.code, two.stderr).toBe(0);
+    expect(two.stderr).not.toContain('notice: The file does not state the last stride');
+    expect(two.stdout).toContain('last stride 2');
   });
 });
