@@ -12,7 +12,8 @@ import { decodeModel, encodeModel } from '../../src/engine/onnx/schema';
 import { modelToSafetensors, safetensorsToModel } from '../../src/engine/model/safetensors';
 import { modelToStateDict, SPEC_METADATA_KEY } from '../../src/engine/model/state-dict';
 import { writeSafetensors, type RawTensor } from '../../src/engine/model/safetensors';
-import { artifactsToModel, modelToArtifacts } from '../../src/engine/model/weights-io';
+import { artifactsToModel, loadModelArrays, modelToArtifacts } from '../../src/engine/model/weights-io';
+import * as tf from '@tensorflow/tfjs';
 import { cloneSpec } from '../../src/engine/model/spec';
 import { zipSource } from '../../src/engine/data/market/zip';
 import { bytesRangeReader } from '../../src/engine/data/market/source';
@@ -177,6 +178,22 @@ describe('item 10: zip entries are size-checked before and while they are inflat
 });
 
 describe('item 13: malformed model.json messages are sentences', () => {
+  it('a manifest group whose paths is not a list, read the way tfjs\'s http handler reads it: a sentence, not "a.paths is not iterable"', async () => {
+    const json = { ...modelToArtifacts(spec, arrays), weightsManifest: [{ paths: 5, weights: [] }] };
+    const handler = {
+      load: () =>
+        tf.io.getModelArtifactsForJSON(json as unknown as tf.io.ModelJSON, async (manifest) => {
+          const paths: string[] = [];
+          for (const group of manifest) for (const p of group.paths) paths.push(p); // tfjs http.ts does this
+          return [[], paths.map(() => new ArrayBuffer(0))];
+        }),
+    };
+    const e = await refusedAsync(() => loadModelArrays(handler));
+    expect(e.code).toBe('bad-model-file');
+    expect(e.message).toMatch(/^The model.json is malformed: its weightsManifest must be a list of groups, each with a "paths" list/);
+  });
+
+
   it('a model.json without a format says so, not format is "undefined"', () => {
     const a = modelToArtifacts(spec, arrays);
     const e = refused(() => artifactsToModel({ ...a, format: undefined }));
