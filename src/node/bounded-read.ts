@@ -53,3 +53,12 @@ export async function readBounded(file: string, maxBytes: number, code: LabError
     await handle.close();
   }
 }
+
+/** A small text file (a card, a cache, notes): at most `maxBytes`, UTF-8. */
+export async function readTextBounded(file: string, maxBytes: number, code: LabErrorCode, what: string): Promise<string> {
+  const bytes = await readBounded(file, maxBytes, code, {
+    missing: `${what} ${file} does not exist or cannot be read.`,
+    tooBig: (n) => `${what} ${file} has at least ${n} bytes, more than the ${maxBytes} such a file can have; is it the right file?`,
+  });
+  return new TextDecoder().decode(bytes);
+}

@@ -212,6 +212,20 @@ describe('hostile inputs end within time and memory caps', () => {
     expect(r.maxRssKb).toBeLessThan(RSS_CAP_KB);
   });
 
+  it('--resume-from and --reading naming /dev/zero: refused at once, bounded', async () => {
+    const cases: [string[], string][] = [
+      [['train', '--depth', '18', '--width', '0.125', '--height', '64', '--img-width', '32', '--tier', 'XS', '--steps', '1', '--resume-from', '/dev/zero', '--out', 'z-train', '--run-dir', 'runs/z'], '/dev/zero is not a regular file'],
+      [['reproduce', '--zoo', 'zoo', '--tier', 'XS', '--rows', 'resnet18', '--reading', '/dev/zero', '--cache', 'z/c.json', '--out', 'z/R.md'], '/dev/zero is not a regular file'],
+    ];
+    for (const [args, msg] of cases) {
+      const r = await lab(args, tmp, TIME_CAP_S);
+      expect(r.code, args[0]).toBe(1);
+      expect(sentence(r)).toContain(msg);
+      expect(r.maxRssKb).toBeLessThan(RSS_CAP_KB);
+    }
+    expect(existsSync(path.join(tmp, 'z-train'))).toBe(false);
+  });
+
   it('an ONNX graph with a cycle: refused, bounded (it looped to 4 GB)', async () => {
     const spec = buildSpec({ depth: 18, widthMultiplier: 0.125, inputHeight: 64, inputWidth: 32 });
     const m = ReidModel.init(spec, 1);

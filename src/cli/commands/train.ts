@@ -16,6 +16,10 @@ import { deserializeCheckpoint, serializeCheckpoint, type TrainCheckpoint } from
 import { labelMap } from '../../engine/train/identities';
 import { loadModelFromFolder, saveModelToFolder, MODEL_JSON } from '../../node/model-files';
 import { checkOutputFolder, writeFolderAtomically } from '../../node/output-folder';
+import { readBounded, readTextBounded } from '../../node/bounded-read';
+
+/** A checkpoint holds parameters, Adam's two moments and the classifier: ResNet-50 x2 is ~1.4 GB. */
+const MAX_CHECKPOINT_BYTES = 2 ** 31;
 import { resolveDataset } from '../data';
 import { ProgressBar, formatSeconds } from '../progress';
 import { bool, num, oneOf, optStr, str, type Flags } from '../args';
@@ -66,7 +70,12 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
   let resume: TrainCheckpoint | undefined;
   const resumeFrom = optStr(flags, 'resume-from') ?? (bool(flags, 'resume') && existsSync(ckptFile) ? ckptFile : undefined);
   if (resumeFrom) {
-    resume = deserializeCheckpoint(new Uint8Array(await fs.readFile(resumeFrom)));
+    resume = deserializeCheckpoint(
+      await readBounded(resumeFrom, MAX_CHECKPOINT_BYTES, 'bad-argument', {
+        missing: `The checkpoint ${resumeFrom} does not exist or cannot be read.`,
+        tooBig: (n) => `The checkpoint ${resumeFrom} has at least ${n} bytes, more than the ${MAX_CHECKPOINT_BYTES} a training checkpoint can have; is it the right file?`,
+      }),
+    );
     if (Object.keys(resume.optimizer.slots).length === 0) resume = { ...resume, optimizer: { ...resume.optimizer, step: 0 } };
     resume = { ...resume, config };
     process.stderr.write(`Resuming from ${resumeFrom} at step ${resume.step}.\n`);
@@ -146,10 +155,10 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
 /** Wall time already spent on this run: from the local run folder, else from the committed card. */
 async function readWallSeconds(runDir: string, out: string): Promise<number> {
   try {
-    return (JSON.parse(await fs.readFile(path.join(runDir, 'wall.json'), 'utf8')) as { seconds: number }).seconds;
+    return (JSON.parse(await readTextBounded(path.join(runDir, 'wall.json'), 1 << 20, 'bad-argument', 'The run record')) as { seconds: number }).seconds;
   } catch {
     try {
-      const card = JSON.parse(await fs.readFile(path.join(out, 'card.json'), 'utf8')) as { training?: { wallSeconds?: number } };
+      const card = JSON.parse(await readTextBounded(path.join(out, 'card.json'), 16 << 20, 'bad-model-file', 'The card')) as { training?: { wallSeconds?: number } };
       return card.training?.wallSeconds ?? 0;
     } catch {
       return 0;
