@@ -10,15 +10,21 @@ export function editDistance(a: string, b: string): number {
   return prev[b.length];
 }
 
-/** The closest of `known` to `word`, when within a third of its length (at least 2 edits); a prefix match counts. */
+/**
+ * The closest of `known` to `word`, when within a third of its length (at least 2 edits). A word
+ * of 3+ letters that starts a known one (an abbreviation: --finetune) counts as 1.5 edits, so a
+ * real one-edit typo still wins over it.
+ */
 export function closest(word: string, known: readonly string[]): string | undefined {
   const w = word.toLowerCase();
   let best: string | undefined;
   let bestD = Infinity;
   for (const k of known) {
-    const d = k.toLowerCase().startsWith(w) || w.startsWith(k.toLowerCase()) ? Math.min(1, editDistance(w, k.toLowerCase())) : editDistance(w, k.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
+    const kk = k.toLowerCase();
+    const d = editDistance(w, kk);
+    const score = w.length >= 3 && kk.startsWith(w) ? Math.min(d, 1.5) : d;
+    if (score < bestD) {
+      bestD = score;
       best = k;
     }
   }
