@@ -6,7 +6,7 @@
  * writes there is never replaced.
  * Node-only.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { LabError } from '../engine/errors';
 
@@ -129,6 +129,14 @@ export async function writeFolderAtomically<T>(out: OutputFolder, fill: (tmpDir:
     fail(out, `could not create a temporary folder in ${parent} (${(e as Error).message}).`);
   }
   let old: string | undefined;
+  // Ctrl-C or a kill while the folder is being filled (train evaluates its card here, which takes
+  // minutes on big models): remove the temporary folder, then exit as the signal would have.
+  const onSignal = (signal: NodeJS.Signals) => {
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const result = await fill(tmp);
     const exists = await fs.stat(out.dir).then(() => true, () => false);
@@ -150,6 +158,8 @@ export async function writeFolderAtomically<T>(out: OutputFolder, fill: (tmpDir:
     if (e instanceof LabError || typeof (e as NodeJS.ErrnoException)?.code !== 'string') throw e;
     return fail(out, `${(e as Error).message}.`);
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     if (old) await fs.rm(old, { recursive: true, force: true }).catch(() => undefined);
   }
 }

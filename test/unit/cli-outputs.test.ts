@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { zipSync } from 'fflate';
 import { initBackend } from '../../src/engine/backend/init';
 import { buildSpec } from '../../src/engine/model/spec';
@@ -161,6 +162,28 @@ describe('a failed run leaves no output folder', () => {
     expect(r.code).toBe(1);
     expect(sentence(r)).toMatch(/checkpoint's parameter layer2\.0\.conv1\.weight holds NaN/);
     expect(changedOutside(before, snapshot(tmp), [])).toEqual([]);
+  });
+});
+
+describe('an interrupted write leaves nothing', () => {
+  it('Ctrl-C while train fills its output folder (evaluating the card): no --out, no temporary folder, exit 130', async () => {
+    const before = snapshot(tmp);
+    // One process (tsx as a loader, not its CLI wrapper), so the signal reaches the lab itself.
+    const p = spawn(process.execPath, ['--import', pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href, LAB, 'train', '--depth', '18', '--width', '0.125', '--height', '64', '--img-width', '32', '--tier', 'XS', '--steps', '1', '--p', '2', '--k', '2', '--out', 'sigint-out', '--run-dir', 'runs/sigint'], { cwd: tmp });
+    let stderr = '';
+    p.stderr.on('data', (d) => (stderr += String(d)));
+    const exited = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
+    // Wait for the temporary folder beside --out, then interrupt.
+    const t0 = Date.now();
+    let seen = false;
+    while (!seen && Date.now() - t0 < 120_000 && p.exitCode === null) {
+      seen = readdirSync(tmp).some((f) => f.startsWith('.sigint-out.tmp-'));
+      if (!seen) await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(seen, stderr).toBe(true);
+    p.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(changedOutside(before, snapshot(tmp), ['runs'])).toEqual([]);
   });
 });
 
