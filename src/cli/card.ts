@@ -3,7 +3,6 @@
  * wall time, machine, and accuracy on the SynthReID S source and target test splits (the
  * domain gap before any fine-tuning). The card test re-evaluates and checks these numbers.
  */
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ReidModel } from '../engine/model/model';
@@ -12,6 +11,7 @@ import { evaluateModel, type EvaluationResult } from '../engine/eval/evaluate';
 import { generateSynthReid, type SynthDomain, type SynthTier } from '../engine/data/synth';
 import { synthParamsOf, type CardSynthParams } from '../engine/eval/card-baseline';
 import { ProgressBar } from './progress';
+import { writeFileAtomically } from '../node/output-folder';
 
 export const CARD_FILE = 'card.json';
 
@@ -90,6 +90,6 @@ export async function writeCard(dir: string, model: ReidModel, extra: Record<str
     created: new Date().toISOString(),
     tfjs: tf.version.tfjs,
   };
-  await fs.writeFile(path.join(dir, CARD_FILE), JSON.stringify(card, null, 2) + '\n');
+  await writeFileAtomically(path.join(dir, CARD_FILE), JSON.stringify(card, null, 2) + '\n');
   return card;
 }

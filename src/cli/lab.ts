@@ -4,7 +4,9 @@
  */
 import { initBackend } from '../engine/backend/init';
 import { isLabError } from '../engine/errors';
-import { parseFlags, type Flags } from './args';
+import { oneOf, parseFlags, type Flags } from './args';
+import { closest } from './closest';
+import { COMMAND_FLAGS } from './flags';
 
 const USAGE = `Prunability Lab command-line tool
 
@@ -24,9 +26,9 @@ Commands:
             --model DIR [--layers] [--json]
   prune     Prune a model (print before/after MACs, params, mAP/R1) and write it
             --model DIR --criterion l1 --rate 0.5 | --macs-target 0.5 [--scope inner|inner+trunk] [--ranking local|global]
-            [--strategy once|iterative|psfp|fpgm-soft|auto-balanced] [--finetune-steps N] [--ids N --images-per-id K] --out DIR
+            [--strategy once|iterative|psfp|fpgm-soft|auto-balanced] [--finetune-steps N] [--ids N --images-per-id K] --out DIR [--force]
   finetune  Fine-tune on N identities x K images of a domain's training split
-            --model DIR [--tier S --domain target] [--ids 32 --images-per-id 4] [--steps 100] [--eval-ids N] [--ptl] --out DIR
+            --model DIR [--tier S --domain target] [--ids 32 --images-per-id 4] [--steps 100] [--eval-ids N] [--ptl] --out DIR [--force]
   scenario  One of the paper's scenarios (1 prune at source, 2 fine-tune/prune/fine-tune, 3 prune while fine-tuning, 4 fine-tune)
             --scenario 1|2|3|4 --model DIR [--method l1] [--small DIR | --macs-target T] [--steps 100] [--json]
   reproduce The lab-scale Table 5 and the paper's claims (resumable; cache in runs/reproduce/)
@@ -43,6 +45,13 @@ Commands:
 --model takes a model folder, a .safetensors file (e.g. from the PyTorch companion) or an .onnx file.
 
 Common: --backend wasm|cpu (default wasm)
+--model takes a model folder (model.json + shards), its model.json, a PyTorch .safetensors state dict
+or an .onnx file; for files that do not state the last stride (layer4's first stride), give
+--last-stride 1|2 (default 1, printed as a notice).
+Outputs (--out) are checked before any work and written whole: into a temporary folder beside
+--out, renamed onto it at the end. An existing --out is replaced only if the lab wrote it; prune and
+finetune refuse an --out that is or lies inside --model unless --force. A training run whose loss or
+weights become NaN or infinite stops with an error and writes nothing.
 `;
 
 type Command = (flags: Flags, argv: string[]) => Promise<void>;
@@ -72,11 +81,12 @@ async function main(): Promise<number> {
   }
   const command = await load(name);
   if (!command) {
-    process.stderr.write(`Unknown command "${name}".\n\n${USAGE}`);
+    const near = closest(name, Object.keys(COMMAND_FLAGS));
+    process.stderr.write(`Unknown command "${name}"${near ? `; did you mean "${near}"?` : '.'}\n\n${USAGE}`);
     return 1;
   }
-  const flags = parseFlags(rest);
-  const backend = flags.backend === 'cpu' ? 'cpu' : 'wasm';
+  const flags = parseFlags(rest, name);
+  const backend = oneOf(flags, 'backend', ['wasm', 'cpu'], 'wasm');
   await initBackend(backend);
   await command(flags, argv);
   return 0;

@@ -13,6 +13,7 @@ export type LabErrorCode =
   | 'bad-keep-set'
   | 'identity-leak'
   | 'cancelled'
+  | 'training-diverged'
   | 'out-of-memory'
   | 'device-lost'
   | 'storage';

@@ -5,7 +5,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { LabError } from '../engine/errors';
-import { isClutter, type FileSource, type RangeReader, type SourceEntry } from '../engine/data/market/source';
+import { MAX_DATASET_FILE_BYTES, isClutter, type FileSource, type RangeReader, type SourceEntry } from '../engine/data/market/source';
+import { readBounded } from './bounded-read';
 import { zipSource } from '../engine/data/market/zip';
 
 /** Every file under `dir` (recursively), with '/'-separated paths relative to it. */
@@ -27,7 +28,14 @@ export async function nodeFolderSource(dir: string): Promise<FileSource> {
   return {
     name: path.basename(root),
     list: async () => entries,
-    read: async (p) => new Uint8Array(await fs.readFile(path.join(root, ...p.split('/')))),
+    // Bounded like a zip entry: a huge file named .jpg is skipped (and reported), not read.
+    read: (p) =>
+      readBounded(path.join(root, ...p.split('/')), MAX_DATASET_FILE_BYTES, 'bad-dataset', {
+        missing: `${p} in ${path.basename(root)} cannot be read.`,
+        tooBig: (n) => `${p} in ${path.basename(root)} has at least ${n} bytes, more than the ${MAX_DATASET_FILE_BYTES} bytes a dataset file may have (ReID images are kilobytes); it was not read.`,
+      }).catch((e: unknown) => {
+        throw e instanceof LabError ? new LabError(e.code, e.message, { ...e.detail, path: p, damaged: true }) : e;
+      }),
   };
 }
 

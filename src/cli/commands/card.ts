@@ -3,9 +3,9 @@
  * card's training record. Used after a training run ends early, or when the benchmark's
  * evaluation protocol changes.
  */
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { loadModelFromFolder } from '../../node/model-files';
+import { readTextBounded } from '../../node/bounded-read';
 import { CARD_FILE, writeCard } from '../card';
 import { optStr, str, type Flags } from '../args';
 
@@ -13,7 +13,7 @@ export async function cardCommand(flags: Flags): Promise<void> {
   const dir = str(flags, 'model');
   let previous: Record<string, unknown> = {};
   try {
-    previous = JSON.parse(await fs.readFile(path.join(dir, CARD_FILE), 'utf8')) as Record<string, unknown>;
+    previous = JSON.parse(await readTextBounded(path.join(dir, CARD_FILE), 16 << 20, 'bad-model-file', 'The card')) as Record<string, unknown>;
   } catch {
     // No card yet: write a fresh one.
   }

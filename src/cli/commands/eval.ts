@@ -1,6 +1,6 @@
 /** `lab eval`: score a model folder on a dataset under the Market-1501 protocol. */
+import { loadCliModel } from '../model';
 import * as tf from '@tensorflow/tfjs';
-import { openModel } from '../../node/open-model';
 import { evaluateModel } from '../../engine/eval/evaluate';
 import type { DistanceMetric } from '../../engine/eval/distance';
 import { modelCost, formatMacs, formatParams } from '../../engine/cost/macs';
@@ -10,8 +10,7 @@ import { bool, oneOf, str, type Flags } from '../args';
 
 export async function evalCommand(flags: Flags): Promise<void> {
   const dir = str(flags, 'model');
-  const { model, notes } = await openModel(dir);
-  for (const n of notes) process.stderr.write(`note: ${n}\n`);
+  const { model } = await loadCliModel(flags);
   try {
     const { dataset } = await resolveDataset(flags, model.spec.input, { domain: 'target', splits: ['query', 'gallery'] });
     const json = bool(flags, 'json');

@@ -1,72 +1,55 @@
 /**
  * `lab export`: write a model as ONNX, as a PyTorch safetensors state dict (for the PyTorch
  * companion), as the lab's model folder, or write the pruning plan a `lab prune` run recorded
- * (applied to dense weights by `python3 -m prunability_torch apply-plan`). Files are written to a
+ * (applied to dense weights by `python3 -m prunability_torch apply-plan`). Outputs are written to a
  * temporary name and renamed at the end, so a failure leaves nothing half-written.
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { LabError } from '../../engine/errors';
 import { modelToSafetensors } from '../../engine/model/safetensors';
 import { modelToOnnx } from '../../engine/onnx/export';
 import { parsePlan, serialisePlan } from '../../engine/prune/plan-json';
-import { openModel } from '../../node/open-model';
-import { saveModelToFolder } from '../../node/model-files';
+import { readBounded } from '../../node/bounded-read';
+import { MODEL_JSON, saveModelToFolder } from '../../node/model-files';
+import { checkOutputFile, checkOutputFolder, writeFileAtomically, writeFolderAtomically } from '../../node/output-folder';
+import { loadCliModel } from '../model';
 import { oneOf, str, type Flags } from '../args';
 
 export const PLAN_FILE = 'plan.json';
-
-async function writeAtomically(out: string, bytes: Uint8Array | string): Promise<void> {
-  await fs.mkdir(path.dirname(path.resolve(out)), { recursive: true });
-  const tmp = `${out}.tmp-${process.pid}`;
-  try {
-    await fs.writeFile(tmp, bytes);
-    await fs.rename(tmp, out);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
-}
+/** A ResNet-50 at width 4 lists about 100k channel indices: a few MB of JSON at most. */
+const MAX_PLAN_BYTES = 64 * 2 ** 20;
 
 export async function exportCommand(flags: Flags): Promise<void> {
   const src = str(flags, 'model');
   const out = str(flags, 'out');
   const format = oneOf(flags, 'format', ['onnx', 'safetensors', 'plan', 'folder'], 'safetensors');
+  // Outputs are checked before anything is read: an unwritable --out fails at once.
+  const folder = format === 'folder' ? await checkOutputFolder(out, MODEL_JSON) : undefined;
+  const makeParents = folder ? undefined : await checkOutputFile(out, '--out');
   if (format === 'plan') {
     const file = path.join(src, PLAN_FILE);
-    let text: string;
-    try {
-      text = await fs.readFile(file, 'utf8');
-    } catch {
-      throw new LabError(
-        'bad-model-file',
-        `${src} carries no pruning plan (${PLAN_FILE}): only model folders written by \`lab prune\` with a plan made for the dense model have one.`,
-      );
-    }
+    const bytes = await readBounded(file, MAX_PLAN_BYTES, 'bad-model-file', {
+      missing: `${src} carries no pruning plan (${PLAN_FILE}): only model folders written by \`lab prune\` with a plan made for the dense model have one.`,
+      tooBig: (n) => `${file} has ${n} bytes, more than a pruning plan can have (${MAX_PLAN_BYTES}); is it the right file?`,
+    });
+    const text = new TextDecoder().decode(bytes);
     // Re-serialised from the parsed plan, so what leaves the lab has passed its own checks.
-    await writeAtomically(out, serialisePlan(parsePlan(text)));
+    const checked = serialisePlan(parsePlan(text));
+    await makeParents!();
+    await writeFileAtomically(out, checked);
     process.stdout.write(`Wrote the pruning plan of ${src} to ${out}.\n`);
     return;
   }
-  const opened = await openModel(src);
-  for (const n of opened.notes) process.stderr.write(`note: ${n}\n`);
-  const { model } = opened;
+  const { model } = await loadCliModel(flags);
   try {
-    if (format === 'folder') {
-      const tmp = `${out}.tmp-${process.pid}`;
-      try {
-        await saveModelToFolder(model, tmp, { dtype: oneOf<'float32' | 'float16'>(flags, 'dtype', ['float32', 'float16'], 'float32') });
-        await fs.rm(out, { recursive: true, force: true });
-        await fs.rename(tmp, out);
-      } catch (e) {
-        await fs.rm(tmp, { recursive: true, force: true });
-        throw e;
-      }
+    await makeParents?.();
+    if (folder) {
+      const dtype = oneOf<'float32' | 'float16'>(flags, 'dtype', ['float32', 'float16'], 'float32');
+      await writeFolderAtomically(folder, (dir) => saveModelToFolder(model, dir, { dtype }));
     } else if (format === 'onnx') {
-      await writeAtomically(out, await modelToOnnx(model));
+      await writeFileAtomically(out, await modelToOnnx(model));
     } else {
       const dtype = oneOf(flags, 'dtype', ['F32', 'F16'], 'F32');
-      await writeAtomically(out, modelToSafetensors(model.spec, await model.toArrays(), { dtype }));
+      await writeFileAtomically(out, modelToSafetensors(model.spec, await model.toArrays(), { dtype }));
     }
     process.stdout.write(`Wrote ${src} as ${format} to ${out}.\n`);
   } finally {

@@ -4,6 +4,7 @@
  * and write the result as a model folder with a card. Also the helpers prune/scenario/reproduce
  * share: the fine-tuning data from flags, a snapshot evaluation, the before/after printout.
  */
+import { loadCliModel } from '../model';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -17,8 +18,9 @@ import { fineTune } from '../../engine/train/finetune';
 import type { TrainConfigInput } from '../../engine/train/config';
 import { evaluationSubset, selectFineTuneSubset } from '../../engine/scenarios/subset';
 import type { Snapshot } from '../../engine/scenarios/types';
-import { saveModelToFolder } from '../../node/model-files';
-import { openModel } from '../../node/open-model';
+import { saveModelToFolder, MODEL_JSON } from '../../node/model-files';
+import { checkOutputFolder, isSameOrInside, writeFolderAtomically, type OutputFolder } from '../../node/output-folder';
+import { LabError } from '../../engine/errors';
 import { resolveDataset } from '../data';
 import { ProgressBar } from '../progress';
 import { bool, num, str, type Flags } from '../args';
@@ -90,20 +92,18 @@ export function formatBeforeAfter(before: Snapshot, after: Snapshot): string {
   ].join('\n');
 }
 
-/** Save a derived model with a card saying where it came from and what was done. */
+/** Save a derived model with a card saying where it came from and what was done, and any extra files (atomically). */
 export async function saveDerived(
   model: ReidModel,
-  out: string,
+  out: OutputFolder,
   card: Record<string, unknown>,
   datasetName: string,
   after: Snapshot,
   extraFiles: Record<string, string> = {},
 ): Promise<void> {
-  await saveModelToFolder(model, out, { dtype: 'float32' });
-  for (const [name, text] of Object.entries(extraFiles)) await fs.writeFile(path.join(out, name), text);
   const cost = modelCost(model.spec);
   const full = {
-    name: path.basename(path.resolve(out)),
+    name: path.basename(out.dir),
     architecture: `ResNet-${model.spec.depth}`,
     widthMultiplier: model.spec.widthMultiplier,
     input: model.spec.input,
@@ -114,17 +114,35 @@ export async function saveDerived(
     created: new Date().toISOString(),
     tfjs: tf.version.tfjs,
   };
-  await fs.writeFile(path.join(out, 'card.json'), JSON.stringify(full, null, 2) + '\n');
+  await writeFolderAtomically(out, async (dir) => {
+    await saveModelToFolder(model, dir, { dtype: 'float32' });
+    await fs.writeFile(path.join(dir, 'card.json'), JSON.stringify(full, null, 2) + '\n');
+    for (const [name, text] of Object.entries(extraFiles)) await fs.writeFile(path.join(dir, name), text);
+  });
+}
+
+/**
+ * The --out folder of a command that derives a model from --model: writable (checked before any
+ * work), and never the source folder or one inside it (or around it) unless --force.
+ */
+export async function derivedOutput(flags: Flags, modelDir: string): Promise<OutputFolder> {
+  const given = str(flags, 'out');
+  if (!bool(flags, 'force') && (isSameOrInside(given, modelDir) || isSameOrInside(modelDir, given))) {
+    throw new LabError(
+      'bad-argument',
+      `--out ${given} ${path.resolve(given) === path.resolve(modelDir) ? 'is' : isSameOrInside(given, modelDir) ? 'lies inside' : 'contains'} the --model folder ${modelDir}; writing there would replace the source model and its card. Pick another --out, or add --force to replace it.`,
+    );
+  }
+  return checkOutputFolder(given, MODEL_JSON);
 }
 
 export async function finetuneCommand(flags: Flags, argv: string[]): Promise<void> {
   const dir = str(flags, 'model');
-  const out = str(flags, 'out');
   const steps = num(flags, 'steps', 100, { integer: true, min: 1 });
+  const out = await derivedOutput(flags, dir);
   const evaluate = !bool(flags, 'no-eval');
   const ptl = bool(flags, 'ptl');
-  const { model, notes } = await openModel(dir);
-  for (const n of notes) process.stderr.write(`note: ${n}\n`);
+  const { model } = await loadCliModel(flags);
   try {
     const data = await fineTuneData(flags, model.spec.input);
     const ids = new Set(data.fineTune.pids).size;
@@ -159,7 +177,7 @@ export async function finetuneCommand(flags: Flags, argv: string[]): Promise<voi
       derivedFrom: dir,
       fineTuning: { command: `npm run lab -- ${argv.join(' ')}`, data: data.describe, identities: ids, images: data.fineTune.count, steps: r.steps, imagesSeen: r.steps * cfg.p! * cfg.k!, config: cfg, ...(ptlNote ? { ptl: ptlNote } : {}) },
     }, data.dataset.name, after);
-    process.stdout.write(`${formatBeforeAfter(before, after)}\nFine-tuned ${r.steps} steps (${r.steps * cfg.p! * cfg.k!} images seen, ${r.imagesPerSec.toFixed(1)} img/s); wrote ${out}.\n`);
+    process.stdout.write(`${formatBeforeAfter(before, after)}\nFine-tuned ${r.steps} steps (${r.steps * cfg.p! * cfg.k!} images seen, ${r.imagesPerSec.toFixed(1)} img/s); wrote ${out.given}.\n`);
   } finally {
     model.dispose();
   }

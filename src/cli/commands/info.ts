@@ -1,12 +1,10 @@
 /** `lab info`: a model's architecture (per-layer channel counts) and cost. */
-import { openModel } from '../../node/open-model';
+import { loadCliModel } from '../model';
 import { modelCost, formatMacs, formatParams } from '../../engine/cost/macs';
-import { bool, str, type Flags } from '../args';
+import { bool, type Flags } from '../args';
 
 export async function infoCommand(flags: Flags): Promise<void> {
-  const dir = str(flags, 'model');
-  const { model, notes } = await openModel(dir);
-  for (const n of notes) process.stderr.write(`note: ${n}\n`);
+  const { model } = await loadCliModel(flags);
   try {
     const spec = model.spec;
     const cost = modelCost(spec);

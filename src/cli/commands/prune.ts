@@ -4,8 +4,9 @@
  * target domain; print the cost and accuracy before and after; write the pruned model folder.
  * Data-driven criteria score on the dataset's TRAIN split (never its query/gallery identities).
  */
+import { loadCliModel } from '../model';
 import type { ReidModel } from '../../engine/model/model';
-import { getCriterion } from '../../engine/prune/criteria/index';
+import { CRITERIA, getCriterion } from '../../engine/prune/criteria/index';
 import { wantsData, type CriterionData } from '../../engine/prune/criterion';
 import type { PruneScope } from '../../engine/prune/groups';
 import { describeTarget, resolvePruneSettings, type RankingMode } from '../../engine/prune/settings';
@@ -16,13 +17,12 @@ import { pruneAutoBalanced } from '../../engine/prune/strategies/auto-balanced';
 import type { StrategyProgress, StrategyResult } from '../../engine/prune/strategies/common';
 import { softEpochs } from '../../engine/scenarios/budget';
 import { LabError } from '../../engine/errors';
-import { openModel } from '../../node/open-model';
 import { serialisePlan, specDifference } from '../../engine/prune/plan-json';
 import type { PrunePlan } from '../../engine/prune/plan';
 import { PLAN_FILE } from './export';
 import { ProgressBar } from '../progress';
-import { bool, num, oneOf, optStr, str, type Flags } from '../args';
-import { costOnly, fineTuneConfig, fineTuneData, formatBeforeAfter, saveDerived, snapshot } from './finetune';
+import { bool, num, oneOf, str, type Flags } from '../args';
+import { costOnly, derivedOutput, fineTuneConfig, fineTuneData, formatBeforeAfter, saveDerived, snapshot } from './finetune';
 
 export const STRATEGIES = ['once', 'iterative', 'psfp', 'fpgm-soft', 'auto-balanced'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
@@ -38,10 +38,9 @@ function planFiles(plan: PrunePlan, source: ReidModel): Record<string, string> {
 
 export async function pruneCommand(flags: Flags, argv: string[]): Promise<void> {
   const dir = str(flags, 'model');
-  const out = str(flags, 'out');
   const strategy = oneOf<StrategyName>(flags, 'strategy', STRATEGIES, 'once');
   const defaultCriterion = strategy === 'psfp' ? 'l2' : strategy === 'fpgm-soft' ? 'fpgm' : 'l1';
-  const criterion = getCriterion(optStr(flags, 'criterion') ?? defaultCriterion);
+  const criterion = getCriterion(oneOf(flags, 'criterion', Object.keys(CRITERIA), defaultCriterion));
   const hasRate = flags.rate !== undefined;
   const hasMacs = flags['macs-target'] !== undefined;
   if (hasRate === hasMacs) throw new LabError('bad-argument', 'Give exactly one pruning target: --rate R (fraction of channels to remove) or --macs-target T (fraction of the MACs to keep).');
@@ -57,9 +56,9 @@ export async function pruneCommand(flags: Flags, argv: string[]): Promise<void> 
     throw new LabError('bad-argument', `The ${strategy} strategy trains while it prunes; give --finetune-steps of at least 2.`);
   }
   const evaluate = !bool(flags, 'no-eval');
+  const out = await derivedOutput(flags, dir);
 
-  const { model, notes } = await openModel(dir);
-  for (const n of notes) process.stderr.write(`note: ${n}\n`);
+  const { model } = await loadCliModel(flags);
   let result: StrategyResult | undefined;
   try {
     const data = await fineTuneData(flags, model.spec.input);
@@ -122,7 +121,7 @@ export async function pruneCommand(flags: Flags, argv: string[]): Promise<void> 
       },
     }, data.dataset.name, after, planFiles(plan, model));
     process.stdout.write(
-      `${formatBeforeAfter(before, after)}\n${criterion.name}, ${strategy}: ${describeTarget(settings.target)} (${settings.scope}, ${settings.ranking}); channel rate ${(100 * plan.rate).toFixed(1)}%${plan.targetMet ? '' : ` — target not met: ${plan.message}`}; ${steps > 0 ? `${images} fine-tuning images seen` : 'no fine-tuning'}. Wrote ${out}.\n`,
+      `${formatBeforeAfter(before, after)}\n${criterion.name}, ${strategy}: ${describeTarget(settings.target)} (${settings.scope}, ${settings.ranking}); channel rate ${(100 * plan.rate).toFixed(1)}%${plan.targetMet ? '' : ` — target not met: ${plan.message}`}; ${steps > 0 ? `${images} fine-tuning images seen` : 'no fine-tuning'}. Wrote ${out.given}.\n`,
     );
   } finally {
     model.dispose();

@@ -31,7 +31,9 @@ import { claimVerdicts, renderReproduction, summarizeRow } from '../../engine/sc
 import { runReproduction, type ReproduceCache } from '../../engine/scenarios/reproduce';
 import { reproductionCharts } from '../../engine/scenarios/reproduction-charts';
 import { REPRODUCTION_FORMAT, reproductionToJson, type ReproductionRecord } from '../../engine/scenarios/reproduction-json';
-import { loadModelFromFolder, MODEL_JSON } from '../../node/model-files';
+import { loadModelFromFolder, modelFolder, MODEL_JSON } from '../../node/model-files';
+import { readBounded, readTextBounded } from '../../node/bounded-read';
+import { checkOutputFile, writeFileAtomically } from '../../node/output-folder';
 import { ProgressBar, formatSeconds } from '../progress';
 import { bool, num, oneOf, optStr, str, type Flags } from '../args';
 
@@ -49,7 +51,7 @@ export interface CacheFile {
 export async function readCache(file: string): Promise<CacheFile> {
   if (!existsSync(file)) return { format: 'prunability-lab/reproduce-cache@1', cells: {}, before: {} };
   try {
-    const c = JSON.parse(await fs.readFile(file, 'utf8')) as CacheFile;
+    const c = JSON.parse(await readTextBounded(file, 256 << 20, 'bad-argument', 'The results cache')) as CacheFile;
     if (c.format !== 'prunability-lab/reproduce-cache@1') throw new Error('unknown format');
     return c;
   } catch (e) {
@@ -80,10 +82,10 @@ async function fingerprint(dir: string): Promise<string> {
   const eat = (b: Uint8Array) => {
     for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
   };
-  const json = await fs.readFile(path.join(dir, MODEL_JSON));
-  eat(json);
-  const manifest = (JSON.parse(json.toString('utf8')) as { weightsManifest?: { paths: string[] }[] }).weightsManifest ?? [];
-  for (const p of manifest.flatMap((g) => g.paths)) eat(await fs.readFile(path.join(dir, p)));
+  // Through the model-folder reader: shard paths stay inside the folder, reads are bounded.
+  const artifacts = await modelFolder(dir).load!();
+  eat(await readBounded(path.join(dir, MODEL_JSON), 64 << 20, 'bad-model-file', { missing: `${dir} has no readable ${MODEL_JSON}.`, tooBig: (n) => `${path.join(dir, MODEL_JSON)} has at least ${n} bytes; it is not a model.json.` }));
+  for (const b of Array.isArray(artifacts.weightData) ? artifacts.weightData : artifacts.weightData ? [artifacts.weightData] : []) eat(new Uint8Array(b));
   return (h >>> 0).toString(16).padStart(8, '0');
 }
 
@@ -116,7 +118,7 @@ async function findZoo(zoo: string, rows: ReproduceRow[], width: number, notes: 
   }
   for (const [d, dir] of dirs) {
     try {
-      const card = JSON.parse(await fs.readFile(path.join(dir, 'card.json'), 'utf8')) as { training?: { steps?: number; plannedSteps?: number; complete?: boolean } };
+      const card = JSON.parse(await readTextBounded(path.join(dir, 'card.json'), 16 << 20, 'bad-model-file', 'The card')) as { training?: { steps?: number; plannedSteps?: number; complete?: boolean } };
       if (card.training?.complete === false) {
         const msg = `${zooName(d, width)} is only partly trained (${card.training.steps} of ${card.training.plannedSteps} steps); its numbers describe that model.`;
         process.stderr.write(`warning: ${msg}\n`);
@@ -183,12 +185,17 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
   const chartsDir = optStr(flags, 'charts');
   // Markdown written by people about these results; shown after the verdicts, kept on regeneration.
   const readingFile = optStr(flags, 'reading');
-  const reading = readingFile ? await fs.readFile(readingFile, 'utf8').catch((e: Error) => {
+  const reading = readingFile ? await readTextBounded(readingFile, 4 << 20, 'bad-argument', 'The --reading file').catch((e: Error) => {
     throw new LabError('bad-argument', `The --reading file ${readingFile} cannot be read (${e.message}).`);
   }) : undefined;
   // Report what the cache holds without running the missing cells (rows may then differ in seeds).
   const fromCache = bool(flags, 'from-cache');
   const rowIds = optStr(flags, 'rows')?.split(',').map((s) => s.trim()).filter(Boolean);
+  // Unwritable outputs fail now, not after hours of cells.
+  const reportFile = out ?? path.join(path.dirname(cacheFile), quick ? 'report-quick.md' : 'report.md');
+  const prepareReport = await checkOutputFile(reportFile, out ? '--out' : 'the report');
+  const prepareJson = jsonOut ? await checkOutputFile(jsonOut, '--json-out') : undefined;
+  await checkOutputFile(cacheFile, '--cache');
   const notes: string[] = [];
   const { rows, dirs } = await findZoo(zoo, selectRows(quick, rowIds), settings.width, notes);
   if (rows.length === 0) throw new LabError('bad-argument', `No rows to run; known rows: ${selectRows(false).map((r) => r.id).join(', ')}.`);
@@ -279,13 +286,13 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
       verdicts: claimVerdicts(summaries),
     };
     const charts = chartsDir ? reproductionCharts(record).map((c) => ({ title: c.title, path: `${chartsDir}/${c.name}.png` })) : undefined;
-    const file = out ?? path.join(path.dirname(cacheFile), quick ? 'report-quick.md' : 'report.md');
+    const file = reportFile;
     const md = renderReproduction(summaries, { ...meta, ...(charts ? { charts } : {}), ...(reading ? { reading } : {}), commands: reportCommands(argv, settings.width, zoo, fromCache, file, jsonOut, chartsDir) });
-    await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-    await fs.writeFile(file, md);
+    await prepareReport();
+    await writeFileAtomically(file, md);
     if (jsonOut) {
-      await fs.mkdir(path.dirname(path.resolve(jsonOut)), { recursive: true });
-      await fs.writeFile(jsonOut, reproductionToJson(record));
+      await prepareJson!();
+      await writeFileAtomically(jsonOut, reproductionToJson(record));
     }
     process.stdout.write(md.split('## Table 5, side by side')[0]);
     process.stdout.write(`Ran ${outcome.ran} new cell(s) in ${formatSeconds(wall)}; ${outcome.reused} reused from ${cacheFile}. Report written to ${file}${jsonOut ? ` and ${jsonOut}` : ''}.\n`);

@@ -4,16 +4,18 @@
  * seen, cost and accuracy before and after. The MACs target is given directly, or as "the cost
  * of this smaller model" (--small DIR: e.g. ResNet-50 pruned to ResNet-18's MACs).
  */
+import { loadCliModel } from '../model';
 import { generateSynthReid } from '../../engine/data/synth';
 import type { SynthTier } from '../../engine/data/synth';
 import { LabError } from '../../engine/errors';
 import { buildSpec } from '../../engine/model/spec';
+import { CRITERIA } from '../../engine/prune/criteria/index';
 import type { PruneScope } from '../../engine/prune/groups';
 import type { RankingMode } from '../../engine/prune/settings';
 import { equalCostKeep } from '../../engine/scenarios/budget';
 import { runScenario } from '../../engine/scenarios/run';
 import { SCENARIO_NUMBER, SCENARIO_TITLE, type PruneMethod, type ScenarioConfig, type ScenarioId } from '../../engine/scenarios/types';
-import { loadArraysFromFolder, loadModelFromFolder } from '../../node/model-files';
+import { loadArraysFromFolder } from '../../node/model-files';
 import { ProgressBar } from '../progress';
 import { bool, num, oneOf, optStr, str, type Flags } from '../args';
 import { fineTuneData, formatBeforeAfter } from './finetune';
@@ -24,8 +26,7 @@ export async function scenarioCommand(flags: Flags): Promise<void> {
   const which = str(flags, 'scenario');
   const scenario = BY_NUMBER[which] ?? (which in SCENARIO_NUMBER ? (which as ScenarioId) : undefined);
   if (!scenario) throw new LabError('bad-argument', `--scenario must be 1, 2, 3 or 4 (or ${Object.keys(SCENARIO_NUMBER).join(', ')}); got "${which}".`);
-  const dir = str(flags, 'model');
-  const { model } = await loadModelFromFolder(dir);
+  const { model } = await loadCliModel(flags);
   try {
     let macsKeep: number | undefined;
     if (scenario !== 'finetune-only') {
@@ -49,7 +50,7 @@ export async function scenarioCommand(flags: Flags): Promise<void> {
       seed,
     };
     if (macsKeep !== undefined) cfg.macsKeep = macsKeep;
-    if (scenario !== 'finetune-only') cfg.method = (optStr(flags, 'method') ?? (scenario === 'prune-while-finetuning' ? 'psfp' : 'l1')) as PruneMethod;
+    if (scenario !== 'finetune-only') cfg.method = oneOf<PruneMethod>(flags, 'method', [...(Object.keys(CRITERIA) as PruneMethod[]), 'auto-balanced', 'psfp', 'fpgm-soft'], scenario === 'prune-while-finetuning' ? 'psfp' : 'l1');
     const data = await fineTuneData(flags, model.spec.input);
     const sourceTrain =
       scenario === 'prune-at-source'

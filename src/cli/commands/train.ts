@@ -14,7 +14,12 @@ import { train, type TrainProgress } from '../../engine/train/trainer';
 import { resolveTrainConfig } from '../../engine/train/config';
 import { deserializeCheckpoint, serializeCheckpoint, type TrainCheckpoint } from '../../engine/train/checkpoint';
 import { labelMap } from '../../engine/train/identities';
-import { loadModelFromFolder, saveModelToFolder } from '../../node/model-files';
+import { loadModelFromFolder, saveModelToFolder, MODEL_JSON } from '../../node/model-files';
+import { checkOutputFolder, writeFolderAtomically } from '../../node/output-folder';
+import { readBounded, readTextBounded } from '../../node/bounded-read';
+
+/** A checkpoint holds parameters, Adam's two moments and the classifier: ResNet-50 x2 is ~1.4 GB. */
+const MAX_CHECKPOINT_BYTES = 2 ** 31;
 import { resolveDataset } from '../data';
 import { ProgressBar, formatSeconds } from '../progress';
 import { bool, num, oneOf, optStr, str, type Flags } from '../args';
@@ -40,8 +45,8 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
   const imgWidth = num(flags, 'img-width', 64, { integer: true, min: 16 });
   const seed = num(flags, 'seed', 1, { integer: true, min: 0 });
   const steps = num(flags, 'steps', 2000, { integer: true, min: 1 });
-  const out = str(flags, 'out');
-  const name = path.basename(path.resolve(out));
+  const out = await checkOutputFolder(str(flags, 'out'), MODEL_JSON);
+  const name = path.basename(out.dir);
   const runDir = optStr(flags, 'run-dir') ?? path.join('runs', name);
   const ckptFile = path.join(runDir, 'checkpoint.ckpt');
   const every = num(flags, 'checkpoint-every', 50, { integer: true, min: 1 });
@@ -65,12 +70,17 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
   let resume: TrainCheckpoint | undefined;
   const resumeFrom = optStr(flags, 'resume-from') ?? (bool(flags, 'resume') && existsSync(ckptFile) ? ckptFile : undefined);
   if (resumeFrom) {
-    resume = deserializeCheckpoint(new Uint8Array(await fs.readFile(resumeFrom)));
+    resume = deserializeCheckpoint(
+      await readBounded(resumeFrom, MAX_CHECKPOINT_BYTES, 'bad-argument', {
+        missing: `The checkpoint ${resumeFrom} does not exist or cannot be read.`,
+        tooBig: (n) => `The checkpoint ${resumeFrom} has at least ${n} bytes, more than the ${MAX_CHECKPOINT_BYTES} a training checkpoint can have; is it the right file?`,
+      }),
+    );
     if (Object.keys(resume.optimizer.slots).length === 0) resume = { ...resume, optimizer: { ...resume.optimizer, step: 0 } };
     resume = { ...resume, config };
     process.stderr.write(`Resuming from ${resumeFrom} at step ${resume.step}.\n`);
   }
-  const previousWall = resume ? await readWallSeconds(runDir, out) : 0;
+  const previousWall = resume ? await readWallSeconds(runDir, out.dir) : 0;
 
   const model = ReidModel.init(spec, seed, { zeroInitResidual: true });
   const bar = new ProgressBar(`train ResNet-${depth} x${width}`, steps, process.stderr, resume?.step ?? 0);
@@ -109,36 +119,46 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
   await fs.writeFile(path.join(runDir, 'wall.json'), JSON.stringify({ seconds: wallSeconds, step: stepsDone }));
   if (result) process.stderr.write(`Trained ${result.history.length} steps in this run (to step ${result.steps}) (${result.imagesPerSec.toFixed(1)} img/s); total wall ${formatSeconds(wallSeconds)}.\n`);
 
-  await saveModelToFolder(model, out, { dtype: 'float16' });
-  model.dispose();
-  const { model: shipped } = await loadModelFromFolder(out);
-  await writeCard(out, shipped, {
-    training: {
-      command: `npm run lab -- ${argv.join(' ')}`,
-      data: describe,
-      seed,
-      steps: stepsDone,
-      plannedSteps: steps,
-      complete: stepsDone >= steps,
-      epochs: (stepsDone * config.p * config.k) / dataset.train.count,
-      batch: `P=${config.p} x K=${config.k}`,
-      optimizer: config.optimizer,
-      finalLoss: last ? { loss: last.loss, triplet: last.triplet, id: last.id } : undefined,
-      wallSeconds,
-      machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores`,
-      backend: `${tf.getBackend()} (Node ${process.version}, tfjs ${tf.version.tfjs})`,
-    },
+  // The folder appears whole or not at all: written beside --out, renamed onto it at the end.
+  await writeFolderAtomically(out, async (dir) => {
+    try {
+      await saveModelToFolder(model, dir, { dtype: 'float16' });
+    } finally {
+      model.dispose();
+    }
+    const { model: shipped } = await loadModelFromFolder(dir);
+    try {
+      await writeCard(dir, shipped, {
+        name,
+        training: {
+          command: `npm run lab -- ${argv.join(' ')}`,
+          data: describe,
+          seed,
+          steps: stepsDone,
+          plannedSteps: steps,
+          complete: stepsDone >= steps,
+          epochs: (stepsDone * config.p * config.k) / dataset.train.count,
+          batch: `P=${config.p} x K=${config.k}`,
+          optimizer: config.optimizer,
+          finalLoss: last ? { loss: last.loss, triplet: last.triplet, id: last.id } : undefined,
+          wallSeconds,
+          machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores`,
+          backend: `${tf.getBackend()} (Node ${process.version}, tfjs ${tf.version.tfjs})`,
+        },
+      });
+    } finally {
+      shipped.dispose();
+    }
   });
-  shipped.dispose();
 }
 
 /** Wall time already spent on this run: from the local run folder, else from the committed card. */
 async function readWallSeconds(runDir: string, out: string): Promise<number> {
   try {
-    return (JSON.parse(await fs.readFile(path.join(runDir, 'wall.json'), 'utf8')) as { seconds: number }).seconds;
+    return (JSON.parse(await readTextBounded(path.join(runDir, 'wall.json'), 1 << 20, 'bad-argument', 'The run record')) as { seconds: number }).seconds;
   } catch {
     try {
-      const card = JSON.parse(await fs.readFile(path.join(out, 'card.json'), 'utf8')) as { training?: { wallSeconds?: number } };
+      const card = JSON.parse(await readTextBounded(path.join(out, 'card.json'), 16 << 20, 'bad-model-file', 'The card')) as { training?: { wallSeconds?: number } };
       return card.training?.wallSeconds ?? 0;
     } catch {
       return 0;

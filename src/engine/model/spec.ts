@@ -11,6 +11,8 @@
  */
 
 export const SPEC_FORMAT = 'prunability-lab/resnet@1';
+/** Largest input side a spec may declare. ReID inputs are about 256 x 128; a side past this is a damaged or foreign file, and would exhaust memory. */
+export const MAX_INPUT_SIDE = 2048;
 
 export type Depth = 18 | 34 | 50;
 export type BlockKind = 'basic' | 'bottleneck';
@@ -147,6 +149,9 @@ export function validateSpec(spec: ResNetSpec): void {
   };
   posInt(spec.input?.height, 'Input height');
   posInt(spec.input?.width, 'Input width');
+  if (spec.input.height > MAX_INPUT_SIDE || spec.input.width > MAX_INPUT_SIDE) {
+    fail(`The input size ${spec.input.height} x ${spec.input.width} is implausible for a ReID model (they take about 256 x 128); the lab accepts at most ${MAX_INPUT_SIDE} pixels a side.`);
+  }
   posInt(spec.stemC, 'Stem channels');
   if (!Array.isArray(spec.stages) || spec.stages.length !== 4) fail('A ResNet spec has exactly 4 stages.');
   let inC = spec.stemC;

@@ -47,6 +47,11 @@ export interface StateDictImport {
   notes: string[];
   /** Where the file says the model came from (safetensors written by the PyTorch companion). */
   lineage?: ExternalLineage;
+  /**
+   * What neither the caller nor the file stated, so the ReID default was used; a caller can ask
+   * the user and import again with the option set (the last stride cannot be read off tensors).
+   */
+  assumed: { input?: { height: number; width: number }; lastStride?: 1 | 2 };
 }
 
 /** Metadata key under which the lab stores its full spec in exported files. */
@@ -127,37 +132,81 @@ function bad(message: string, detail?: Record<string, unknown>): never {
 }
 
 function positiveInt(v: unknown): number | undefined {
-  const n = typeof v === 'string' ? Number(v) : v;
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
   return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
-/** Input size, last stride and width from the lab's spec metadata or common key names. */
-function fromMetadata(meta: Record<string, string> | undefined): { h?: number; w?: number; lastStride?: 1 | 2; width?: number } {
+/** What the file's metadata says about what the tensors cannot tell. */
+interface MetadataFacts {
+  h?: number;
+  w?: number;
+  lastStride?: 1 | 2;
+  width?: number;
+}
+
+function badMetadata(key: string, value: unknown, want: string): never {
+  const shown = typeof value === 'string' ? JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value) : JSON.stringify(value) ?? 'nothing';
+  throw new LabError(
+    'bad-model-file',
+    `The file's metadata "${key}" is ${shown}; expected ${want}. It cannot say the model's input size or last stride, and the lab will not guess them: fix or remove that metadata, or give the values when opening the file.`,
+    { key },
+  );
+}
+
+/**
+ * Input size, last stride and width from the lab's spec metadata or common key names. A value
+ * that is present but unreadable (not JSON, negative, not 1 or 2) is an error, never a silent
+ * default; fields the caller sets explicitly (`given`) are not read.
+ */
+function fromMetadata(meta: Record<string, string> | undefined, given: { size: boolean; lastStride: boolean }): MetadataFacts {
   if (!meta) return {};
-  const out: { h?: number; w?: number; lastStride?: 1 | 2; width?: number } = {};
+  const out: MetadataFacts = {};
   const labSpec = meta[SPEC_METADATA_KEY];
-  if (labSpec) {
+  if (labSpec !== undefined) {
+    let s: Partial<ResNetSpec>;
     try {
-      const s = JSON.parse(labSpec) as Partial<ResNetSpec>;
+      s = JSON.parse(labSpec) as Partial<ResNetSpec>;
+    } catch {
+      badMetadata(SPEC_METADATA_KEY, labSpec, 'the JSON of a lab spec');
+    }
+    if (typeof s !== 'object' || s === null) badMetadata(SPEC_METADATA_KEY, labSpec, 'the JSON of a lab spec');
+    if (!given.size && s.input !== undefined) {
       out.h = positiveInt(s.input?.height);
       out.w = positiveInt(s.input?.width);
-      if (s.lastStride === 1 || s.lastStride === 2) out.lastStride = s.lastStride;
-      if (typeof s.widthMultiplier === 'number' && s.widthMultiplier > 0) out.width = s.widthMultiplier;
-    } catch {
-      // Unreadable lab metadata: fall back to the generic keys and defaults.
+      if (out.h === undefined || out.w === undefined) badMetadata(`${SPEC_METADATA_KEY}.input`, s.input, 'a height and width in whole pixels');
+    }
+    if (!given.lastStride && s.lastStride !== undefined) {
+      if (s.lastStride !== 1 && s.lastStride !== 2) badMetadata(`${SPEC_METADATA_KEY}.lastStride`, s.lastStride, '1 or 2');
+      out.lastStride = s.lastStride;
+    }
+    if (typeof s.widthMultiplier === 'number' && s.widthMultiplier > 0) out.width = s.widthMultiplier;
+  }
+  if (!given.size) {
+    for (const [key, side] of [['input_height', 'h'], ['input_width', 'w']] as const) {
+      if (meta[key] === undefined || out[side] !== undefined) continue;
+      out[side] = positiveInt(meta[key]);
+      if (out[side] === undefined) badMetadata(key, meta[key], 'a whole number of pixels');
+    }
+    if (meta.input_size !== undefined && (out.h === undefined || out.w === undefined)) {
+      const size = /^\D*(\d+)\D+(\d+)\D*$/.exec(meta.input_size);
+      const h = positiveInt(size?.[1]);
+      const w = positiveInt(size?.[2]);
+      if (h === undefined || w === undefined) badMetadata('input_size', meta.input_size, 'a size such as "256x128" (height x width)');
+      out.h ??= h;
+      out.w ??= w;
     }
   }
-  out.h ??= positiveInt(meta.input_height);
-  out.w ??= positiveInt(meta.input_width);
-  const size = meta.input_size?.match(/(\d+)\D+(\d+)/);
-  if (size) {
-    out.h ??= positiveInt(size[1]);
-    out.w ??= positiveInt(size[2]);
+  if (!given.lastStride && out.lastStride === undefined && meta.last_stride !== undefined) {
+    const ls = positiveInt(meta.last_stride);
+    if (ls !== 1 && ls !== 2) badMetadata('last_stride', meta.last_stride, '1 or 2');
+    out.lastStride = ls;
   }
-  const ls = positiveInt(meta.last_stride);
-  if (out.lastStride === undefined && (ls === 1 || ls === 2)) out.lastStride = ls;
   return out;
 }
+
+/** The ReID defaults for what neither the options nor the file state. */
+export const DEFAULT_INPUT = { height: 128, width: 64 } as const;
+export const DEFAULT_LAST_STRIDE = 1;
 
 /** Infer the spec from canonical-keyed PyTorch shapes. */
 export function inferSpec(shapes: ReadonlyMap<string, number[]>, opts: StateDictImportOptions = {}): ResNetSpec {
@@ -191,8 +240,8 @@ export function inferSpec(shapes: ReadonlyMap<string, number[]>, opts: StateDict
     );
   }
 
-  const meta = fromMetadata(opts.metadata);
-  const lastStride = opts.lastStride ?? meta.lastStride ?? 1;
+  const meta = fromMetadata(opts.metadata, { size: opts.inputHeight !== undefined && opts.inputWidth !== undefined, lastStride: opts.lastStride !== undefined });
+  const lastStride = opts.lastStride ?? meta.lastStride ?? DEFAULT_LAST_STRIDE;
   const stages: BlockSpec[][] = [];
   for (let s = 0; s < 4; s++) {
     const blocks: BlockSpec[] = [];
@@ -213,7 +262,7 @@ export function inferSpec(shapes: ReadonlyMap<string, number[]>, opts: StateDict
     depth: arch.depth,
     block: bottleneck ? 'bottleneck' : 'basic',
     widthMultiplier: opts.widthMultiplier ?? meta.width ?? Math.min(4, stem[0] / 64),
-    input: { height: opts.inputHeight ?? meta.h ?? 128, width: opts.inputWidth ?? meta.w ?? 64 },
+    input: { height: opts.inputHeight ?? meta.h ?? DEFAULT_INPUT.height, width: opts.inputWidth ?? meta.w ?? DEFAULT_INPUT.width },
     stemC: stem[0],
     stages,
     lastStride,
@@ -260,6 +309,16 @@ export function stateDictToModel(sd: StateDict, opts: StateDictImportOptions = {
   if (ignored.length > 0) notes.push(`Ignored: ${ignored.join(', ')}.`);
 
   const spec = inferSpec(new Map([...byName].map(([n, v]) => [n, v.t.shape])), opts);
+  const facts = fromMetadata(opts.metadata, { size: opts.inputHeight !== undefined && opts.inputWidth !== undefined, lastStride: opts.lastStride !== undefined });
+  const assumed: StateDictImport['assumed'] = {};
+  if ((opts.inputHeight ?? facts.h) === undefined || (opts.inputWidth ?? facts.w) === undefined) {
+    assumed.input = { ...spec.input };
+    notes.push(`The file does not state the input size; assumed ${spec.input.height} x ${spec.input.width} (the usual ReID input). If the model was trained at another size, give it when opening the file.`);
+  }
+  if (opts.lastStride === undefined && facts.lastStride === undefined) {
+    assumed.lastStride = spec.lastStride;
+    notes.push(`The file does not state the last stride (the stride of layer4's first block, which the weights cannot show); assumed ${spec.lastStride}, the ReID convention. A torchvision-style model uses 2: give it when opening the file.`);
+  }
   const expected = listParams(spec);
   const problems: Problem[] = [];
   const arrays: ParamArrays = new Map();
@@ -300,7 +359,7 @@ export function stateDictToModel(sd: StateDict, opts: StateDictImportOptions = {
     const more = problems.length > shown.length ? `; and ${problems.length - shown.length} more` : '';
     bad(`The checkpoint does not match a ResNet-${spec.depth}: ${shown.join('; ')}${more}.`, { problems });
   }
-  return { spec, arrays, notes };
+  return { spec, arrays, notes, assumed };
 }
 
 export type KeyStyle = 'lab' | 'fastreid';

@@ -243,6 +243,14 @@ function checkAndJoinWeightData(artifacts: LabArtifacts, expectedTotal: number):
  * creates tensors.
  */
 export function artifactsToModel(artifacts: LabArtifacts): LoadedArrays {
+  if (artifacts.format === undefined || artifacts.format === null) {
+    // tfjs leaves format empty for a model.json without one, e.g. a Keras or graph model.
+    throw new LabError(
+      'bad-model-file',
+      `This model.json has no "format" field, so it is not a Prunability Lab model (expected "${MODEL_FORMAT}"); open a model.json the lab or its PyTorch companion wrote, with its .bin weight files.`,
+      { expected: MODEL_FORMAT, found: null },
+    );
+  }
   if (artifacts.format !== MODEL_FORMAT) {
     throw new LabError(
       'bad-model-file',
@@ -357,6 +365,10 @@ export async function loadModelArrays(source: string | tf.io.IOHandler | ArrayLi
     artifacts = await handler.load();
   } catch (e) {
     if (isLabError(e)) throw e;
+    // tfjs's handlers walk the manifest without checking it: a TypeError means a malformed one.
+    if (e instanceof TypeError) {
+      throw new LabError('bad-model-file', `The model.json is malformed: its weightsManifest must be a list of groups, each with a "paths" list of shard files and a "weights" list (the reader stopped at: ${e.message}).`);
+    }
     throw new LabError('bad-model-file', `The model could not be read: ${e instanceof Error ? e.message : String(e)}`);
   }
   return artifactsToModel(artifacts);

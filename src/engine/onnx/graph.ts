@@ -40,18 +40,35 @@ function bad(message: string, detail?: Record<string, unknown>): never {
 }
 
 const numel = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+/** The most values one tensor may hold: 2^26 (256 MB as float32); ResNet-50's largest has 2.4 M. */
+export const MAX_TENSOR_VALUES = 2 ** 26;
 
 /** Decode a TensorProto's values (float, double, int32, int64, float16) as float32. */
 export function tensorValues(t: TensorMsg): ConstTensor {
   const dims = (t.dims ?? []).map(Number);
-  const n = numel(dims);
   const name = t.name || '(unnamed)';
+  // Dims come straight from the file: check them before they size an allocation.
+  const badDim = dims.find((d) => !Number.isSafeInteger(d) || d < 0);
+  if (badDim !== undefined) {
+    bad(`Tensor "${name}" has dims [${dims.join(', ')}]; every dim must be a whole number of at least 0 (found ${badDim}). The file is damaged or not a model the lab can read.`, { tensor: name });
+  }
+  const n = numel(dims);
+  if (n > MAX_TENSOR_VALUES) {
+    bad(`Tensor "${name}" has dims [${dims.join(', ')}], ${n} values; the lab reads tensors of at most ${MAX_TENSOR_VALUES} values (a ResNet's largest has a few million). The file is damaged or not a ReID ResNet.`, { tensor: name });
+  }
   if (t.dataLocation === 1) {
     bad(`The ONNX file keeps tensor "${name}" in an external data file; export the model with its weights inside the .onnx file (save_as_external_data=False).`, { tensor: name });
   }
   const type = t.dataType ?? 0;
-  const out = new Float32Array(n);
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
+  // The data must be there before the values are allocated.
+  const stored = raw ? raw.length : ((type === DataType.DOUBLE ? t.doubleData : type === DataType.INT64 ? t.int64Data : type === DataType.FLOAT ? t.floatData : t.int32Data) ?? []).length;
+  const sizes: Record<number, number> = { [DataType.FLOAT]: 4, [DataType.DOUBLE]: 8, [DataType.INT32]: 4, [DataType.INT64]: 8, [DataType.FLOAT16]: 2 };
+  const elementBytes = raw ? sizes[type] : 1;
+  if (elementBytes !== undefined && stored !== n * elementBytes) {
+    bad(`Tensor "${name}" of shape [${dims.join(', ')}] holds ${raw ? `${stored} bytes` : `${stored} values`} of data; its dims need ${raw ? `${n * elementBytes} bytes` : `${n} values`}.`, { tensor: name });
+  }
+  const out = new Float32Array(n);
   const view = raw ? new DataView(raw.buffer, raw.byteOffset, raw.byteLength) : undefined;
   const expectBytes = (size: number) => {
     if (view && view.byteLength !== n * size) bad(`Tensor "${name}" of shape [${dims.join(', ')}] has ${view.byteLength} bytes of data; expected ${n * size}.`, { tensor: name });
@@ -157,11 +174,54 @@ export function readOnnxGraph(bytes: Uint8Array): OnnxGraph {
       consumers.set(i, list);
     }
   }
+  checkAcyclic(nodes, producer);
   const inputs = (g.input ?? []).filter((v) => !constants.has(v.name));
   const metadata: Record<string, string> = {};
   for (const p of model.metadataProps ?? []) if (p.key) metadata[p.key] = p.value ?? '';
   const opset = (model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 0;
   return { model, nodes, constants, producer, consumers, inputs, outputs: g.output ?? [], metadata, opset: Number(opset) };
+}
+
+/**
+ * An ONNX graph is a DAG: a node whose output feeds back into its own inputs (directly or
+ * through others) would make the importer's walk go round forever. Kahn's algorithm: whatever
+ * cannot be ordered lies on a cycle. A value written by two nodes is refused as well.
+ */
+function checkAcyclic(nodes: readonly OnnxNode[], producer: ReadonlyMap<string, OnnxNode>): void {
+  const seen = new Map<string, OnnxNode>();
+  for (const n of nodes) {
+    for (const o of n.outputs) {
+      if (!o) continue;
+      const first = seen.get(o);
+      if (first && first !== n) bad(`The ONNX graph is malformed: value "${o}" is produced by two nodes, "${first.name}" and "${n.name}".`, { node: n.name });
+      seen.set(o, n);
+    }
+  }
+  const waiting = new Map<OnnxNode, number>();
+  const dependents = new Map<OnnxNode, OnnxNode[]>();
+  for (const n of nodes) {
+    const deps = new Set(n.inputs.filter(Boolean).map((i) => producer.get(i)).filter((p): p is OnnxNode => p !== undefined));
+    waiting.set(n, deps.size);
+    for (const d of deps) dependents.set(d, [...(dependents.get(d) ?? []), n]);
+  }
+  const ready = nodes.filter((n) => waiting.get(n) === 0);
+  let ordered = 0;
+  while (ready.length > 0) {
+    const n = ready.pop()!;
+    ordered++;
+    for (const m of dependents.get(n) ?? []) {
+      const left = waiting.get(m)! - 1;
+      waiting.set(m, left);
+      if (left === 0) ready.push(m);
+    }
+  }
+  if (ordered < nodes.length) {
+    const onCycle = nodes.filter((n) => waiting.get(n)! > 0);
+    bad(
+      `The ONNX graph has a cycle: ${onCycle.length} node(s), e.g. ${onCycle.slice(0, 3).map((n) => `"${n.name}" (${n.opType})`).join(', ')}, depend on their own outputs. A model graph must run from its input to its outputs without loops; re-export the model.`,
+      { node: onCycle[0].name },
+    );
+  }
 }
 
 /** Static dims of a value (null for symbolic or unknown dims), or undefined when no shape is given. */

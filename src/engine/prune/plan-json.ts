@@ -15,7 +15,7 @@ import { LabError } from '../errors';
 import { cloneSpec, SpecError, validateSpec, type ResNetSpec } from '../model/spec';
 import { hashString } from '../util/prng';
 import type { CriterionId } from './criterion';
-import { groupLayout, type GroupKind } from './groups';
+import { groupLayout, groupsInScope, type GroupKind } from './groups';
 import { prunedSpec, validateKeepSets, type KeepSets } from './keep-set';
 import { PLAN_FORMAT, type PlannedGroup, type PrunePlan } from './plan';
 import { resolvePruneSettings, type PruneSettings } from './settings';
@@ -174,6 +174,7 @@ export function parsePlan(input: string | unknown, forSpec?: ResNetSpec): PruneP
   if (!Array.isArray(raw.groups)) fail('The pruning plan has no "groups" list.');
 
   const known = new Map(groupLayout(spec).groups.map((g) => [g.id, g]));
+  const inScope = new Set(groupsInScope(spec, settings.scope).map((g) => g.id));
   const keep: KeepSets = new Map();
   const planned: PlannedGroup[] = [];
   for (const [i, g] of (raw.groups as unknown[]).entries()) {
@@ -183,6 +184,12 @@ export function parsePlan(input: string | unknown, forSpec?: ResNetSpec): PruneP
       fail(`The pruning plan names group "${g.id}", which a ${describeSpec(spec)} does not have.`, { group: g.id });
     }
     if (keep.has(g.id)) fail(`The pruning plan lists group "${g.id}" twice.`, { group: g.id });
+    if (g.kind !== group.kind) {
+      fail(`The pruning plan says group "${g.id}" is of kind ${JSON.stringify(g.kind)}; in its architecture it is an ${group.kind} group. The file was edited or damaged.`, { group: g.id });
+    }
+    if (!inScope.has(g.id)) {
+      fail(`The pruning plan's scope is "${settings.scope}", but it lists the ${group.kind} group "${g.id}", which that scope leaves alone. The file was edited or damaged; plan again with the scope you want.`, { group: g.id });
+    }
     if (g.channels !== group.channels) fail(`The pruning plan says group "${g.id}" has ${String(g.channels)} channels; in its architecture it has ${group.channels}.`, { group: g.id });
     if (!Array.isArray(g.keep)) fail(`Group "${g.id}" of the pruning plan needs a "keep" list of channel indices.`, { group: g.id });
     keep.set(g.id, [...(g.keep as number[])]);

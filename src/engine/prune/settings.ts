@@ -131,7 +131,7 @@ export function resolvePruneSettings(input: PruneSettingsInput | PruneSettings):
   const protection: Protection = { ...DEFAULT_PRUNE_SETTINGS.protection, ...given.protection };
   if (typeof protection.stem !== 'boolean' || typeof protection.lastStage !== 'boolean') bad('Protection flags (stem, lastStage) must be true or false.');
   const seed = given.seed ?? DEFAULT_PRUNE_SETTINGS.seed;
-  if (!Number.isInteger(seed)) bad(`The seed must be a whole number; found ${String(seed)}.`);
+  if (!Number.isSafeInteger(seed) || seed < 0) bad(`The seed must be a whole number of at least 0; found ${String(seed)}.`);
 
   const out: PruneSettings = { criterion: given.criterion!, target, scope, ranking, normalisation, floor, roundTo: roundTo as RoundTo, protection, seed };
   if (given.criterionOptions) out.criterionOptions = { ...given.criterionOptions };

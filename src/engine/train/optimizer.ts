@@ -54,6 +54,14 @@ function ownedVariable(init: tf.Tensor): tf.Variable {
   return v;
 }
 
+/** One optimiser step computed but not yet applied (Optimizer.prepare). */
+export interface PreparedStep {
+  /** The parameters' new values, in gradient order (owned by the step). */
+  readonly params: readonly tf.Tensor[];
+  commit(): void;
+  discard(): void;
+}
+
 export class Optimizer {
   readonly config: OptimizerConfig;
   private step = 0;
@@ -88,38 +96,70 @@ export class Optimizer {
 
   /** Apply one step with the given gradients at learning rate `lr`. */
   apply(params: ReadonlyMap<string, tf.Variable>, grads: Record<string, tf.Tensor>, lr: number): void {
-    this.step++;
-    const t = this.step;
+    const step = this.prepare(params, grads, lr);
+    step.commit();
+  }
+
+  /**
+   * Compute one step's new parameter and slot values without assigning them, so the caller can
+   * check them (e.g. for NaN) first. `commit` assigns all of them and counts the step; `discard`
+   * frees them and changes nothing. One of the two must be called.
+   */
+  prepare(params: ReadonlyMap<string, tf.Variable>, grads: Record<string, tf.Tensor>, lr: number): PreparedStep {
+    const t = this.step + 1;
     const c = this.config;
-    tf.tidy(() => {
+    const writes: { target: tf.Variable; value: tf.Tensor }[] = [];
+    const paramValues: tf.Tensor[] = [];
+    try {
       for (const name of Object.keys(grads)) {
         const p = params.get(name);
         if (!p) throw new Error(`Gradient for unknown parameter ${name}`);
-        let g = grads[name];
         const slots = this.slotsFor(name, p);
-        if (c.kind === 'adam') {
-          if (!c.decoupled && c.weightDecay > 0) g = tf.add(g, tf.mul(p, c.weightDecay));
-          const [m, v] = slots;
-          const m1 = tf.add(tf.mul(m, c.beta1), tf.mul(g, 1 - c.beta1));
-          const v1 = tf.add(tf.mul(v, c.beta2), tf.mul(tf.square(g), 1 - c.beta2));
-          m.assign(m1);
-          v.assign(v1);
-          const bc1 = 1 - Math.pow(c.beta1, t);
-          const bc2 = 1 - Math.pow(c.beta2, t);
-          const update = tf.div(tf.div(m1, bc1), tf.add(tf.sqrt(tf.div(v1, bc2)), c.eps));
-          let next = tf.sub(p, tf.mul(update, lr));
-          if (c.decoupled && c.weightDecay > 0) next = tf.sub(next, tf.mul(p, lr * c.weightDecay));
-          p.assign(next);
-        } else {
+        const computed = tf.tidy(() => {
+          let g = grads[name];
+          if (c.kind === 'adam') {
+            if (!c.decoupled && c.weightDecay > 0) g = tf.add(g, tf.mul(p, c.weightDecay));
+            const [m, v] = slots;
+            const m1 = tf.add(tf.mul(m, c.beta1), tf.mul(g, 1 - c.beta1));
+            const v1 = tf.add(tf.mul(v, c.beta2), tf.mul(tf.square(g), 1 - c.beta2));
+            const bc1 = 1 - Math.pow(c.beta1, t);
+            const bc2 = 1 - Math.pow(c.beta2, t);
+            const update = tf.div(tf.div(m1, bc1), tf.add(tf.sqrt(tf.div(v1, bc2)), c.eps));
+            let next = tf.sub(p, tf.mul(update, lr));
+            if (c.decoupled && c.weightDecay > 0) next = tf.sub(next, tf.mul(p, lr * c.weightDecay));
+            return [next, m1, v1];
+          }
           if (c.weightDecay > 0) g = tf.add(g, tf.mul(p, c.weightDecay));
           const [buf] = slots;
-          const b1 = t === 1 ? g : tf.add(tf.mul(buf, c.momentum), g); // torch: buf = g on the first step
-          buf.assign(b1);
+          const b1 = t === 1 ? tf.clone(g) : tf.add(tf.mul(buf, c.momentum), g); // torch: buf = g on the first step
           const dir = c.nesterov ? tf.add(g, tf.mul(b1, c.momentum)) : b1;
-          p.assign(tf.sub(p, tf.mul(dir, lr)));
-        }
+          return [tf.sub(p, tf.mul(dir, lr)), b1];
+        });
+        writes.push({ target: p, value: computed[0] });
+        paramValues.push(computed[0]);
+        computed.slice(1).forEach((value, i) => writes.push({ target: slots[i], value }));
       }
-    });
+    } catch (e) {
+      for (const w of writes) w.value.dispose();
+      throw e;
+    }
+    let open = true;
+    const release = () => {
+      open = false;
+      for (const w of writes) w.value.dispose();
+    };
+    return {
+      params: paramValues,
+      commit: () => {
+        if (!open) return;
+        for (const w of writes) w.target.assign(w.value);
+        this.step = t;
+        release();
+      },
+      discard: () => {
+        if (open) release();
+      },
+    };
   }
 
   async getState(): Promise<OptimizerState> {

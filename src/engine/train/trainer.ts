@@ -23,7 +23,7 @@ import { augmentBatch } from './augment';
 import { batchHardTripletLoss, crossEntropyLabelSmooth, randomTriplets, tripletLoss } from './losses';
 import { Optimizer } from './optimizer';
 import { learningRateAt } from './schedule';
-import { updateRunningStats } from './bn-update';
+import { runningStatsUpdate } from './bn-update';
 import { labelMap } from './identities';
 import { CHECKPOINT_FORMAT, type NamedArray, type TrainCheckpoint } from './checkpoint';
 
@@ -73,7 +73,7 @@ export interface TrainerOptions {
   regularizer?: (params: ParamTensors) => tf.Scalar;
   /**
    * Extra tensors the forward pass reads (e.g. PTL's side branch), trained jointly with the
-   * model's (the trainable ones) and given to updateRunningStats (their BatchNorms). Owned by
+   * model's (the trainable ones) and given to the running-statistics update (their BatchNorms). Owned by
    * the caller; names must not clash with the model's. Checkpoints do not include them.
    */
   extraParams?: ReadonlyMap<string, tf.Variable>;
@@ -227,11 +227,45 @@ export class Trainer {
       kept.push(value, ...Object.values(grads));
       const named: Record<string, tf.Tensor> = {};
       for (const [vname, g] of Object.entries(grads)) named[this.trainable.get(vname)!.name] = g;
-      // The step's updates, all at once: parameters, then running statistics.
-      this.optimizer.apply(this.all, named, lr);
-      updateRunningStats(this.all, stats);
+      // The step's updates are computed, checked for NaN/Infinity, then applied all at once:
+      // a diverging run stops with the model as after its last finite step.
+      const prepared = this.optimizer.prepare(this.all, named, lr);
+      const running = (() => {
+        try {
+          return runningStatsUpdate(this.all, stats);
+        } catch (e) {
+          prepared.discard();
+          throw e;
+        }
+      })();
+      // x * 0 is 0 for every finite x and NaN otherwise, so one sum flags any non-finite value.
+      const probe = tf.tidy(() => tf.addN([...Object.values(grads), ...prepared.params, ...running.map((r) => r.value)].map((t) => tf.sum(tf.mul(t, 0)))));
+      kept.push(probe);
       const tv = terms!;
-      const [loss, tri, id, pos, neg] = await Promise.all([value, tv.triplet, tv.id, tv.pos, tv.neg].map(async (t) => (await t.data())[0]));
+      let read: number[];
+      try {
+        read = await Promise.all([value, tv.triplet, tv.id, tv.pos, tv.neg, probe].map(async (t) => (await t.data())[0]));
+      } catch (e) {
+        prepared.discard();
+        running.forEach((r) => r.value.dispose());
+        throw e;
+      }
+      const [loss, tri, id, pos, neg, finite] = read;
+      if (!Number.isFinite(loss) || !Number.isFinite(finite)) {
+        prepared.discard();
+        running.forEach((r) => r.value.dispose());
+        const what = !Number.isFinite(loss) ? `the loss became ${loss}` : 'the gradients or the updated weights became NaN or infinite';
+        throw new LabError(
+          'training-diverged',
+          `Training diverged at step ${this.completed + 1} of ${cfg.steps}: ${what} (learning rate ${lr}). That step was not applied; the model is as after step ${this.completed}. Lower the learning rate and train again.`,
+          { step: this.completed + 1, loss, lr },
+        );
+      }
+      prepared.commit();
+      for (const r of running) {
+        r.target.assign(r.value);
+        r.value.dispose();
+      }
       this.completed++;
       return { step: this.completed, epoch: this.sampler.epoch, lr, loss, triplet: tri, id, meanPos: pos, meanNeg: neg, stepMs: now() - t0 };
     } catch (e) {
@@ -280,10 +314,19 @@ export class Trainer {
       for (const [n, v] of vars) {
         const a = arrays[n];
         if (!a || a.values.length !== v.size) throw new LabError('bad-argument', `The checkpoint's ${what} ${n} is missing or has the wrong size.`);
+        const bad = a.values.findIndex((x) => !Number.isFinite(x));
+        if (bad >= 0) {
+          throw new LabError('bad-weights', `The checkpoint's ${what} ${n} holds ${a.values[bad]} at index ${bad}; a checkpoint with NaN or infinite values cannot be trained from. Resume from an earlier checkpoint.`, { tensor: n });
+        }
       }
     };
     check(c.params, this.model.params, 'parameter');
     check(c.headParams, this.head, 'classifier parameter');
+    for (const [n, slot] of Object.entries(c.optimizer?.slots ?? {})) {
+      if (slot.values.some((vs) => vs.some((x) => !Number.isFinite(x)))) {
+        throw new LabError('bad-weights', `The checkpoint's optimiser state for ${n} holds NaN or infinite values; resume from an earlier checkpoint.`, { tensor: n });
+      }
+    }
     this.optimizer.setState(c.optimizer, this.all); // validates before replacing
     this.sampler.setState(c.sampler);
     const assign = (arrays: Record<string, NamedArray>, vars: ReadonlyMap<string, tf.Variable>) => {

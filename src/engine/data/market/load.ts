@@ -178,7 +178,11 @@ export async function loadReidDataset(source: FileSource, opts: LoadOptions = {}
   }
   for (const s of ['query', 'gallery'] as const) {
     if (wanted.has(s) && splits[s].count === 0) {
-      throw bad(`${source.name}: none of the ${s} images could be decoded, e.g. ${examples(skipped.filter((k) => k.split === s).map((k) => `${baseName(k.path)} (${k.reason})`))}.`);
+      const why = skipped.filter((k) => k.split === s).map((k) => `${baseName(k.path) || k.path || 'a file without a name'} (${k.reason})`);
+      // With nothing skipped the split simply had no image files: say so instead of "e.g. .".
+      throw bad(why.length > 0
+        ? `${source.name}: none of the ${s} images could be decoded, e.g. ${examples(why)}.`
+        : `${source.name}: the ${s} split holds no image files (.jpg or .png); put the ${s} images in its folder, or pick the dataset's top folder.`);
     }
   }
   if (wanted.has('query') && wanted.has('gallery')) checkQueries(splits.query, splits.gallery, report, source.name);

@@ -5,6 +5,12 @@
  * ever holds the bytes of the file it is decoding.
  */
 
+/**
+ * The largest file a dataset may hand the loader (an image, or an MSMT17 list): ReID crops are
+ * kilobytes, so anything past this is a decompression bomb or the wrong file, and is skipped.
+ */
+export const MAX_DATASET_FILE_BYTES = 64 << 20;
+
 export interface SourceEntry {
   path: string;
   /** Uncompressed size in bytes. */

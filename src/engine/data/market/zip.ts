@@ -9,9 +9,9 @@
  * through a read-ahead window because consecutive images are adjacent in the archive: one
  * 4 MiB slice serves hundreds of small JPEGs.
  */
-import { inflateSync } from 'fflate';
+import { Inflate } from 'fflate';
 import { LabError } from '../../errors';
-import { isClutter, normalizePath, type FileSource, type RangeReader, type SourceEntry } from './source';
+import { MAX_DATASET_FILE_BYTES, isClutter, normalizePath, type FileSource, type RangeReader, type SourceEntry } from './source';
 import { crc32 } from './crc32';
 
 interface ZipEntry {
@@ -126,6 +126,35 @@ async function readCentralDirectory(reader: RangeReader, name: string): Promise<
   return entries;
 }
 
+/** Compressed bytes per push: at most ~16 MB of output (deflate expands at most ~1032:1) before the cap is checked. */
+const INFLATE_CHUNK = 16 << 10;
+
+/**
+ * Inflate a deflate stream chunk by chunk into a buffer of the size the directory declares,
+ * stopping as soon as the output would pass it (a lying directory cannot make it allocate more).
+ * Returns what was inflated; a short result is reported by the caller's size check.
+ */
+function inflateCapped(raw: Uint8Array, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let len = 0;
+  let over = false;
+  const inflate = new Inflate((chunk) => {
+    if (over) return;
+    if (len + chunk.length > size) {
+      over = true;
+      return;
+    }
+    out.set(chunk, len);
+    len += chunk.length;
+  });
+  for (let off = 0; off < raw.length && !over; off += INFLATE_CHUNK) {
+    const end = Math.min(raw.length, off + INFLATE_CHUNK);
+    inflate.push(raw.subarray(off, end), end === raw.length);
+  }
+  if (over) throw new Error(`it inflates to more than the ${size} bytes the archive's directory says`);
+  return out.subarray(0, len);
+}
+
 /** Open a zip through byte ranges. Throws bad-dataset if it is not a zip. */
 export async function zipSource(reader: RangeReader, name = 'The archive', opts: { windowBytes?: number } = {}): Promise<FileSource> {
   const all = await readCentralDirectory(reader, name);
@@ -144,6 +173,14 @@ export async function zipSource(reader: RangeReader, name = 'The archive', opts:
       if (e.method !== 0 && e.method !== 8) {
         throw new LabError('bad-dataset', `${path} in ${name} uses zip compression method ${e.method}; only stored and deflated entries are supported.`);
       }
+      // Sizes are checked before a byte is inflated: a 2.9 MB zip can hold 1 GiB of zeros.
+      if (e.size > MAX_DATASET_FILE_BYTES) {
+        throw new LabError('bad-dataset', `${path} in ${name} declares ${e.size} bytes uncompressed, more than the ${MAX_DATASET_FILE_BYTES} bytes a dataset file may have (ReID images are kilobytes); it was not unpacked.`, { path, damaged: true, tooLarge: true });
+      }
+      // Deflate never grows data by more than a few bytes per 16 KiB block.
+      if (e.compressedSize > e.size + Math.ceil(e.size / 1000) + 1024 || e.localOffset + e.compressedSize > reader.size) {
+        throw damagedEntry(name, path, `its compressed size (${e.compressedSize} bytes) does not fit its size (${e.size} bytes) or the archive`);
+      }
       const head = await windowed.read(e.localOffset, 30);
       if (u32(head, 0) !== SIG_LOCAL) throw notZip(name, `the local header of ${path} is damaged`);
       const dataOffset = e.localOffset + 30 + u16(head, 26) + u16(head, 28);
@@ -151,7 +188,7 @@ export async function zipSource(reader: RangeReader, name = 'The archive', opts:
       // Stored: copy out of the window, which moves on; deflated: inflate now, before it moves.
       let out: Uint8Array;
       try {
-        out = e.method === 0 ? Uint8Array.prototype.slice.call(raw) : inflateSync(raw, { out: new Uint8Array(e.size) });
+        out = e.method === 0 ? Uint8Array.prototype.slice.call(raw) : inflateCapped(raw, e.size);
       } catch (err) {
         throw damagedEntry(name, path, `its compressed data cannot be inflated (${err instanceof Error ? err.message : String(err)})`);
       }
