@@ -35,6 +35,7 @@ import { createLabClient, proxyCallback, startJob, type LabClient, type LabRemot
 import { clearRuns, downloadFile, loadRuns, runsToCsv, saveRun, type Run } from './runs';
 import { cardDisagreement } from '../engine/eval/card-baseline';
 import { writeConfig, type LabConfig } from './url';
+import { quarantineNotice } from './run-record';
 
 export interface JobView {
   id: string;
@@ -224,7 +225,11 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
 
   useEffect(() => {
     loadRuns().then(
-      (stored) => setRuns((rs) => [...stored.filter((s) => !rs.some((r) => r.id === s.id)), ...rs]),
+      ({ runs: stored, quarantined }) => {
+        setRuns((rs) => [...stored.filter((s) => !rs.some((r) => r.id === s.id)), ...rs]);
+        const notice = quarantineNotice(quarantined);
+        if (notice) say('notice', notice);
+      },
       () => say('notice', 'Runs cannot be kept between visits here (IndexedDB is not available); they stay until the page closes.'),
     );
   }, [say]);
