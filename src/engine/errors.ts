@@ -4,6 +4,7 @@
  */
 export type LabErrorCode =
   | 'bad-model-file'
+  | 'busy'
   | 'bad-weights'
   | 'bad-safetensors'
   | 'bad-onnx'
@@ -13,6 +14,7 @@ export type LabErrorCode =
   | 'bad-keep-set'
   | 'identity-leak'
   | 'cancelled'
+  | 'training-diverged'
   | 'out-of-memory'
   | 'device-lost'
   | 'storage';
