@@ -41,6 +41,19 @@ import { measureLatency } from './latency';
 import { summarizeSpec } from './summary';
 import { copyBranch, ptlConfigFor, ptlInfo, sameBranchShape } from './ptl';
 
+/**
+ * The page never keeps a model with NaN or infinite weights: a loss can stay finite while the
+ * gradients are not (a ReLU of NaN is 0), so the trained copy is read back once and checked.
+ */
+async function requireFiniteWeights(model: ReidModel, branch: PtlSideBranch | null, steps: number, lr: number): Promise<void> {
+  const arrays = [...(await model.toArrays())];
+  if (branch) for (const [name, v] of branch.params) arrays.push([name, (await v.data()) as Float32Array]);
+  const bad = arrays.find(([, v]) => v.some((x) => !Number.isFinite(x)));
+  if (bad) {
+    throw new LabError('training-diverged', `Fine-tuning diverged within ${steps} step${steps === 1 ? '' : 's'}: ${bad[0]} became NaN or infinite (learning rate ${lr}). Lower the learning rate and fine-tune again.`, { tensor: bad[0], lr });
+  }
+}
+
 /** Latency runs taken automatically for every new model state (batch 1). */
 const AUTO_LATENCY = { batch: 1, runs: 5, warmup: 1 };
 
@@ -398,6 +411,7 @@ export class LabSession {
         },
         { evaluation: { query: d.query, gallery: d.gallery } },
       );
+      await requireFiniteWeights(model, branch, done, req.lr);
       const state = finish();
       job.progress(0.98, 'Measuring latency');
       const measured = await this.measureLatency(job).catch(() => state);
@@ -407,7 +421,7 @@ export class LabSession {
       // Cancelled after some steps: keep them (and the branch they trained), as the trainer does.
       // Failed (diverged, out of memory, ...) or cancelled before the first step: drop the copy,
       // so the model is exactly as it was, and say so.
-      if (done > 0 && isLabError(e, 'cancelled')) {
+      if (done > 0 && isLabError(e, 'cancelled') && (await requireFiniteWeights(model, branch, done, req.lr).then(() => true, () => false))) {
         finish();
         throw e;
       }
