@@ -44,7 +44,7 @@ async function ready(lab: LabPage): Promise<void> {
 const banners = (lab: LabPage, kind: 'error' | 'notice') => lab.page.getByTestId(`banner-${kind}`).locator('.banner-text').allTextContents();
 
 describe('stored records, shared links, favicon', () => {
-  it('bad runs and a damaged saved model in IndexedDB are set aside with a notice; the page renders; crit=bogus says so and shows the real default', async () => {
+  it('crit=bogus in a shared link gets the bad-value sentence and the dropdown shows the real default; no request fails (favicon)', async () => {
     const lab = await openLab(h.lb, h.server.origin, `?${FAST}&crit=bogus`);
     try {
       await ready(lab);
@@ -54,7 +54,15 @@ describe('stored records, shared links, favicon', () => {
       // No request failed, the favicon included.
       expect(lab.failedResponses).toEqual([]);
       expect(lab.requests.some((u) => u.endsWith('/favicon.svg'))).toBe(true);
+    } finally {
+      await lab.close();
+    }
+  }, 600_000);
 
+  it('bad runs and a damaged saved model in IndexedDB are set aside with a notice; the page renders', async () => {
+    const lab = await openLab(h.lb, h.server.origin, `?${FAST}`);
+    try {
+      await ready(lab);
       const rowsBefore = await lab.page.getByTestId('run-row').count();
       await lab.page.evaluate(async () => {
         const open = (name: string) =>
