@@ -550,7 +550,8 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
   const fineTune = useCallback(() => {
     void queue.enqueue('Fine-tuning', async () => {
       const c = configRef.current;
-      const before = stateRef.current?.stateId;
+      // Asked of the worker: after a queued prune the page's copy may not have re-rendered yet.
+      const before = (await clientRef.current?.api.modelState())?.stateId;
       let jobId = '';
       const out = await run(
         'Fine-tuning',
