@@ -39,6 +39,16 @@ function stem(name: string): string {
   return name.replace(/\.[^.]+$/, '') || 'model';
 }
 
+/** Run a loader; its LabError gets the file's name in front when its sentence does not name it (the user may have picked several). */
+async function naming<T>(name: string, load: () => T | Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (e) {
+    if (isLabError(e) && !e.message.includes(name)) throw new LabError(e.code, `${name}: ${e.message}`, e.detail);
+    throw e;
+  }
+}
+
 /** One file format alone in the pick (.safetensors, .onnx): that file, or a sentence. */
 function alone(files: File[], picked: File[], what: string): File {
   if (files.length !== 1) throw new LabError('bad-model-file', `Open one ${what} file on its own; found ${files.length} files (${files.map((f) => f.name).slice(0, 3).join(', ')}${files.length > 3 ? ', …' : ''}).`);
@@ -65,14 +75,15 @@ export async function openModelFiles(files: File[], opts: OpenOptions = {}): Pro
     // The weights cannot tell the last stride: a file that does not say it gets the ReID default, and the page asks.
     const silent = !statesLastStride(safetensorsMetadata(bytes));
     const lastStride = opts.lastStride ?? (silent ? 1 : undefined);
-    const imported = safetensorsToModel(bytes, lastStride ? { lastStride } : {});
-    return { kind: 'model', model: fromImport(file, imported), name: stem(file.name), notes: imported.notes, ...(silent && !opts.lastStride ? { lastStrideAssumed: 1 as const } : {}) };
+    const imported = await naming(file.name, () => safetensorsToModel(bytes, lastStride ? { lastStride } : {}));
+    return { kind: 'model', model: await naming(file.name, () => fromImport(file, imported)), name: stem(file.name), notes: imported.notes, ...(silent && !opts.lastStride ? { lastStrideAssumed: 1 as const } : {}) };
   }
   const onnx = files.filter((f) => /\.onnx$/i.test(f.name));
   if (onnx.length > 0) {
     const file = alone(files, onnx, '.onnx');
-    const imported = importOnnx(new Uint8Array(await file.arrayBuffer()));
-    return { kind: 'model', model: fromImport(file, imported), name: stem(file.name), notes: imported.notes };
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const imported = await naming(file.name, () => importOnnx(bytes));
+    return { kind: 'model', model: await naming(file.name, () => fromImport(file, imported)), name: stem(file.name), notes: imported.notes };
   }
   const json = files.filter((f) => /\.json$/i.test(f.name));
   if (json.length !== 1) {
@@ -97,7 +108,7 @@ export async function openModelFiles(files: File[], opts: OpenOptions = {}): Pro
     if (files.length !== 1) throw new LabError('bad-model-file', `${json[0].name} is a pruning plan: open it on its own (it applies to the model already loaded).`);
     return { kind: 'plan', text, name: json[0].name };
   }
-  const loaded = await loadModel(files);
+  const loaded = await naming(json[0].name, () => loadModel(files));
   const card = loaded.card as { name?: unknown } | undefined;
   const name = typeof card?.name === 'string' ? card.name : stem(json[0].name) === 'model' ? 'your model' : stem(json[0].name);
   return { kind: 'model', model: loaded.model, name, notes: [] };
