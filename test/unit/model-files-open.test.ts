@@ -13,7 +13,7 @@ import { isLabError } from '../../src/engine/errors';
 import { openModelFiles } from '../../src/workers/model-files';
 
 const spec = buildSpec({ depth: 18, widthMultiplier: 0.125, inputHeight: 64, inputWidth: 32 });
-const file = (name: string, bytes: Uint8Array | string) => new File([bytes], name);
+const file = (name: string, bytes: Uint8Array | string) => new File([typeof bytes === 'string' ? bytes : new Uint8Array(bytes)], name);
 
 beforeAll(async () => {
   await initBackend('wasm');
