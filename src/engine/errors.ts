@@ -4,6 +4,7 @@
  */
 export type LabErrorCode =
   | 'bad-model-file'
+  | 'busy'
   | 'bad-weights'
   | 'bad-safetensors'
   | 'bad-onnx'

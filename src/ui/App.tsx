@@ -9,6 +9,7 @@ import { FineTunePanel } from './components/FineTunePanel';
 import { Header } from './components/Header';
 import { JobBar } from './components/JobBar';
 import { MessageBanner } from './components/MessageBanner';
+import { LastStrideQuestion } from './components/LastStrideQuestion';
 import { ModelPanel } from './components/ModelPanel';
 import { PrunePanel } from './components/PrunePanel';
 import { ResultsPanel } from './components/ResultsPanel';
@@ -93,6 +94,7 @@ export function App() {
         onShare={share}
       />
       <MessageBanner messages={lab.messages} onDismiss={lab.dismiss} />
+      {lab.lastStrideQuestion && <LastStrideQuestion question={lab.lastStrideQuestion} busy={lab.busy} onAnswer={lab.answerLastStride} />}
       {lab.jobs.length > 0 && (
         <div className="jobs">
           {lab.jobs.map((j) => (

@@ -3,6 +3,7 @@
  * Runs persist in IndexedDB (they survive a reload) and export as CSV and JSON. Pure data and
  * small helpers; the Pareto front is the set of runs no other run beats on both cost and accuracy.
  */
+import { runProblem } from './run-record';
 
 export interface Run {
   /** Unique; re-evaluating the same model state updates its run instead of adding one. */
@@ -79,12 +80,15 @@ export function runsToCsv(runs: readonly Run[]): string {
 
 const DB_NAME = 'prunability-lab';
 const STORE = 'runs';
+/** Stored records that are not valid runs, moved out of the way (version 2 of the database). */
+const QUARANTINE = 'runs-quarantine';
 
 function openDb(): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
-    const req = indexedDB.open(DB_NAME, 1);
+    const req = indexedDB.open(DB_NAME, 2);
     req.onupgradeneeded = () => {
       if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE, { keyPath: 'id' });
+      if (!req.result.objectStoreNames.contains(QUARANTINE)) req.result.createObjectStore(QUARANTINE, { autoIncrement: true });
     };
     req.onsuccess = () => resolve(req.result);
     req.onerror = () => reject(req.error ?? new Error('IndexedDB could not be opened'));
@@ -106,17 +110,62 @@ async function withStore<T>(mode: IDBTransactionMode, body: (s: IDBObjectStore) 
   }
 }
 
-export async function loadRuns(): Promise<Run[]> {
-  const all = await withStore<Run[]>('readonly', (s) => s.getAll() as IDBRequest<Run[]>);
-  return all.sort((a, b) => a.createdAt - b.createdAt);
+export interface LoadedRuns {
+  runs: Run[];
+  /** Records that were not valid runs: moved to the quarantine store, with why. */
+  quarantined: { id: string; reason: string }[];
+}
+
+/**
+ * Every stored run, checked field by field (run-record.ts). Records that fail move to the
+ * quarantine store in the same transaction, so they can neither break this load nor the next.
+ */
+export async function loadRuns(): Promise<LoadedRuns> {
+  const db = await openDb();
+  try {
+    return await new Promise<LoadedRuns>((resolve, reject) => {
+      const tx = db.transaction([STORE, QUARANTINE], 'readwrite');
+      const out: LoadedRuns = { runs: [], quarantined: [] };
+      const cursor = tx.objectStore(STORE).openCursor();
+      cursor.onsuccess = () => {
+        const c = cursor.result;
+        if (!c) return;
+        const reason = runProblem(c.value);
+        if (reason === null) out.runs.push(c.value as Run);
+        else {
+          out.quarantined.push({ id: String(c.primaryKey), reason });
+          tx.objectStore(QUARANTINE).put({ key: c.primaryKey, value: c.value, reason, at: Date.now() });
+          c.delete();
+        }
+        c.continue();
+      };
+      tx.oncomplete = () => resolve({ runs: out.runs.sort((a, b) => a.createdAt - b.createdAt), quarantined: out.quarantined });
+      tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
+      tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'));
+    });
+  } finally {
+    db.close();
+  }
 }
 
 export function saveRun(run: Run): Promise<unknown> {
   return withStore('readwrite', (s) => s.put(run));
 }
 
-export function clearRuns(): Promise<unknown> {
-  return withStore('readwrite', (s) => s.clear());
+export async function clearRuns(): Promise<void> {
+  const db = await openDb();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const tx = db.transaction([STORE, QUARANTINE], 'readwrite');
+      tx.objectStore(STORE).clear();
+      tx.objectStore(QUARANTINE).clear();
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
+      tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'));
+    });
+  } finally {
+    db.close();
+  }
 }
 
 /** Save a text or binary file from the page (the files never leave the machine). */

@@ -167,6 +167,20 @@ export interface ParsedConfig {
   problems: string[];
 }
 
+/** The sentence for a value in the address the lab does not understand (it then uses the default). */
+export function badValueSentence(field: keyof LabConfig, raw: string): string {
+  return `The address sets ${KEYS[field]}="${raw}", which the lab does not understand; it uses ${String(DEFAULT_CONFIG[field] ?? 'the default')} instead.`;
+}
+
+/**
+ * The criterion named in the address, checked against the criteria the worker offers (known only
+ * once it answers): an unknown one becomes the default, with the same sentence as any bad value.
+ */
+export function checkCriterion(config: LabConfig, known: readonly string[]): { criterion: string; problem?: string } {
+  if (known.length === 0 || known.includes(config.criterion)) return { criterion: config.criterion };
+  return { criterion: DEFAULT_CONFIG.criterion, problem: badValueSentence('criterion', config.criterion) };
+}
+
 export function readConfig(search: string = window.location.search): ParsedConfig {
   const q = new URLSearchParams(search);
   const config: LabConfig = { ...DEFAULT_CONFIG };
@@ -179,7 +193,7 @@ export function readConfig(search: string = window.location.search): ParsedConfi
       if (field === 'backend') {
         problems.push(`The address asks for backend "${raw}", which the lab does not know; it uses "auto" (choices: auto, webgpu, wasm, webgl, cpu).`);
       } else {
-        problems.push(`The address sets ${KEYS[field]}="${raw}", which the lab does not understand; it uses ${String(DEFAULT_CONFIG[field] ?? 'the default')} instead.`);
+        problems.push(badValueSentence(field, raw));
       }
       continue;
     }

@@ -30,11 +30,15 @@ import type {
   RankedListsRequest,
   RestoreOutcome,
   Thumbnail,
+  OpenOptions,
+  OpenOutcome,
 } from '../workers/api';
 import { createLabClient, proxyCallback, startJob, type LabClient, type LabRemote } from '../workers/client';
 import { clearRuns, downloadFile, loadRuns, runsToCsv, saveRun, type Run } from './runs';
 import { cardDisagreement } from '../engine/eval/card-baseline';
-import { writeConfig, type LabConfig } from './url';
+import { checkCriterion, writeConfig, type LabConfig } from './url';
+import { quarantineNotice } from './run-record';
+import { ActionQueue, type QueueState } from './action-queue';
 
 export interface JobView {
   id: string;
@@ -59,6 +63,13 @@ export interface TrainingView {
   imagesPerSec: number;
   paused: boolean;
   running: boolean;
+}
+
+/** A .safetensors file opened without saying its last stride: what the lab assumed; the page asks. */
+export interface LastStrideQuestion {
+  files: File[];
+  name: string;
+  assumed: 1 | 2;
 }
 
 export interface Lab {
@@ -91,7 +102,11 @@ export interface Lab {
   reset(): void;
   fineTune(): void;
   setPaused(paused: boolean): void;
-  openModel(files: File[]): void;
+  openModel(files: File[], opts?: OpenOptions): void;
+  /** The open question about a .safetensors file's last stride, if any. */
+  lastStrideQuestion: LastStrideQuestion | null;
+  /** Keep the assumed last stride (null or the same value) or open the file again with the other. */
+  answerLastStride(stride: 1 | 2 | null): void;
   exportModel(format: 'tfjs' | 'safetensors'): void;
   clearRuns(): void;
   exportRuns(format: 'csv' | 'json'): void;
@@ -192,9 +207,16 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
   const [lastEval, setLastEval] = useState<EvalSummary | null>(null);
   const [pruneResult, setPruneResult] = useState<PruneOutcome | null>(null);
   const [training, setTraining] = useState<TrainingView | null>(null);
+  const [lastStrideQuestion, setLastStrideQuestion] = useState<LastStrideQuestion | null>(null);
   const [runs, setRuns] = useState<Run[]>([]);
   const [jobs, setJobs] = useState<JobView[]>([]);
   const [messages, setMessages] = useState<Message[]>(() => initialMessages.map((text) => ({ id: ++messageCounter, kind: 'error', text })));
+  // User actions run one after another (action-queue.ts); what waits shows as a job that can be cancelled.
+  const [queueState, setQueueState] = useState<QueueState>({ active: null, waiting: [] });
+  const queueRef = useRef<ActionQueue | null>(null);
+  // Not a transition: the busy flag must flip at once, so no click slips through as 'idle'.
+  queueRef.current ??= new ActionQueue(setQueueState);
+  const queue = queueRef.current;
   const clientRef = useRef<LabClient | null>(null);
   // Worker crashes: each one starts a new worker (workerGen), which restores the saved model.
   const [workerGen, setWorkerGen] = useState(0);
@@ -224,7 +246,11 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
 
   useEffect(() => {
     loadRuns().then(
-      (stored) => setRuns((rs) => [...stored.filter((s) => !rs.some((r) => r.id === s.id)), ...rs]),
+      ({ runs: stored, quarantined }) => {
+        setRuns((rs) => [...stored.filter((s) => !rs.some((r) => r.id === s.id)), ...rs]);
+        const notice = quarantineNotice(quarantined);
+        if (notice) say('notice', notice);
+      },
       () => say('notice', 'Runs cannot be kept between visits here (IndexedDB is not available); they stay until the page closes.'),
     );
   }, [say]);
@@ -261,8 +287,9 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
       );
       startTransition(() => setJobs((js) => [...js, { id: job.id, label, fraction: 0, message: '', cancel: () => void job.cancel() }]));
       try {
-        // A dead worker never answers: its death ends the call (the crash handler speaks for it).
-        return await Promise.race([job.result, client.died.then((m) => Promise.reject(Object.assign(new Error(m), { code: 'worker-crashed' })))]);
+        // A dead or replaced worker never answers: its end ends the call (the crash handler speaks for a crash).
+        const gone = (m: string) => Promise.reject(Object.assign(new Error(m), { code: 'worker-crashed' }));
+        return await Promise.race([job.result, client.died.then(gone), client.closed.then(() => gone('The worker was replaced.'))]);
       } catch (e) {
         if (clientRef.current !== client || (e as { code?: string }).code === 'worker-crashed') return null;
         if (isCancelled(e)) say('notice', `${label} was cancelled.`);
@@ -368,7 +395,8 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     setJobs([]);
     // Notices explain the previous backend choice; errors stay until dismissed.
     setMessages((m) => m.filter((x) => x.kind === 'error'));
-    (async () => {
+    queue.reset();
+    void queue.enqueue('Starting the lab', async () => {
       try {
         const st = await client.api.init(config.backend);
         if (!live) return;
@@ -401,7 +429,14 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
           say('notice', `Restored ${restored.what} from ${recovering.current ?? 'your last visit'}: ${restored.description}. Reset goes back to the dense model.`);
         } else if (restored.kind === 'ignored') say('notice', restored.message);
         await refreshState();
-        setCriteria(await client.api.criteria());
+        const criteriaList = await client.api.criteria();
+        setCriteria(criteriaList);
+        // A shared link may name a criterion this lab does not have: say so and show the real default.
+        const crit = checkCriterion(configRef.current, criteriaList.map((x) => x.id));
+        if (crit.problem) {
+          say('error', crit.problem);
+          setConfig({ criterion: crit.criterion });
+        }
         if (summary.source === 'random') say('notice', `Random weights: the zoo model is not available, so ${summary.name} starts untrained and its accuracy is near chance. Pruning and fine-tuning still work.`);
         setPhase('ready');
         // First impression: dataset, latency and the baseline point, without a click.
@@ -423,7 +458,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
         setPhase('failed');
         if (!isCancelled(e)) say('error', errorSentence(e));
       }
-    })();
+    });
     return () => {
       live = false;
       client.terminate();
@@ -437,22 +472,25 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
   const setChoice = useCallback((c: BackendChoice) => setConfig({ backend: c }), [setConfig]);
 
   const measureLatency = useCallback(() => {
-    void run('Measuring latency', 'latency', (api, id, p) => api.measureStateLatency(id, p)).then((s) => s && setModelState(s));
-  }, [run]);
+    void queue.enqueue('Measuring latency', () => run('Measuring latency', 'latency', (api, id, p) => api.measureStateLatency(id, p)).then((s) => s && setModelState(s)));
+  }, [queue, run]);
 
   const generateData = useCallback(() => {
-    lastFiles.current = null;
-    void generate().then((ok) => (ok ? evaluateNow() : null));
-  }, [generate, evaluateNow]);
+    void queue.enqueue('Generating data', async () => {
+      lastFiles.current = null;
+      if (await generate()) await evaluateNow();
+    });
+  }, [queue, generate, evaluateNow]);
 
   const loadDatasetFiles = useCallback(
     (files: { path: string; file: File }[], testIdentities: number) => {
-      lastFiles.current = { files, testIdentities };
-      void run('Loading the dataset', 'dataset', (api, id, p) => api.loadDatasetFiles(files, { testIdentities, seed: 1 }, id, p))
-        .then((d) => afterDataset(d))
-        .then((ok) => (ok ? evaluateNow() : null));
+      void queue.enqueue('Loading the dataset', async () => {
+        lastFiles.current = { files, testIdentities };
+        const d = await run('Loading the dataset', 'dataset', (api, id, p) => api.loadDatasetFiles(files, { testIdentities, seed: 1 }, id, p));
+        if (await afterDataset(d)) await evaluateNow();
+      });
     },
-    [run, afterDataset, evaluateNow],
+    [queue, run, afterDataset, evaluateNow],
   );
 
   const applyFineTuneSplit = useCallback(() => {
@@ -462,11 +500,11 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     client.api.setFineTuneSplit({ identities: c.ftIds, imagesPerIdentity: c.ftPerId, seed: c.ftSeed }).then(setFtSplit, (e) => say('error', errorSentence(e)));
   }, [say]);
 
-  const evaluate = useCallback(() => void evaluateNow(), [evaluateNow]);
+  const evaluate = useCallback(() => void queue.enqueue('Evaluating', evaluateNow), [queue, evaluateNow]);
 
   const prune = useCallback(() => {
-    const c = configRef.current;
-    void (async () => {
+    void queue.enqueue('Pruning', async () => {
+      const c = configRef.current;
       const out = await run('Pruning', 'prune', (api, id, p) =>
         api.prune(
           {
@@ -490,26 +528,30 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
       });
       if (out.state.lineage.prune?.message) say('notice', out.state.lineage.prune.message);
       if (datasetRef.current) await evaluateNow();
-    })();
-  }, [run, say, evaluateNow]);
+    });
+  }, [queue, run, say, evaluateNow]);
 
   const reset = useCallback(() => {
-    const client = clientRef.current;
-    if (!client) return;
-    client.api.resetModel().then(
-      (s) => {
-        setModelState(s);
-        setPruneResult(null);
-        setTraining(null);
-        setLastEval(null);
-      },
-      (e) => say('error', errorSentence(e)),
-    );
-  }, [say]);
+    void queue.enqueue('Reset', async () => {
+      const client = clientRef.current;
+      if (!client) return;
+      await client.api.resetModel().then(
+        (s) => {
+          setModelState(s);
+          setPruneResult(null);
+          setTraining(null);
+          setLastEval(null);
+        },
+        (e) => say('error', errorSentence(e)),
+      );
+    });
+  }, [queue, say]);
 
   const fineTune = useCallback(() => {
-    const c = configRef.current;
-    void (async () => {
+    void queue.enqueue('Fine-tuning', async () => {
+      const c = configRef.current;
+      // Asked of the worker: after a queued prune the page's copy may not have re-rendered yet.
+      const before = (await clientRef.current?.api.modelState())?.stateId;
       let jobId = '';
       const out = await run(
         'Fine-tuning',
@@ -534,9 +576,10 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
       // says how many steps were done.
       startTransition(() => setTraining((v) => (v && v.jobId === jobId ? { ...v, step: out ? out.steps : v.step, running: false, paused: false } : v)));
       const st = await refreshState();
-      if (out || (st && st.lineage.fineTuneSteps > 0)) await evaluateNow();
-    })();
-  }, [run, refreshState, evaluateNow]);
+      // Scored when it made a new model (all steps, or a cancel that kept some); a failure leaves the model as it was.
+      if (out || (st && st.stateId !== before)) await evaluateNow();
+    });
+  }, [queue, run, refreshState, evaluateNow]);
 
   const setPaused = useCallback(
     (paused: boolean) => {
@@ -549,10 +592,25 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
   );
 
   const openModel = useCallback(
-    (files: File[]) => {
-      void (async () => {
-        const st = await run('Opening your model', 'open', (api, id, p) => api.openModelFiles(files, id, p));
-        if (!st) return;
+    (files: File[], opts: OpenOptions = {}) => {
+      void queue.enqueue('Opening your model', async () => {
+        setLastStrideQuestion(null);
+        const out: OpenOutcome | null = await run('Opening your model', 'open', (api, id, p) => api.openModelFiles(files, id, p, opts) as Promise<OpenOutcome>);
+        if (!out) return;
+        if (out.kind === 'plan') {
+          // A plan applies to the dense model: the same as a prune, then scored.
+          startTransition(() => {
+            setPruneResult(out.prune);
+            setModelState(out.prune.state);
+            setLastEval(null);
+          });
+          if (out.prune.state.lineage.prune?.message) say('notice', out.prune.state.lineage.prune.message);
+          if (datasetRef.current) await evaluateNow();
+          return;
+        }
+        const st = out.state;
+        for (const note of out.notes) say('notice', note);
+        if (out.lastStrideAssumed) setLastStrideQuestion({ files, name: files[0]?.name ?? 'The file', assumed: out.lastStrideAssumed });
         setModelState(st);
         setPruneResult(null);
         setTraining(null);
@@ -568,9 +626,18 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
         }
         await run('Measuring latency', 'latency', (api, id, p) => api.measureStateLatency(id, p)).then((s) => s && setModelState(s));
         if (datasetRef.current) await evaluateNow();
-      })();
+      });
     },
-    [run, say, generate, evaluateNow],
+    [queue, run, say, generate, evaluateNow],
+  );
+
+  const answerLastStride = useCallback(
+    (stride: 1 | 2 | null) => {
+      const q = lastStrideQuestion;
+      setLastStrideQuestion(null);
+      if (q && stride !== null && stride !== q.assumed) openModel(q.files, { lastStride: stride });
+    },
+    [lastStrideQuestion, openModel],
   );
 
   const exportModel = useCallback(
@@ -610,8 +677,9 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
   const dismiss = useCallback((id: number) => setMessages((m) => m.filter((x) => x.id !== id)), []);
 
   const reproduce = useCallback(
-    (req: ReproduceRequest, onTick: (t: ReproduceTick) => void) => run('Reproducing the paper', 'reproduce', (api, id, p) => api.reproduce(req, id, p, proxyCallback(onTick))),
-    [run],
+    (req: ReproduceRequest, onTick: (t: ReproduceTick) => void) =>
+      queue.enqueue('Reproducing the paper', () => run('Reproducing the paper', 'reproduce', (api, id, p) => api.reproduce(req, id, p, proxyCallback(onTick)))),
+    [queue, run],
   );
 
   const ptlCostPreview = useCallback(async (opts: PtlOptions) => {
@@ -628,9 +696,12 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
       return null;
     }
   }, [say]);
-  const sensitivity = useCallback((req: SensitivityRequest) => run('Sensitivity scan', 'sensitivity', (api, id, p) => api.sensitivity(req, id, p)), [run]);
+  const sensitivity = useCallback((req: SensitivityRequest) => queue.enqueue('Sensitivity scan', () => run('Sensitivity scan', 'sensitivity', (api, id, p) => api.sensitivity(req, id, p))), [queue, run]);
 
-  const rankedLists = useCallback((req: RankedListsRequest) => run('Ranking the gallery', 'ranked', (api, id, p) => api.rankedLists(req, id, p)), [run]);
+  const rankedLists = useCallback((req: RankedListsRequest) => queue.enqueue('Ranking the gallery', () => run('Ranking the gallery', 'ranked', (api, id, p) => api.rankedLists(req, id, p))), [queue, run]);
+
+  // Waiting actions show as jobs of their own (cancel drops them before they start).
+  const waitingJobs: JobView[] = queueState.waiting.map((w) => ({ id: w.id, label: `${w.label} (queued)`, fraction: 0, message: 'starts when the job before it has finished', cancel: () => void queue.cancel(w.id) }));
 
   return {
     config,
@@ -649,8 +720,8 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     pruneResult,
     training,
     runs,
-    jobs,
-    busy: jobs.length > 0 || phase !== 'ready',
+    jobs: waitingJobs.length ? [...jobs, ...waitingJobs] : jobs,
+    busy: jobs.length > 0 || queueState.active !== null || queueState.waiting.length > 0 || phase !== 'ready',
     messages,
     setChoice,
     measureLatency,
@@ -663,6 +734,8 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     fineTune,
     setPaused,
     openModel,
+    lastStrideQuestion,
+    answerLastStride,
     exportModel,
     clearRuns: clearAllRuns,
     exportRuns,

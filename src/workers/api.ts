@@ -260,6 +260,23 @@ export interface ModelState {
   key?: string;
 }
 
+export interface OpenOptions {
+  /** A .safetensors file that does not say its last stride: the user's answer (default 1). */
+  lastStride?: 1 | 2;
+}
+
+/** What opening files did: a new dense model, or a plan applied to the dense model. */
+export type OpenOutcome =
+  | {
+      kind: 'model';
+      state: ModelState;
+      /** What the importer filled in or ignored, as sentences. */
+      notes: string[];
+      /** The file did not say its last stride; the lab used this value (the page asks). */
+      lastStrideAssumed?: 1 | 2;
+    }
+  | { kind: 'plan'; prune: PruneOutcome };
+
 /** The saved current model's store (IndexedDB), as the page hears of it. */
 export interface ModelStoreEvent {
   kind: 'saved' | 'cleared' | 'failed';
@@ -521,8 +538,11 @@ export interface LabWorkerApi {
   measureStateLatency(jobId: string, onProgress?: ProgressCallback): Promise<ModelState>;
   /** Back to the dense model (the loaded or opened one). */
   resetModel(): ModelState;
-  /** Open the user's model: model.json + shards, or one .safetensors file. Becomes the new dense model. */
-  openModelFiles(files: File[], jobId: string, onProgress?: ProgressCallback): Promise<ModelState>;
+  /**
+   * Open the user's files: a model (model.json + shards, one .safetensors or one .onnx file),
+   * which becomes the new dense model; or a pruning plan JSON, applied to the dense model.
+   */
+  openModelFiles(files: File[], jobId: string, onProgress?: ProgressCallback, opts?: OpenOptions): Promise<OpenOutcome>;
   /** The current model as files: tfjs (model.json + shards, as 'downloads://' writes them) or safetensors. */
   exportModel(format: 'tfjs' | 'safetensors', name: string): Promise<ExportedFiles>;
 

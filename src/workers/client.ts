@@ -16,6 +16,8 @@ export interface LabClient {
    * never answer, so callers race their results against it.
    */
   died: Promise<string>;
+  /** Resolves once terminate() stopped the worker: calls in flight then never answer either. */
+  closed: Promise<void>;
   /** Stop the worker and free everything it held (tensors, GPU device, wasm threads). */
   terminate(): void;
 }
@@ -44,6 +46,8 @@ export function createLabClient(onCrash?: (message: string) => void): LabClient 
   // The worker holds a lock named for it until it dies; our request for it is granted then.
   const locks = (navigator as Navigator & { locks?: LockManager }).locks;
   const stopWatching = new AbortController();
+  let markClosed: () => void = () => {};
+  const closed = new Promise<void>((resolve) => (markClosed = resolve));
   if (locks) {
     const name = `prunability-lab-worker-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
     api.holdLifeline(name).then(
@@ -57,8 +61,10 @@ export function createLabClient(onCrash?: (message: string) => void): LabClient 
   return {
     api,
     died,
+    closed,
     terminate() {
       terminated = true;
+      markClosed();
       stopWatching.abort();
       api[Comlink.releaseProxy]();
       worker.terminate();

@@ -14,6 +14,7 @@ import { isBackendChoice, type BackendChoice, type BackendStatus, type LabWorker
 import { startBackend } from './backend';
 import { installErrorTransfer } from './error-transfer';
 import { JobRegistry } from './jobs';
+import { ModelLock } from './model-lock';
 import { measureLatency } from './latency';
 import { benchmarkThroughput } from './throughput';
 import { runReproduceJob } from './reproduce';
@@ -32,6 +33,8 @@ import { cardBaseline } from './card-baseline';
 installErrorTransfer();
 
 const jobs = new JobRegistry();
+// Jobs that read or replace the model never overlap (model-lock.ts).
+const modelLock = new ModelLock();
 let backendChoice: BackendChoice | null = null;
 let backendReady: Promise<BackendStatus> | null = null;
 let status: BackendStatus | null = null;
@@ -138,7 +141,7 @@ const api: LabWorkerApi = {
 
   loadDefaultModel(opts, jobId, onProgress) {
     return guarded(() =>
-      jobs.run(jobId, 'Loading the model', onProgress, async (job) => {
+      modelLock.run('Loading the model', () => jobs.run(jobId, 'Loading the model', onProgress, async (job) => {
         await requireBackend();
         const name = opts.model ?? DEFAULT_MODEL_NAME;
         const loaded = await loadNamedModel(name, opts.seed ?? 1, job);
@@ -147,7 +150,7 @@ const api: LabWorkerApi = {
         const state = session.setDense({ model: loaded.model, name: loaded.name, source: loaded.source });
         job.progress(1, `Loaded ${loaded.name}`);
         return state.summary;
-      }),
+      })),
     );
   },
 
@@ -177,28 +180,30 @@ const api: LabWorkerApi = {
   },
 
   measureStateLatency(jobId, onProgress) {
-    return guarded(() => jobs.run(jobId, 'Measuring latency', onProgress, (job) => session.measureLatency(job)));
+    return guarded(() => modelLock.run('Measuring latency', () => jobs.run(jobId, 'Measuring latency', onProgress, (job) => session.measureLatency(job))));
   },
 
   resetModel() {
+    modelLock.check('reset');
     const state = session.reset();
     void persistence.sync();
     return state;
   },
 
-  openModelFiles(files, jobId, onProgress) {
+  openModelFiles(files, jobId, onProgress, opts) {
     return persisting(() => guarded(() =>
-      jobs.run(jobId, 'Opening the model', onProgress, async (job) => {
+      modelLock.run('Opening a model', () => jobs.run(jobId, 'Opening the model', onProgress, async (job) => {
         await requireBackend();
-        job.progress(0.1, `Reading ${files.length} file(s)`);
-        const opened = await openModelFiles(files);
+        job.progress(0.1, `Reading ${Array.isArray(files) ? files.length : 0} file(s)`);
+        const opened = await openModelFiles(files, opts ?? {});
+        if (opened.kind === 'plan') return { kind: 'plan' as const, prune: await session.applyPlanJson(opened.text, opened.name, job) };
         if (job.signal.aborted) opened.model.dispose();
         job.throwIfCancelled();
         session.clearDenseCost();
         const state = session.setDense({ model: opened.model, name: opened.name, source: 'user', ...(opened.history ? { history: opened.history } : {}) });
         job.progress(1, `Opened ${opened.name}`);
-        return state;
-      }),
+        return { kind: 'model' as const, state, notes: opened.notes, ...(opened.lastStrideAssumed ? { lastStrideAssumed: opened.lastStrideAssumed } : {}) };
+      })),
     ));
   },
 
@@ -251,7 +256,7 @@ const api: LabWorkerApi = {
   },
 
   evaluate(jobId, onProgress) {
-    return guarded(() => jobs.run(jobId, 'Evaluating', onProgress, (job) => session.evaluate(job)));
+    return guarded(() => modelLock.run('Evaluating', () => jobs.run(jobId, 'Evaluating', onProgress, (job) => session.evaluate(job))));
   },
 
   cardBaseline() {
@@ -263,11 +268,11 @@ const api: LabWorkerApi = {
   },
 
   prune(req, jobId, onProgress) {
-    return persisting(() => guarded(() => jobs.run(jobId, 'Pruning', onProgress, (job) => session.prune(req, job))));
+    return persisting(() => guarded(() => modelLock.run('Pruning', () => jobs.run(jobId, 'Pruning', onProgress, (job) => session.prune(req, job)))));
   },
 
   fineTune(req, jobId, onProgress) {
-    return persisting(() => guarded(() => jobs.run(jobId, 'Fine-tuning', onProgress, (job) => session.fineTune(req, job))));
+    return persisting(() => guarded(() => modelLock.run('Fine-tuning', () => jobs.run(jobId, 'Fine-tuning', onProgress, (job) => session.fineTune(req, job)))));
   },
 
   ptlCostPreview(opts) {
@@ -280,19 +285,19 @@ const api: LabWorkerApi = {
 
   sensitivity(req, jobId, onProgress) {
     return guarded(() =>
-      jobs.run(jobId, 'Sensitivity scan', onProgress, (job) => runSensitivity(session.requireDense(), session.requireDataset(), session.fineTuneSplit?.split, req, job)),
+      modelLock.run('A sensitivity scan', () => jobs.run(jobId, 'Sensitivity scan', onProgress, (job) => runSensitivity(session.requireDense(), session.requireDataset(), session.fineTuneSplit?.split, req, job))),
     );
   },
 
   rankedLists(req, jobId, onProgress) {
     return guarded(() =>
-      jobs.run(jobId, 'Ranking', onProgress, async (job) => {
+      modelLock.run('Ranking the gallery', () => jobs.run(jobId, 'Ranking', onProgress, async (job) => {
         const dataset = session.requireDataset();
         const current = session.requireModel();
         const models = { dense: session.requireDense().model, current, stateId: session.modelState!.stateId, dataset };
         const page = await rankedListsPage(rankedCache, models, datasetSummary?.name ?? dataset.name, req, job);
         return Comlink.transfer(page, page.thumbs.map((t) => t.rgba));
-      }),
+      })),
     );
   },
 

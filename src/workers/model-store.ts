@@ -246,7 +246,11 @@ export class ModelPersistence {
     }
     if (meta === undefined || meta === null) return { kind: 'none' };
     const match = matchSaved(meta, await this.identity(dense.model, dense.name, dense.source));
-    if (!match.ok) return { kind: 'ignored', message: `A pruned model saved earlier was not restored: ${match.reason}. The lab starts from the dense model.` };
+    if (!match.ok) {
+      // A damaged record would be refused on every visit: drop it (a model from another dense model stays).
+      if (match.damaged) await clearSaved().catch(() => {});
+      return { kind: 'ignored', message: `A pruned model saved earlier was not restored: ${match.reason}. The lab starts from the dense model${match.damaged ? ' and removed the damaged record' : ''}.` };
+    }
     const m = meta as SavedModelMeta;
     let model: ReidModel | null = null;
     let denseModel: ReidModel | null = null;
@@ -260,7 +264,8 @@ export class ModelPersistence {
       }
     } catch (e) {
       model?.dispose();
-      return { kind: 'ignored', message: `The model saved on your last visit could not be restored: ${(e as Error).message} The lab starts from the dense model.` };
+      await clearSaved().catch(() => {});
+      return { kind: 'ignored', message: `The model saved on your last visit could not be restored: ${(e as Error).message} The lab starts from the dense model and removed the damaged record.` };
     }
     let state: ModelState;
     if (match.bringsDense) {

@@ -11,7 +11,7 @@
 import { LabError } from '../engine/errors';
 import type { ResNetSpec } from '../engine/model/spec';
 import { ptlCost } from '../engine/ptl/ptl-cost';
-import { DEFAULT_PTL_CONFIG, resolvePtlConfig, type PtlConfig, type PtlSideBranch } from '../engine/ptl/side-branch';
+import { DEFAULT_PTL_CONFIG, PtlSideBranch, resolvePtlConfig, type PtlConfig } from '../engine/ptl/side-branch';
 import type { PtlCostPreview, PtlInfo, PtlOptions } from './api';
 
 /**
@@ -55,4 +55,14 @@ function costOf(spec: ResNetSpec, c: PtlConfig): PtlCostPreview {
     backboneMacs: cost.backbone.macs,
     backboneParams: cost.backbone.params,
   };
+}
+
+/**
+ * A copy of a branch's parameters (its carried cell state starts at zero, as every epoch does),
+ * so a fine-tune that continues a branch can fail without touching the one the model keeps.
+ */
+export function copyBranch(spec: ResNetSpec, b: PtlSideBranch): PtlSideBranch {
+  const copy = PtlSideBranch.create(spec, b.config);
+  for (const [name, v] of b.params) copy.params.get(name)!.assign(v);
+  return copy;
 }

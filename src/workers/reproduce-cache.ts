@@ -33,6 +33,24 @@ function request<T>(db: IDBDatabase, store: string, mode: IDBTransactionMode, bo
   });
 }
 
+const fin = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+
+/** A stored score: MACs, params and the three accuracies, all finite numbers. */
+export function isSnapshot(v: unknown): v is Snapshot {
+  const s = v as Partial<Snapshot> | null;
+  return !!s && typeof s === 'object' && fin(s.macs) && fin(s.params) && fin(s.mAP) && fin(s.rank1) && fin(s.rank5);
+}
+
+/** A stored cell the report can use: its key text and a result with both scores and its identities. */
+export function isCachedCell(v: unknown): v is CachedCell {
+  const c = v as Partial<CachedCell> | null;
+  const r = c?.result as Partial<CachedCell['result']> | undefined;
+  return (
+    !!c && typeof c === 'object' && typeof c.text === 'string' && !!r && typeof r === 'object' && typeof r.scenario === 'string' &&
+    isSnapshot(r.before) && isSnapshot(r.after) && Array.isArray(r.steps) && Array.isArray(r.trainingIdentities) && fin(r.seed) && fin(r.trainSteps) && fin(r.imagesSeen)
+  );
+}
+
 /** The cache, and a close() for when the run ends. Falls back to memory, with a note, if IndexedDB fails. */
 export async function openReproduceCache(): Promise<{ cache: ReproduceCache; close(): void; note?: string }> {
   let db: IDBDatabase;
@@ -42,9 +60,10 @@ export async function openReproduceCache(): Promise<{ cache: ReproduceCache; clo
     return { cache: memoryCache(), close() {}, note: `Finished cells are kept only until the page closes: this browser refused IndexedDB (${(e as Error)?.message ?? String(e)}).` };
   }
   const cache: ReproduceCache = {
-    getCell: (k) => request<CachedCell | undefined>(db, CELLS, 'readonly', (s) => s.get(k)),
+    // A damaged stored cell is treated as missing: the cell runs again and its put replaces it.
+    getCell: (k) => request<unknown>(db, CELLS, 'readonly', (s) => s.get(k)).then((v) => (isCachedCell(v) ? v : undefined)),
     putCell: (k, c) => request<unknown>(db, CELLS, 'readwrite', (s) => s.put(c, k)).then(() => {}),
-    getBefore: (k) => request<Snapshot | undefined>(db, BEFORE, 'readonly', (s) => s.get(k)),
+    getBefore: (k) => request<unknown>(db, BEFORE, 'readonly', (s) => s.get(k)).then((v) => (isSnapshot(v) ? v : undefined)),
     putBefore: (k, snap) => request<unknown>(db, BEFORE, 'readwrite', (s) => s.put(snap, k)).then(() => {}),
   };
   return { cache, close: () => db.close() };

@@ -13,7 +13,7 @@ import { LabError, isLabError } from '../engine/errors';
 import type { ResNetSpec } from '../engine/model/spec';
 import type { ParamArrays } from '../engine/model/init';
 import { artifactsToModel, modelToArtifacts, type LoadedArrays } from '../engine/model/weights-io';
-import type { Lineage, ModelSummary } from './api';
+import type { Lineage, ModelSummary, PruneRecord } from './api';
 
 export const SAVED_FORMAT = 'prunability-lab/saved-state@1';
 
@@ -136,7 +136,8 @@ export function encodeSaved(x: SaveInput): { meta: SavedModelMeta; weights: Save
   };
 }
 
-export type SavedMatch = { ok: true; bringsDense: boolean } | { ok: false; reason: string };
+/** `damaged`: the record itself is unreadable (not merely from another dense model), so it can go. */
+export type SavedMatch = { ok: true; bringsDense: boolean } | { ok: false; reason: string; damaged?: boolean };
 
 function describeDense(d: { name: string; source: string }): string {
   return `${d.name} (${d.source === 'zoo' ? 'model zoo' : d.source === 'random' ? 'random weights' : 'your model'})`;
@@ -145,8 +146,13 @@ function describeDense(d: { name: string; source: string }): string {
 /** Does the saved model belong onto the loaded dense model? A reason in words when not. */
 export function matchSaved(meta: unknown, loaded: DenseIdentity): SavedMatch {
   const m = meta as Partial<SavedModelMeta> | null;
-  if (!m || typeof m !== 'object' || m.format !== SAVED_FORMAT || !m.dense || !m.lineage || typeof m.weightsKey !== 'string') {
-    return { ok: false, reason: 'it was saved in a format this version of the lab does not read' };
+  if (!m || typeof m !== 'object' || m.format !== SAVED_FORMAT || !m.dense || typeof m.dense !== 'object' || !m.lineage || typeof m.weightsKey !== 'string') {
+    return { ok: false, reason: 'it was saved in a format this version of the lab does not read', damaged: true };
+  }
+  // Every field the page later shows or keys runs by: a damaged record must not reach it.
+  const lineageProblem = checkLineage(m.lineage);
+  if (lineageProblem || typeof m.stateKey !== 'string' || typeof m.currentIsDense !== 'boolean' || !(typeof m.bytes === 'number' && m.bytes >= 0)) {
+    return { ok: false, reason: `its record is damaged (${lineageProblem ?? 'stateKey, currentIsDense or bytes is missing or of the wrong type'})`, damaged: true };
   }
   // An opened model travels with its own dense weights: it replaces whatever the page loaded.
   if (m.dense.source === 'user') return { ok: true, bringsDense: true };
@@ -156,6 +162,23 @@ export function matchSaved(meta: unknown, loaded: DenseIdentity): SavedMatch {
   if (m.dense.spec !== loaded.spec) return { ok: false, reason: `${describeDense(loaded)} has a different architecture from the one it was pruned from` };
   if (m.dense.weightsHash !== loaded.weightsHash) return { ok: false, reason: `the weights of ${describeDense(loaded)} changed since it was pruned from them` };
   return { ok: true, bringsDense: false };
+}
+
+const fin = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** What is wrong with a stored lineage (the first problem), or null. */
+export function checkLineage(value: unknown): string | null {
+  const l = value as Partial<Lineage> | null;
+  if (!l || typeof l !== 'object') return 'its lineage is not an object';
+  if (typeof l.base !== 'string' || typeof l.baseSource !== 'string') return 'its lineage names no base model';
+  if (!(fin(l.fineTuneSteps) && Number.isInteger(l.fineTuneSteps) && l.fineTuneSteps >= 0)) return `its lineage's fineTuneSteps is ${String(l.fineTuneSteps)}, not a whole number`;
+  if (l.prune !== undefined) {
+    const p = l.prune as Partial<PruneRecord> | null;
+    if (!p || typeof p !== 'object') return 'its prune record is not an object';
+    for (const k of ['criterion', 'criterionName', 'strategy', 'scope', 'ranking'] as const) if (typeof p[k] !== 'string') return `its prune record's ${k} is not a text`;
+    for (const k of ['rate', 'removedFraction'] as const) if (!(fin(p[k]) && p[k] >= 0 && p[k] <= 1)) return `its prune record's ${k} is ${String(p[k])}, not a fraction`;
+  }
+  return null;
 }
 
 /** "pruned with L1 norm at 50% of channels, fine-tuned 4 steps" */

@@ -4,7 +4,7 @@
  * subset. Every operation either completes and replaces the current model, or leaves it as it
  * was (the engine's strategies work on copies; a cancelled fine-tune keeps its finished steps).
  */
-import { LabError } from '../engine/errors';
+import { LabError, isLabError } from '../engine/errors';
 import { ReidModel } from '../engine/model/model';
 import type { ReidDataset, ReidSplit } from '../engine/data/types';
 import { evaluateModel } from '../engine/eval/evaluate';
@@ -14,6 +14,8 @@ import { PtlSideBranch } from '../engine/ptl/side-branch';
 import type { Embedder } from '../engine/eval/extract';
 import { CRITERIA, getCriterion } from '../engine/prune/criteria';
 import { pruneOnce } from '../engine/prune/strategies/once';
+import { applyPlan, type PrunePlan } from '../engine/prune/plan';
+import { parsePlan } from '../engine/prune/plan-json';
 import { pruneIterative } from '../engine/prune/strategies/iterative';
 import { pruneSoft } from '../engine/prune/strategies/soft';
 import type { StrategyProgress, StrategyResult } from '../engine/prune/strategies/common';
@@ -37,7 +39,20 @@ import type {
 import type { Job } from './jobs';
 import { measureLatency } from './latency';
 import { summarizeSpec } from './summary';
-import { ptlConfigFor, ptlInfo, sameBranchShape } from './ptl';
+import { copyBranch, ptlConfigFor, ptlInfo, sameBranchShape } from './ptl';
+
+/**
+ * The page never keeps a model with NaN or infinite weights: a loss can stay finite while the
+ * gradients are not (a ReLU of NaN is 0), so the trained copy is read back once and checked.
+ */
+async function requireFiniteWeights(model: ReidModel, branch: PtlSideBranch | null, steps: number, lr: number): Promise<void> {
+  const arrays = [...(await model.toArrays())];
+  if (branch) for (const [name, v] of branch.params) arrays.push([name, (await v.data()) as Float32Array]);
+  const bad = arrays.find(([, v]) => v.some((x) => !Number.isFinite(x)));
+  if (bad) {
+    throw new LabError('training-diverged', `Fine-tuning diverged within ${steps} step${steps === 1 ? '' : 's'}: ${bad[0]} became NaN or infinite (learning rate ${lr}). Lower the learning rate and fine-tune again.`, { tensor: bad[0], lr });
+  }
+}
 
 /** Latency runs taken automatically for every new model state (batch 1). */
 const AUTO_LATENCY = { batch: 1, runs: 5, warmup: 1 };
@@ -284,6 +299,50 @@ export class LabSession {
     return { before, after: this.costOf(state), state };
   }
 
+  /**
+   * A pruning plan JSON (docs/PRUNING_PLAN.md) applied to the DENSE model, as if it had been
+   * pruned here with the plan's criterion and settings. The plan must be for exactly this
+   * architecture (parsePlan says what differs); a reconstructing criterion needs its data.
+   */
+  async applyPlanJson(text: string, name: string, job: Job): Promise<PruneOutcome> {
+    if (!this.dense) throw new LabError('bad-argument', 'No model is loaded yet.');
+    let plan: PrunePlan;
+    try {
+      plan = parsePlan(text, this.dense.model.spec);
+    } catch (e) {
+      throw isLabError(e) ? new LabError(e.code, `${name} cannot be applied to ${this.dense.name}: ${e.message}`, e.detail) : e;
+    }
+    const criterion = getCriterion(plan.criterion);
+    const ftSplit = this.fineTuneSplit?.split;
+    if (plan.reconstructs && !ftSplit) {
+      throw new LabError('bad-dataset', `${name} was made with ${plan.criterionName}, which rebuilds the next layers' weights from images; load a dataset with a training split first.`);
+    }
+    const before = this.denseCost ?? (await this.measureDenseCost(job));
+    job.progress(0.3, `Applying ${name}`);
+    const data = plan.reconstructs && ftSplit ? { split: ftSplit, batches: 2, batchSize: Math.min(16, ftSplit.count) } : undefined;
+    const model = await applyPlan(this.dense.model, plan, { criterion, ...(data ? { data } : {}), signal: job.signal });
+    if (job.signal.aborted) model.dispose();
+    job.throwIfCancelled();
+    const t = plan.settings.target;
+    const record: PruneRecord = {
+      criterion: criterion.id,
+      criterionName: criterion.name,
+      strategy: 'once',
+      target: t.kind === 'macs' ? { kind: 'macs', keep: t.keep } : { kind: 'rate', rate: plan.rate },
+      scope: plan.settings.scope,
+      ranking: plan.settings.ranking,
+      rate: plan.rate,
+      removedFraction: plan.removedFraction,
+      targetMet: plan.targetMet,
+      message: `Applied the pruning plan ${name} (${plan.criterionName}, ${Math.round(plan.removedFraction * 100)}% of prunable channels removed).`,
+    };
+    this.setCurrent(model, { ...this.denseLineage(), prune: record, fineTuneSteps: 0 });
+    job.progress(0.92, 'Measuring the pruned model\u2019s latency');
+    const state = await this.measureLatency(job);
+    job.progress(1, 'Applied the plan');
+    return { before, after: this.costOf(state), state };
+  }
+
   private denseCost: CostPoint | null = null;
 
   private async measureDenseCost(job: Job): Promise<CostPoint> {
@@ -314,9 +373,10 @@ export class LabSession {
     // fine-tune of a PTL model drops the branch: the model is a plain backbone again.
     const ptlCfg = req.ptl ? ptlConfigFor(req.ptl, req.seed) : null;
     const continued = ptlCfg && this.branch && sameBranchShape(this.branch.config, ptlCfg) ? this.branch : null;
-    // Fine-tuning trains in place: never touch the dense model itself.
-    const model = this.current === this.dense?.model ? await this.requireModel().clone() : this.requireModel();
-    const branch = ptlCfg ? (continued ?? PtlSideBranch.create(model.spec, ptlCfg)) : null;
+    // Fine-tuning trains a copy, so a failure (a diverging run, out of memory) leaves the model as
+    // it was; a continued PTL branch is copied for the same reason.
+    const model = await this.requireModel().clone();
+    const branch = ptlCfg ? (continued ? copyBranch(model.spec, continued) : PtlSideBranch.create(model.spec, ptlCfg)) : null;
     let done = 0;
     let buffer: { step: number; loss: number }[] = [];
     let lastLoss = NaN;
@@ -338,6 +398,10 @@ export class LabSession {
           signal: job.signal,
           progressIntervalMs: 0,
           afterStep: async (m) => {
+            // The trainer refuses non-finite steps itself (training-diverged); this is the worker's own net.
+            if (!Number.isFinite(m.loss)) {
+              throw new LabError('training-diverged', `Fine-tuning diverged at step ${m.step} of ${steps}: the loss became ${m.loss} (learning rate ${req.lr}). Lower the learning rate and fine-tune again.`, { step: m.step, lr: req.lr });
+            }
             done = m.step;
             lastLoss = m.loss;
             buffer.push({ step: m.step, loss: m.loss });
@@ -355,20 +419,26 @@ export class LabSession {
         },
         { evaluation: { query: d.query, gallery: d.gallery } },
       );
+      await requireFiniteWeights(model, branch, done, req.lr);
       const state = finish();
       job.progress(0.98, 'Measuring latency');
       const measured = await this.measureLatency(job).catch(() => state);
       job.progress(1, `Fine-tuned ${done} steps`);
       return { steps: r.steps, finalLoss: lastLoss, imagesPerSec: r.imagesPerSec, state: measured, ...(measured.lineage.ptl ? { ptl: measured.lineage.ptl } : {}) };
     } catch (e) {
-      // Cancelled (or failed) after some steps: keep them (and the branch they trained), as the
-      // trainer does; none: drop the copy and a fresh branch.
-      if (done > 0) finish();
-      else {
-        if (model !== this.current) model.dispose();
-        if (branch && branch !== this.branch) branch.dispose();
+      // Cancelled after some steps: keep them (and the branch they trained), as the trainer does.
+      // Failed (diverged, out of memory, ...) or cancelled before the first step: drop the copy,
+      // so the model is exactly as it was, and say so.
+      if (done > 0 && isLabError(e, 'cancelled') && (await requireFiniteWeights(model, branch, done, req.lr).then(() => true, () => false))) {
+        finish();
+        throw e;
       }
-      throw e;
+      model.dispose();
+      branch?.dispose();
+      if (isLabError(e, 'cancelled')) throw e;
+      const msg = e instanceof Error ? e.message : String(e);
+      const kept = ' The model was left as it was before this fine-tune.';
+      throw isLabError(e) ? new LabError(e.code, msg + kept, e.detail) : new LabError('bad-argument', `Fine-tuning failed: ${msg}.${kept}`);
     }
   }
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { encode as pngEncode } from 'fast-png';
+import { pngDeclaring } from './png-bomb';
 import {
-  decodeImage, encodeJpeg, encodePng, resizeBilinear, sniffImageFormat, type RgbImage,
+  MAX_IMAGE_PIXELS, decodeImage, encodeJpeg, encodePng, resizeBilinear, sniffImageFormat, type RgbImage,
 } from '../../src/engine/data/codec';
 import { isLabError } from '../../src/engine/errors';
 import { Prng } from '../../src/engine/util/prng';
@@ -57,6 +58,28 @@ describe('PNG', () => {
       palette: [[255, 0, 0], [0, 255, 0], [0, 0, 255]],
     });
     expect(Array.from(decodeImage(pal).data)).toEqual([0, 0, 255, 255, 0, 0, 0, 255, 0]);
+  });
+});
+
+describe('declared-size bombs', () => {
+  it('decodes a PNG at the pixel cap but refuses one a little above it, naming the file and its declared size', () => {
+    // 5000 x 5000 is exactly the cap; 6000 x 5000 (30 MP, a 4 KB file) is over it.
+    expect(MAX_IMAGE_PIXELS).toBe(25_000_000);
+    const atCap = decodeImage(pngDeclaring(5000, 5000), 'ok.png');
+    expect([atCap.width, atCap.height]).toEqual([5000, 5000]);
+    const over = pngDeclaring(6000, 5000);
+    expect(over.length).toBeLessThan(10_000);
+    const msg = expectBadImage(() => decodeImage(over, 'bomb.png'));
+    expect(msg).toMatch(/^bomb\.png declares 6000 x 5000 pixels \(30 MP\), more than the 25 MP/);
+  });
+
+  it('refuses a 20000 x 20000 PNG of ~50 KB from its header, before inflating it', () => {
+    const bomb = pngDeclaring(20000, 20000);
+    expect(bomb.length).toBeLessThan(100_000);
+    const before = process.memoryUsage().arrayBuffers;
+    expect(expectBadImage(() => decodeImage(bomb, 'b.png'))).toMatch(/20000 x 20000 pixels \(400 MP\)/);
+    // Decoding would have allocated 1.2 GB of RGB (and 50 MB inflated); nothing close was.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(20 * 2 ** 20);
   });
 });
 

@@ -177,7 +177,25 @@ describe('matching a saved model with the loaded dense model', () => {
   it('a model the user opened brings its own dense model; unknown records are refused', () => {
     expect(matchSaved(meta(identity({ source: 'user', name: 'mine' })), identity())).toEqual({ ok: true, bringsDense: true });
     for (const bad of [null, 42, {}, { ...meta(identity()), format: 'prunability-lab/saved-state@0' }, { ...meta(identity()), weightsKey: 3 }]) {
-      expect(matchSaved(bad, identity())).toEqual({ ok: false, reason: 'it was saved in a format this version of the lab does not read' });
+      expect(matchSaved(bad, identity())).toEqual({ ok: false, reason: 'it was saved in a format this version of the lab does not read', damaged: true });
+    }
+  });
+
+  it('a record whose lineage or bookkeeping is damaged is refused as damaged, naming the field', () => {
+    const good = meta(identity());
+    const cases: [unknown, RegExp][] = [
+      [{ ...good, lineage: 7 }, /lineage is not an object/],
+      [{ ...good, lineage: { ...lineage, fineTuneSteps: 'four' } }, /fineTuneSteps is four/],
+      [{ ...good, lineage: { ...lineage, prune: { ...lineage.prune, removedFraction: '50%' } } }, /removedFraction is 50%/],
+      [{ ...good, lineage: { ...lineage, prune: { ...lineage.prune, criterionName: null } } }, /criterionName is not a text/],
+      [{ ...good, lineage: { ...lineage, base: undefined } }, /names no base model/],
+      [{ ...good, stateKey: 5 }, /stateKey/],
+      [{ ...good, bytes: -1 }, /bytes/],
+    ];
+    for (const [bad, why] of cases) {
+      const m = matchSaved(bad, identity());
+      expect(m).toMatchObject({ ok: false, damaged: true });
+      expect((m as { reason: string }).reason).toMatch(why);
     }
   });
 

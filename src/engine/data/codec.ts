@@ -23,6 +23,28 @@ export interface RgbImage {
 
 export type ImageFormat = 'jpeg' | 'png';
 
+/**
+ * The most pixels the lab decodes from one image (25 MP, e.g. 5000 x 5000). ReID crops are tiny;
+ * a small file that declares a huge size (a decompression bomb) would otherwise allocate gigabytes.
+ */
+export const MAX_IMAGE_PIXELS = 25_000_000;
+
+/** Width and height a PNG declares in its IHDR chunk (bytes 16-23), or null if there is no IHDR there. */
+export function pngDeclaredSize(bytes: Uint8Array): { width: number; height: number } | null {
+  if (bytes.length < 24 || String.fromCharCode(bytes[12], bytes[13], bytes[14], bytes[15]) !== 'IHDR') return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+function tooLarge(name: string, width: number, height: number): LabError {
+  const mp = (width * height) / 1e6;
+  return new LabError(
+    'bad-image',
+    `${name} declares ${width} x ${height} pixels (${mp >= 10 ? Math.round(mp) : mp.toFixed(1)} MP), more than the ${MAX_IMAGE_PIXELS / 1e6} MP the lab decodes; shrink it if it belongs in the dataset.`,
+    { width, height },
+  );
+}
+
 export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
   if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'png';
@@ -35,16 +57,22 @@ export function decodeImage(bytes: Uint8Array, name = 'The image'): RgbImage {
   if (!format) {
     throw new LabError('bad-image', `${name} is neither a JPEG nor a PNG file (its first bytes are not an image signature).`);
   }
+  // The declared size is checked before fast-png allocates for it (jpeg-js checks its own frame).
+  const declared = format === 'png' ? pngDeclaredSize(bytes) : null;
+  if (declared && declared.width * declared.height > MAX_IMAGE_PIXELS) throw tooLarge(name, declared.width, declared.height);
   try {
     return format === 'jpeg' ? decodeJpeg(bytes) : decodePng(bytes);
   } catch (e) {
     if (e instanceof LabError) throw e;
+    if (/maxResolutionInMP/.test((e as Error).message)) {
+      throw new LabError('bad-image', `${name} is larger than the ${MAX_IMAGE_PIXELS / 1e6} MP the lab decodes (${(e as Error).message}); shrink it if it belongs in the dataset.`);
+    }
     throw new LabError('bad-image', `${name} could not be decoded as ${format.toUpperCase()}: ${(e as Error).message}.`);
   }
 }
 
 export function decodeJpeg(bytes: Uint8Array): RgbImage {
-  const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false });
+  const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6 });
   return { width: img.width, height: img.height, data: img.data };
 }
 

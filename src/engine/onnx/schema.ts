@@ -7,6 +7,7 @@
  * when decoding, so files that carry them still parse.
  */
 import * as protobuf from 'protobufjs';
+import { decodeModelWire } from './decode';
 
 const ONNX_PROTO = `
 syntax = "proto3";
@@ -196,10 +197,12 @@ export interface ModelMsg {
 
 let modelType: protobuf.Type | undefined;
 
-function model(): protobuf.Type {
+/** protobufjs's ModelProto type (generated code: Node only, the page's CSP forbids it). */
+export function onnxModelType(): protobuf.Type {
   modelType ??= protobuf.parse(ONNX_PROTO, { keepCase: false }).root.lookupType('onnx.ModelProto');
   return modelType;
 }
+const model = onnxModelType;
 
 /** Serialise a ModelProto given as a plain object. */
 export function encodeModel(msg: ModelMsg): Uint8Array {
@@ -207,10 +210,10 @@ export function encodeModel(msg: ModelMsg): Uint8Array {
   return type.encode(type.fromObject(msg as Record<string, unknown>)).finish();
 }
 
-/** Parse ModelProto bytes into a plain object (int64 as numbers, bytes as Uint8Array, defaults omitted). */
+/**
+ * Parse ModelProto bytes into a plain object (int64 as numbers, bytes as Uint8Array, defaults
+ * omitted). Read by decode.ts without generated code, so it works under the page's CSP too.
+ */
 export function decodeModel(bytes: Uint8Array): ModelMsg {
-  const type = model();
-  const decoded = type.decode(bytes);
-  // Bytes stay Uint8Array (Buffer in Node): no `bytes` conversion option.
-  return type.toObject(decoded, { longs: Number, enums: Number, defaults: false, arrays: true }) as ModelMsg;
+  return decodeModelWire(bytes);
 }

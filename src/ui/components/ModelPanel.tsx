@@ -118,10 +118,21 @@ export const ModelPanel = memo(function ModelPanel({ model, lineage, latency, bu
             onDragLeave={() => setOver(false)}
             onDrop={onDrop}
           >
-            Open your own model: drop a <code>model.json</code> with its <code>.bin</code> shards, or a PyTorch <code>.safetensors</code> ResNet here, or{' '}
+            Open your own model: drop a <code>model.json</code> with its <code>.bin</code> shards, a PyTorch <code>.safetensors</code> or an ONNX ResNet, or a pruning plan <code>.json</code> (applied to the dense model) here, or{' '}
             <label className="filebtn">
               choose files…
-              <input type="file" multiple accept=".json,.bin,.safetensors" data-testid="model-files" disabled={busy} onChange={(e) => e.target.files && onOpen(Array.from(e.target.files))} />
+              <input
+                type="file"
+                multiple
+                accept=".json,.bin,.safetensors,.onnx"
+                data-testid="model-files"
+                disabled={busy}
+                onChange={(e) => {
+                  if (e.target.files) onOpen(Array.from(e.target.files));
+                  // Picking the same files again (e.g. after fixing them) must fire again.
+                  e.target.value = '';
+                }}
+              />
             </label>
           </div>
         </>

@@ -1,5 +1,6 @@
 /** A titled section of the lab. Each workflow step (model, data, prune, fine-tune, results) is one. */
 import type { ReactNode } from 'react';
+import { PanelBoundary } from './PanelBoundary';
 
 export function Panel({ id, title, step, children }: { id: string; title: string; step?: number; children: ReactNode }) {
   return (
@@ -8,7 +9,7 @@ export function Panel({ id, title, step, children }: { id: string; title: string
         {step !== undefined && <span className="step">{step}</span>}
         {title}
       </h2>
-      {children}
+      <PanelBoundary title={title}>{children}</PanelBoundary>
     </section>
   );
 }
