@@ -37,7 +37,11 @@ function run(cmd: string, argv: string[], env: Record<string, string> = {}): voi
   if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed (exit ${r.status ?? r.signal})`);
 }
 
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 
 function main(): void {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-trainers-'));
