@@ -25,6 +25,8 @@ Commands:
             [--strategy once|iterative|psfp|fpgm-soft|auto-balanced] [--finetune-steps N] [--ids N --images-per-id K] --out DIR
   finetune  Fine-tune on N identities x K images of a domain's training split
             --model DIR [--tier S --domain target] [--ids 32 --images-per-id 4] [--steps 100] [--eval-ids N] [--ptl] --out DIR
+            [--train-from-stage N] (1-4: train layerN onwards only; the stem and earlier stages stay frozen,
+            BatchNorm there on running statistics: faster steps, usually less recovered mAP)
   scenario  One of the paper's scenarios (1 prune at source, 2 fine-tune/prune/fine-tune, 3 prune while fine-tuning, 4 fine-tune)
             --scenario 1|2|3|4 --model DIR [--method l1] [--small DIR | --macs-target T] [--steps 100] [--json]
   reproduce The lab-scale Table 5 and the paper's claims (resumable; cache in runs/reproduce/)

@@ -39,6 +39,11 @@ export interface ForwardOptions {
    * reads and fuses the backbone's stage outputs here. Return `h` itself to only read it.
    */
   stageHook?: (stageIndex: number, h: tf.Tensor4D) => tf.Tensor4D;
+  /**
+   * Start at stage `stage` (0-based) with its input `h` (from stageInput()), skipping the stem
+   * and the stages before: a frozen prefix computed once outside the gradient tape.
+   */
+  start?: { stage: number; h: tf.Tensor4D };
 }
 
 export interface BatchStat {
@@ -72,6 +77,20 @@ function get(params: ParamTensors, name: string): tf.Tensor {
  * result's tensors yourself).
  */
 export function forward(spec: ResNetSpec, params: ParamTensors, x: tf.Tensor4D, opts: ForwardOptions = {}): ForwardResult {
+  return run(spec, params, x, opts, spec.stages.length) as ForwardResult;
+}
+
+/**
+ * The input of stage `stage` (0-based; the stem's output for 0): the frozen prefix of a
+ * fine-tune that trains the last stages only, always with BatchNorm's running statistics.
+ */
+export function stageInput(spec: ResNetSpec, params: ParamTensors, x: tf.Tensor4D, stage: number, opts: Pick<ForwardOptions, 'masks' | 'onMaskSite'> = {}): tf.Tensor4D {
+  if (!Number.isInteger(stage) || stage < 0 || stage >= spec.stages.length) throw new Error(`No stage ${stage} in a ${spec.stages.length}-stage network.`);
+  return run(spec, params, x, { masks: opts.masks, onMaskSite: opts.onMaskSite, training: false }, stage) as tf.Tensor4D;
+}
+
+/** The forward pass up to the input of stage `until` (returned), or whole (until = #stages). */
+function run(spec: ResNetSpec, params: ParamTensors, x: tf.Tensor4D, opts: ForwardOptions, until: number): ForwardResult | tf.Tensor4D {
   const training = opts.training ?? false;
   const masks = opts.masks;
   const bnStats: BatchStat[] = [];
@@ -127,13 +146,20 @@ export function forward(spec: ResNetSpec, params: ParamTensors, x: tf.Tensor4D, 
     return out;
   };
 
-  // Stem.
-  let h = bnRelu(conv(x, 'conv1.weight', 2, 3), 'bn1');
-  h = mask(h, stemGroupId(spec));
-  h = tf.maxPool(h, 3, 2, 1);
+  let h: tf.Tensor4D;
+  const first = opts.start?.stage ?? 0;
+  if (opts.start) {
+    h = opts.start.h;
+  } else {
+    // Stem.
+    h = bnRelu(conv(x, 'conv1.weight', 2, 3), 'bn1');
+    h = mask(h, stemGroupId(spec));
+    h = tf.maxPool(h, 3, 2, 1);
+  }
 
-  spec.stages.forEach((stage, s) => {
-    stage.forEach((b, i) => {
+  for (let s = first; s < spec.stages.length; s++) {
+    if (s === until) return h;
+    spec.stages[s].forEach((b, i) => {
       const p = blockPrefix(s, i);
       let y: tf.Tensor4D;
       if (spec.block === 'basic') {
@@ -154,7 +180,7 @@ export function forward(spec: ResNetSpec, params: ParamTensors, x: tf.Tensor4D, 
       }
       h = out;
     }
-  });
+  }
 
   const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
   let embedding = pooled;
