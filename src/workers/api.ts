@@ -298,6 +298,11 @@ export interface FineTuneRequest {
    * engine's defaults (DEFAULT_PTL_CONFIG).
    */
   ptl?: PtlOptions;
+  /**
+   * Train layerN onwards only (1-4): the stem and earlier stages stay frozen, BatchNorm there
+   * on running statistics. Absent or 0: the whole network. Not with `ptl`.
+   */
+  trainFromStage?: number;
 }
 
 /** The PTL knobs the lab exposes; the others (kernel, carry, gates) keep the engine's defaults. */
