@@ -1,8 +1,9 @@
 /**
- * Where a training step's time goes, per tfjs kernel (tf.profile; on wasm a kernel's time is
- * the wall time of its synchronous call). Batch 32 (P=8 x K=4) at 128x64, Node wasm, one thread.
+ * Where a training step's time goes, per tfjs kernel (tf.profile, with the wasm backend's
+ * kernel timer switched from wall time to this process's CPU time, so other jobs on a shared
+ * machine do not inflate it). Batch 32 (P=8 x K=4) at 128x64, Node wasm, one thread.
  *
- *   npx tsx bench/train-profile.ts [--models r18-0.5,r50-0.5] [--variants old,new] [--steps 2] [--freeze N] [--quick] [--json out.json]
+ *   npx tsx bench/train-profile.ts [--models r18-0.5,r50-0.5] [--variants old,new] [--steps 3] [--freeze N] [--quick] [--json out.json] [--write]
  *
  * For each model: a warm-up step, then `steps` unprofiled trainer steps (the whole step:
  * sampling, augmentation, forward, backward, Adam, BN statistics) interleaved with eval
@@ -16,6 +17,7 @@
  */
 import * as os from 'node:os';
 import { writeFileSync } from 'node:fs';
+import { writeSection } from './section';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/engine/backend/init';
 import { buildSpec, type Depth } from '../src/engine/model/spec';
@@ -41,14 +43,16 @@ type Variant = 'old' | 'new';
 export interface ProfileRow {
   model: string;
   variant: Variant;
-  /** Unprofiled trainer step and eval forward of one batch: wall and CPU ms. */
+  /** Unprofiled trainer step and eval forward of one batch: wall and CPU ms (medians). */
   stepMs: number;
   stepCpuMs: number;
   forwardMs: number;
   forwardCpuMs: number;
-  /** Step ÷ forward in CPU time. */
+  /** Every eval forward's CPU ms (the forward is the same code in both variants). */
+  forwardCpuSamples: number[];
+  /** Step ÷ forward in CPU time (medians). */
   ratio: number;
-  /** Sum of the profiled step's kernel times (wall). */
+  /** Sum of the profiled step's kernel times (CPU). */
   kernelMs: number;
   kernels: KernelRow[];
 }
@@ -56,6 +60,12 @@ export interface ProfileRow {
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function cpuMs(): number {
@@ -88,22 +98,25 @@ async function profileModel(depth: Depth, width: number, h: number, w: number, s
   await trainer.runStep(); // warm-up: first-use allocations
   await fwd();
   // Unprofiled, interleaved step / forward pairs, timed in wall and in this process's CPU time
-  // (wasm is single-threaded in Node, so CPU time is the compute time even on a shared machine).
-  let stepMs = 0;
-  let stepCpuMs = 0;
-  let forwardMs = 0;
-  let forwardCpuMs = 0;
+  // (wasm is single-threaded in Node, so CPU time is the compute time even on a shared machine);
+  // medians, since other jobs still disturb single samples (caches, memory bandwidth).
+  const stepWall: number[] = [];
+  const stepCpu: number[] = [];
+  const fwdWall: number[] = [];
+  const fwdCpu: number[] = [];
   for (let i = 0; i < steps; i++) {
     let t0 = performance.now();
     let c0 = cpuMs();
     await trainer.runStep();
-    stepMs += performance.now() - t0;
-    stepCpuMs += cpuMs() - c0;
-    t0 = performance.now();
-    c0 = cpuMs();
-    await fwd();
-    forwardMs += performance.now() - t0;
-    forwardCpuMs += cpuMs() - c0;
+    stepWall.push(performance.now() - t0);
+    stepCpu.push(cpuMs() - c0);
+    for (let j = 0; j < 2; j++) {
+      t0 = performance.now();
+      c0 = cpuMs();
+      await fwd();
+      fwdWall.push(performance.now() - t0);
+      fwdCpu.push(cpuMs() - c0);
+    }
   }
   const byKernel = new Map<string, { ms: number; calls: number }>();
   for (let i = 0; i < steps; i++) {
@@ -128,12 +141,13 @@ async function profileModel(depth: Depth, width: number, h: number, w: number, s
   return {
     model: `ResNet-${depth} x${width}${trainFromStage > 0 ? ` from layer${trainFromStage}` : ''}`,
     variant,
-    stepMs: stepMs / steps,
-    stepCpuMs: stepCpuMs / steps,
+    stepMs: median(stepWall),
+    stepCpuMs: median(stepCpu),
     kernelMs,
-    forwardMs: forwardMs / steps,
-    forwardCpuMs: forwardCpuMs / steps,
-    ratio: stepCpuMs / forwardCpuMs,
+    forwardMs: median(fwdWall),
+    forwardCpuMs: median(fwdCpu),
+    forwardCpuSamples: fwdCpu,
+    ratio: median(stepCpu) / median(fwdCpu),
     kernels,
   };
 }
@@ -141,7 +155,7 @@ async function profileModel(depth: Depth, width: number, h: number, w: number, s
 function print(r: ProfileRow): void {
   console.log(
     `\n${r.model} [${r.variant}]: step ${r.stepMs.toFixed(0)} ms wall / ${r.stepCpuMs.toFixed(0)} ms CPU, eval forward ${r.forwardMs.toFixed(0)} / ${r.forwardCpuMs.toFixed(0)} ms, ` +
-      `step / forward ${r.ratio.toFixed(2)}x (CPU time); profiled step's kernels ${r.kernelMs.toFixed(0)} ms`,
+      `step / forward ${r.ratio.toFixed(2)}x (CPU time); profiled step's kernels ${r.kernelMs.toFixed(0)} ms CPU`,
   );
   console.log('kernel'.padEnd(28) + 'ms/step'.padStart(9) + 'share'.padStart(8) + 'calls'.padStart(7));
   for (const k of r.kernels) {
@@ -150,14 +164,22 @@ function print(r: ProfileRow): void {
   }
 }
 
-/** Old vs new per model: the kernels that take >= 1% in either, ms per step (wall, profiled). */
+/** Old vs new per model: the kernels that take >= 1% in either, CPU ms per step (profiled). */
 export function compareTable(rows: ProfileRow[]): string {
   const out: string[] = [];
   for (const model of [...new Set(rows.map((r) => r.model))]) {
     const old = rows.find((r) => r.model === model && r.variant === 'old');
     const neu = rows.find((r) => r.model === model && r.variant === 'new');
     if (!old || !neu) continue;
-    out.push(`${model}: step / forward (CPU time) ${old.ratio.toFixed(2)}x -> ${neu.ratio.toFixed(2)}x; step ${old.stepCpuMs.toFixed(0)} -> ${neu.stepCpuMs.toFixed(0)} ms CPU`, '', '| Kernel | old ms/step | new ms/step |', '|---|---:|---:|');
+    // The eval forward is the same code in both runs: pool its samples for one denominator.
+    const fwd = median([...old.forwardCpuSamples, ...neu.forwardCpuSamples]);
+    out.push(
+      `${model}: training step ${old.stepCpuMs.toFixed(0)} -> ${neu.stepCpuMs.toFixed(0)} ms CPU (${(old.stepCpuMs / neu.stepCpuMs).toFixed(2)}x faster); ` +
+        `eval forward ${fwd.toFixed(0)} ms CPU; step / forward ${(old.stepCpuMs / fwd).toFixed(2)}x -> ${(neu.stepCpuMs / fwd).toFixed(2)}x`,
+      '',
+      '| Kernel | old CPU ms/step | new CPU ms/step |',
+      '|---|---:|---:|',
+    );
     const names = [...new Set([...old.kernels, ...neu.kernels].filter((k) => k.share >= 0.01).map((k) => k.kernel))];
     const ms = (r: ProfileRow, n: string) => r.kernels.find((k) => k.kernel === n)?.msPerStep ?? 0;
     names.sort((a, b) => ms(old, b) + ms(neu, b) - ms(old, a) - ms(neu, a));
@@ -167,15 +189,29 @@ export function compareTable(rows: ProfileRow[]): string {
   return out.join('\n');
 }
 
+/** Time each kernel's synchronous call in CPU time (wasm kernels run on this thread). */
+function useCpuKernelTimer(): void {
+  const backend = tf.backend() as unknown as { time(f: () => void): Promise<{ kernelMs: number }> };
+  backend.time = async (f) => {
+    const c0 = process.cpuUsage();
+    f();
+    const d = process.cpuUsage(c0);
+    return { kernelMs: (d.user + d.system) / 1000 };
+  };
+  // The profiler reads every kernel's output back to look for NaNs unless told not to.
+  tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
+}
+
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  const steps = Number(arg('steps', quick ? '1' : '2'));
+  const steps = Number(arg('steps', quick ? '1' : '3'));
   const freeze = Number(arg('freeze', '0'));
   const models = arg('models', quick ? 'r18-0.125' : 'r18-0.5,r50-0.5').split(',');
   const variants = arg('variants', quick ? 'new' : 'old,new').split(',') as Variant[];
   if (variants.some((v) => v !== 'old' && v !== 'new')) throw new Error(`--variants takes old and/or new; got "${variants.join(',')}".`);
   const [h, w] = quick ? [64, 32] : [128, 64];
   const info = await initBackend('wasm');
+  useCpuKernelTimer();
   const load0 = os.loadavg()[0];
   const rows: ProfileRow[] = [];
   for (const m of models) {
@@ -193,7 +229,23 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(meta));
   const out = arg('json', '');
   if (out) writeFileSync(out, JSON.stringify({ meta, rows }, null, 2));
+  // --write (npm run bench) records the old-vs-new comparison; quick mode never writes.
+  if (process.argv.includes('--write') && !quick && variants.length > 1) {
+    const cmd = `npx tsx bench/train-profile.ts ${process.argv.slice(2).filter((a) => a !== '--write').join(' ')}`.trim();
+    writeSection(
+      HEADING,
+      [
+        HEADING,
+        '',
+        `Measured ${meta.date.slice(0, 10)} with \`${cmd}\` on ${meta.cpu}, ${os.cpus().length} cores, Node ${meta.node}, tfjs ${tf.version.tfjs} wasm (single-threaded in Node); 1-minute load average ${meta.loadAvg1mStart.toFixed(1)} at the start and ${meta.loadAvg1mEnd.toFixed(1)} at the end (shared machine: times are CPU time of this process, medians of ${steps} steps). Batch ${meta.batch} (P=8 x K=4), ${meta.input}, random init, triplet + ID loss, Adam. "old" = the fused training ops switched off (plain-op BatchNorm and the general Conv2D gradient, the step before issue #21); "new" = today's step. Per kernel: CPU ms per step from tf.profile.`,
+        '',
+        compareTable(rows),
+      ].join('\n'),
+    );
+  }
 }
+
+const HEADING = '## Training step profile (per kernel)';
 
 main().catch((e) => {
   console.error(e);
