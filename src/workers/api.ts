@@ -428,6 +428,11 @@ export interface ThroughputRequest {
   train?: boolean;
   height?: number;
   inputWidth?: number;
+  /**
+   * false: time the step without the fused training ops (plain-op BatchNorm, general Conv2D
+   * gradient), as it was before issue #21, for an old-vs-new comparison (default true).
+   */
+  fusedTrainOps?: boolean;
 }
 
 export interface ThroughputResult {
