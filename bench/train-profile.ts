@@ -231,7 +231,8 @@ async function main(): Promise<void> {
   if (out) writeFileSync(out, JSON.stringify({ meta, rows }, null, 2));
   // --write (npm run bench) records the old-vs-new comparison; quick mode never writes.
   if (process.argv.includes('--write') && !quick && variants.length > 1) {
-    const cmd = `npx tsx bench/train-profile.ts ${process.argv.slice(2).filter((a) => a !== '--write').join(' ')}`.trim();
+    const shown = process.argv.slice(2).filter((a, i, all) => a !== '--write' && a !== '--json' && all[i - 1] !== '--json');
+    const cmd = `npx tsx bench/train-profile.ts ${shown.join(' ')}`.trim();
     writeSection(
       HEADING,
       [
