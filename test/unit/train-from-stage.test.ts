@@ -13,6 +13,10 @@ import { isFrozen } from '../../src/engine/train/trainer';
 import { fineTune } from '../../src/engine/train/finetune';
 import { fineTunePtl } from '../../src/engine/ptl/ptl-finetune';
 import { LabError } from '../../src/engine/errors';
+import { isLabError } from '../../src/engine/errors';
+import type { ReidDataset } from '../../src/engine/data/types';
+import { LabSession } from '../../src/workers/session';
+import { Job } from '../../src/workers/jobs';
 import { syntheticSplit } from './train-fixtures';
 
 beforeAll(async () => {
@@ -86,5 +90,39 @@ describe('fine-tuning from a stage on', () => {
     const after = await model.toArrays();
     for (const [name, a] of after) expect(a.every((v, i) => v === before.get(name)![i]), name).toBe(true);
     model.dispose();
+  });
+});
+
+describe("the lab worker's fine-tune with trainFromStage", () => {
+  const tiny = buildSpec({ depth: 18, widthMultiplier: 0.125, inputHeight: 64, inputWidth: 32 });
+  function session(): LabSession {
+    const s = new LabSession(() => 'wasm');
+    s.setDense({ model: ReidModel.init(tiny, 1), name: 'tiny', source: 'random' });
+    const d: ReidDataset = {
+      name: 'tiny-synthetic',
+      train: syntheticSplit({ ids: 8, perId: 4, height: 64, width: 32, seed: 2, firstPid: 1 }),
+      query: syntheticSplit({ ids: 6, perId: 2, height: 64, width: 32, seed: 3, firstPid: 100 }),
+      gallery: syntheticSplit({ ids: 6, perId: 4, height: 64, width: 32, seed: 3, firstPid: 100 }),
+    };
+    s.dataset = d;
+    s.fineTuneSplit = { split: d.train, summary: { identities: 8, images: d.train.count, ofIdentities: 8, disjointFromEvaluation: true } };
+    return s;
+  }
+
+  it('trains layerN onwards only, and refuses a bad stage or PTL without changing the model', async () => {
+    const s = session();
+    const job = () => new Job('t', 'Fine-tuning');
+    await s.fineTune({ steps: 1, lr: 1e-3, seed: 1 }, job()); // a current model of its own
+    const before = await s.requireModel().toArrays();
+    const stateId = s.modelState!.stateId;
+    for (const bad of [{ trainFromStage: 7 }, { trainFromStage: 2.5 }, { trainFromStage: 2, ptl: {} }]) {
+      await expect(s.fineTune({ steps: 1, lr: 1e-3, seed: 1, ...bad }, job())).rejects.toSatisfy(isLabError);
+      expect(s.modelState!.stateId).toBe(stateId);
+    }
+    await s.fineTune({ steps: 1, lr: 1e-3, seed: 1, trainFromStage: 4 }, job());
+    const after = await s.requireModel().toArrays();
+    expect(after.get('conv1.weight')).toEqual(before.get('conv1.weight'));
+    expect(after.get('layer3.1.bn2.running_mean')).toEqual(before.get('layer3.1.bn2.running_mean'));
+    expect(after.get('layer4.1.conv2.weight')).not.toEqual(before.get('layer4.1.conv2.weight'));
   });
 });
