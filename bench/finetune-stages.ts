@@ -9,7 +9,8 @@
  * (0 = whole network) the pruned model fine-tunes `steps` steps of P=8 x K=4 (Adam 1e-4) on
  * the SynthReID S target training split, and is scored on the target test split. The seed is
  * the fine-tune's (batches, augmentation); the pruning is the same for every seed.
- * Resumable: finished runs are kept in runs/finetune-stages.json. --quick: a tiny random-init
+ * Resumable: finished runs are kept in runs/finetune-stages.json; --report runs nothing and
+ * writes the table from the seeds that finished both settings. --quick: a tiny random-init
  * model on tier XS, 2 steps (pipeline smoke check, not numbers).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -38,6 +39,7 @@ const HEADING = '## Fine-tuning the last stages only (pruned ResNet-50)';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+const reportOnly = args.includes('--report');
 const write = !quick && !args.includes('--no-write');
 const opt = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`);
@@ -95,7 +97,7 @@ async function main(): Promise<void> {
   // criterion and both settings for its first seeds.
   const pruned = new Map<CriterionId, ReidModel>();
   try {
-    for (const id of CRITERIA_RUN) {
+    for (const id of reportOnly ? [] : CRITERIA_RUN) {
       const c = CRITERIA[id];
       const data = wantsData(c) ? { split: source.train, batches: 4, batchSize: 32 } : undefined;
       const plan = await planPrune(model, c, { criterion: id, macsTarget: 0.5, scope: 'inner', seed: 1 }, { data });
@@ -107,7 +109,7 @@ async function main(): Promise<void> {
       }
       console.log(`${id}: pruned to ${formatMacs(cache.pruned[id].macs)}, target mAP ${pct(cache.pruned[id].mAP)}`);
     }
-    for (const seed of SEEDS) {
+    for (const seed of reportOnly ? [] : SEEDS) {
       for (const id of CRITERIA_RUN) {
         for (const from of FROM) {
           const runKey = `${id}|${seed}|${from}`;
@@ -138,7 +140,7 @@ async function main(): Promise<void> {
       // Seeds that finished both settings, so the two rows compare the same seeds.
       const done = SEEDS.filter((s) => FROM.every((f) => cache.runs[`${id}|${s}|${f}`]));
       const runs = done.map((s) => cache.runs[`${id}|${s}|${from}`]);
-      if (runs.length === 0) continue;
+      if (runs.length === 0 || !cache.pruned[id]) continue;
       const full = done.map((s) => cache.runs[`${id}|${s}|0`]).filter((r): r is Run => r !== undefined);
       const maps = runs.map((r) => 100 * r.mAP);
       const speed = full.length > 0 && runs.length > 0 && from !== 0 ? `${(mean(full.map((r) => r.seconds)) / mean(runs.map((r) => r.seconds))).toFixed(2)}x` : '-';
@@ -156,7 +158,7 @@ async function main(): Promise<void> {
     [
       HEADING,
       '',
-      `Measured ${new Date().toISOString().slice(0, 10)} with \`npx tsx bench/finetune-stages.ts --steps ${STEPS} --seeds ${SEEDS.join(',')} --from ${FROM.join(',')}\` on ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, Node ${process.version}, tfjs ${tf.version.tfjs} (wasm, single-threaded). The shipped ResNet-50 x0.5 pruned once to 50% of its MACs (inner scope, local ranking, seed 1; Taylor sees 4 batches of 32 source training images), then fine-tuned ${STEPS} steps of P=${P} x K=${K} (${STEPS * P * K} images, Adam ${LR}, triplet loss) on the SynthReID S target training split and scored on the target test split (${target.query.count} queries, ${target.gallery.count} gallery images). "layerN onwards" freezes the stem and the stages before N (BatchNorm there on its running statistics). The seed is the fine-tune's; the pruning is the same for every seed. Seconds and img/s are wall clock on a 2-core machine shared with other jobs (1-minute load average at each run's start: ${Object.values(cache.runs).map((r) => r.load.toFixed(1)).join(', ')}), so they are indicative; bench/train-profile.ts --freeze N measures the step in CPU time.`,
+      `Measured ${new Date().toISOString().slice(0, 10)} with \`npx tsx bench/finetune-stages.ts --steps ${STEPS} --seeds ${SEEDS.join(',')} --from ${FROM.join(',')}\` (seeds that finished both settings: ${SEEDS.filter((sd) => CRITERIA_RUN.every((id) => FROM.every((f) => cache.runs[`${id}|${sd}|${f}`]))).join(', ') || 'none'}) on ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, Node ${process.version}, tfjs ${tf.version.tfjs} (wasm, single-threaded). The shipped ResNet-50 x0.5 pruned once to 50% of its MACs (inner scope, local ranking, seed 1; Taylor sees 4 batches of 32 source training images), then fine-tuned ${STEPS} steps of P=${P} x K=${K} (${STEPS * P * K} images, Adam ${LR}, triplet loss) on the SynthReID S target training split and scored on the target test split (${target.query.count} queries, ${target.gallery.count} gallery images). "layerN onwards" freezes the stem and the stages before N (BatchNorm there on its running statistics). The seed is the fine-tune's; the pruning is the same for every seed. Seconds and img/s are wall clock on a 2-core machine shared with other jobs (1-minute load average at each run's start: ${Object.values(cache.runs).map((r) => r.load.toFixed(1)).join(', ')}), so they are indicative; bench/train-profile.ts --freeze N measures the step in CPU time.`,
       '',
       table,
       '',
