@@ -8,10 +8,11 @@
  *    the "filter" dy^T [OH,OW,B,Cout] dilated by s, output [Cin,KH,KW,Cout].
  *  - dx is a stride-1 "valid" convolution of dy zero-dilated by s and padded by K-1-p, with the
  *    spatially flipped filter whose in/out channels are swapped.
- * Both run through XNNPACK's forward convolution, which is the fast path on wasm. A 1x1,
- * stride-1 conv (most of a bottleneck ResNet) takes a shorter path: dW as one matrix product,
- * dx as a 1x1 conv with the channel-swapped filter (switched off with setFusedTrainOps(false),
- * so benches and tests can compare with the general path).
+ * Both run through XNNPACK's forward convolution, which is the fast path on wasm. A 1x1
+ * conv (most of a bottleneck ResNet) takes a shorter path: dW as one matrix product (over every
+ * s-th pixel when strided), dx at stride 1 as a 1x1 conv with the channel-swapped filter
+ * (switched off with setFusedTrainOps(false), so benches and tests can compare with the general
+ * path).
  *
  * The registered gradient dispatches on the active backend at gradient time: the override for
  * the backends listed in `customBackends`, tfjs's stock gradient elsewhere (it is 2x faster on
@@ -56,7 +57,15 @@ function pointwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D {
 export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, number, number, number], strides: [number, number], pad: Pad4): tf.Tensor4D {
   return tf.tidy(() => {
     const [kh, kw] = filterShape;
-    if (isPointwise(kh, kw, strides, pad) && useFusedTrainOps()) return pointwiseFilterGrad(x, dy);
+    if (kh === 1 && kw === 1 && pad.top === 0 && pad.left === 0 && useFusedTrainOps()) {
+      // A strided 1x1 conv (a downsample shortcut) reads every s-th pixel: take those, then
+      // it is the pointwise case.
+      const [, oh, ow] = dy.shape;
+      const [b, , , c] = x.shape;
+      const [sh, sw] = strides;
+      const xs = sh === 1 && sw === 1 ? x : tf.stridedSlice(x, [0, 0, 0, 0], [b, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c], [1, sh, sw, 1]) as tf.Tensor4D;
+      return pointwiseFilterGrad(xs, dy);
+    }
     const [, h, w] = x.shape;
     const [, oh, ow] = dy.shape;
     const [sh, sw] = strides;
