@@ -85,6 +85,8 @@ export function resolveTrainConfig(input: TrainConfigInput = {}, base: TrainConf
   if (!Number.isInteger(cfg.steps) || cfg.steps < 0) bad(`The number of training steps must be a whole number >= 0; got ${cfg.steps}.`);
   if (!Number.isInteger(cfg.p) || cfg.p < 2) bad(`P (identities per batch) must be an integer >= 2; got ${cfg.p}.`);
   if (!Number.isInteger(cfg.k) || cfg.k < 1) bad(`K (images per identity) must be an integer >= 1; got ${cfg.k}.`);
+  // Configs saved before the option existed (checkpoints, caches) say nothing: whole network.
+  cfg.trainFromStage ??= 0;
   if (!Number.isInteger(cfg.trainFromStage) || cfg.trainFromStage < 0 || cfg.trainFromStage > 4) {
     bad(`The first trained stage must be a whole number from 1 to 4 (0 trains the whole network); got ${String(cfg.trainFromStage)}.`);
   }
