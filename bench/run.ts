@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only onnx,prune,criteria,forward,eval,train,synth,trainers] [-- --no-write|--write]`
+ * `npm run bench [-- --quick] [-- --only onnx,prune,criteria,forward,eval,train-profile,train,synth,trainers] [-- --no-write|--write]`
  *
  * Runs the benchmark sections one after another and writes BENCHMARKS.md; each section replaces
  * only its own "## " heading's block, every other block is preserved.
@@ -8,8 +8,9 @@
  *   (bench/criteria.ts).
  * - As child processes (they keep their own sections): forward latency (bench/forward.ts),
  *   evaluation (bench/eval.ts), SynthReID (bench/synth.ts), and training throughput
- *   (bench/train.ts, whose JSON this script turns into the fine-tuning rows of the overview), and
- *   the lab's trainer vs the PyTorch companion (bench/trainers.ts).
+ *   (bench/train.ts, whose JSON this script turns into the fine-tuning rows of the overview),
+ *   the per-kernel training-step profile (bench/train-profile.ts, its own section), and the lab's
+ *   trainer vs the PyTorch companion (bench/trainers.ts).
  * `--quick` is the CI smoke mode: tiny models, 1-2 repeats, about a minute; it skips the
  * forward and SynthReID sections and does not write BENCHMARKS.md unless `--write` is given.
  */
@@ -87,6 +88,9 @@ async function main(): Promise<void> {
   child('eval', 'bench/eval.ts', [...(quick ? ['--quick'] : []), ...noWrite], done);
   if (!quick) child('synth', 'bench/synth.ts', noWrite, done);
   child('trainers', 'bench/trainers.ts', [...(quick ? ['--quick'] : []), ...noWrite], done);
+
+  // Where a training step's time goes, per kernel, old vs new (quick: a tiny model, new only).
+  child('train-profile', 'bench/train-profile.ts', quick ? ['--quick'] : write ? ['--write'] : [], done);
 
   // Fine-tuning throughput: bench/train.ts's JSON, summarised in the overview.
   let trainRows: string[] = [];

@@ -18,7 +18,7 @@ const COMMON = ['backend'];
 /** resolveDataset (src/cli/data.ts). */
 const DATA = ['data', 'test-ids', 'seed', 'tier', 'domain', 'shift', 'data-seed'];
 /** fineTuneData and fineTuneConfig (commands/finetune.ts). */
-const FINE_TUNE = [...DATA, 'ids', 'images-per-id', 'eval-ids', 'p', 'k', 'lr'];
+const FINE_TUNE = [...DATA, 'ids', 'images-per-id', 'eval-ids', 'p', 'k', 'lr', 'train-from-stage'];
 /** Opening --model (a folder, model.json, .safetensors or .onnx). */
 const MODEL = ['model', 'last-stride'];
 

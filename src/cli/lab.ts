@@ -29,6 +29,8 @@ Commands:
             [--strategy once|iterative|psfp|fpgm-soft|auto-balanced] [--finetune-steps N] [--ids N --images-per-id K] --out DIR [--force]
   finetune  Fine-tune on N identities x K images of a domain's training split
             --model DIR [--tier S --domain target] [--ids 32 --images-per-id 4] [--steps 100] [--eval-ids N] [--ptl] --out DIR [--force]
+            [--train-from-stage N] (1-4: train layerN onwards only; the stem and earlier stages stay frozen,
+            BatchNorm there on running statistics: faster steps, usually less recovered mAP)
   scenario  One of the paper's scenarios (1 prune at source, 2 fine-tune/prune/fine-tune, 3 prune while fine-tuning, 4 fine-tune)
             --scenario 1|2|3|4 --model DIR [--method l1] [--small DIR | --macs-target T] [--steps 100] [--json]
   reproduce The lab-scale Table 5 and the paper's claims (resumable; cache in runs/reproduce/)
@@ -42,11 +44,9 @@ Commands:
             --model PATH --format onnx|safetensors|folder|plan --out FILE [--dtype F32|F16 | float32|float16]
             (plan: the folder of a \`lab prune\` run; apply it with python3 -m prunability_torch apply-plan)
 
---model takes a model folder, a .safetensors file (e.g. from the PyTorch companion) or an .onnx file.
-
 Common: --backend wasm|cpu (default wasm)
 --model takes a model folder (model.json + shards), its model.json, a PyTorch .safetensors state dict
-or an .onnx file; for files that do not state the last stride (layer4's first stride), give
+(e.g. from the PyTorch companion, python/) or an .onnx file; for files that do not state the last stride (layer4's first stride), give
 --last-stride 1|2 (default 1, printed as a notice).
 Outputs (--out) are checked before any work and written whole: into a temporary folder beside
 --out, renamed onto it at the end. An existing --out is replaced only if the lab wrote it; prune and

@@ -560,7 +560,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
           jobId = id;
           startTransition(() => setTraining({ jobId: id, points: [], step: 0, totalSteps: c.steps, etaSec: NaN, imagesPerSec: 0, paused: false, running: true }));
           const ptl = c.ptl ? { ...(c.ptlRatio !== undefined ? { cellRatio: c.ptlRatio } : {}), ...(c.ptlFuse ? { fuseInto: c.ptlFuse } : {}) } : undefined;
-          return api.fineTune({ steps: c.steps, lr: c.lr, seed: c.trainSeed, ...(ptl ? { ptl } : {}) }, id, p);
+          return api.fineTune({ steps: c.steps, lr: c.lr, seed: c.trainSeed, ...(ptl ? { ptl } : c.trainFrom > 0 ? { trainFromStage: c.trainFrom } : {}) }, id, p);
         },
         (e) => {
           const t = e.train;

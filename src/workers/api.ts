@@ -317,6 +317,11 @@ export interface FineTuneRequest {
    * engine's defaults (DEFAULT_PTL_CONFIG).
    */
   ptl?: PtlOptions;
+  /**
+   * Train layerN onwards only (1-4): the stem and earlier stages stay frozen, BatchNorm there
+   * on running statistics. Absent or 0: the whole network. Not with `ptl`.
+   */
+  trainFromStage?: number;
 }
 
 /** The PTL knobs the lab exposes; the others (kernel, carry, gates) keep the engine's defaults. */
@@ -442,6 +447,11 @@ export interface ThroughputRequest {
   train?: boolean;
   height?: number;
   inputWidth?: number;
+  /**
+   * false: time the step without the fused training ops (plain-op BatchNorm, general Conv2D
+   * gradient), as it was before issue #21, for an old-vs-new comparison (default true).
+   */
+  fusedTrainOps?: boolean;
 }
 
 export interface ThroughputResult {

@@ -364,6 +364,9 @@ export class LabSession {
     const steps = req.steps;
     if (!Number.isInteger(steps) || steps < 1 || steps > 100000) throw new LabError('bad-argument', `Fine-tuning steps must be a whole number from 1 to 100000; got ${String(steps)}.`);
     if (!(typeof req.lr === 'number' && req.lr > 0 && req.lr < 1)) throw new LabError('bad-argument', `The learning rate must be a number above 0 and below 1; got ${String(req.lr)}.`);
+    const trainFromStage = req.trainFromStage ?? 0;
+    if (!Number.isInteger(trainFromStage) || trainFromStage < 0 || trainFromStage > 4) throw new LabError('bad-argument', `The first fine-tuned stage must be a whole number from 1 to 4 (0: the whole network); got ${String(req.trainFromStage)}.`);
+    if (trainFromStage > 0 && req.ptl) throw new LabError('bad-argument', 'PTL trains a side branch that reads every stage, so it cannot fine-tune the last stages only; switch one of them off.');
     const ids = new Set<number>();
     for (const p of split.pids) if (p > 0) ids.add(p);
     const p = Math.min(8, ids.size);
@@ -393,7 +396,7 @@ export class LabSession {
       const r = await train(
         model,
         split,
-        { steps, seed: req.seed, p, k, optimizer: { lr: req.lr } },
+        { steps, seed: req.seed, p, k, optimizer: { lr: req.lr }, trainFromStage },
         {
           signal: job.signal,
           progressIntervalMs: 0,

@@ -12,6 +12,7 @@ import { buildSpec, type Depth } from '../engine/model/spec';
 import type { ReidSplit } from '../engine/data/types';
 import { Trainer } from '../engine/train/trainer';
 import { Prng } from '../engine/util/prng';
+import { setFusedTrainOps } from '../engine/model/fused-train-ops';
 import type { BackendName, ThroughputRequest, ThroughputResult } from './api';
 import { yieldToEventLoop, type Job } from './jobs';
 
@@ -37,6 +38,7 @@ export async function benchmarkThroughput(req: ThroughputRequest, backend: Backe
   const spec = buildSpec({ depth: depth as Depth, widthMultiplier: width, inputHeight: height, inputWidth, numClasses: p });
   const model = ReidModel.init(spec, 1);
   let trainer: Trainer | null = null;
+  setFusedTrainOps(req.fusedTrainOps ?? true);
   const x = tf.randomNormal([batch, height, inputWidth, 3]) as tf.Tensor4D;
   try {
     const fwd = async () => {
@@ -81,6 +83,7 @@ export async function benchmarkThroughput(req: ThroughputRequest, backend: Backe
       trainImagesPerSecond: trainStepMs === null ? null : (batch * 1000) / trainStepMs,
     };
   } finally {
+    setFusedTrainOps(true);
     trainer?.dispose();
     x.dispose();
     model.dispose();

@@ -57,6 +57,8 @@ const CASES: ConvCase[] = [
   { name: '3x3/2 pad 1', b: 3, h: 8, w: 6, cin: 5, cout: 6, k: 3, stride: 2, pad: 1 },
   { name: '3x3/2 pad 1, odd size', b: 2, h: 7, w: 5, cin: 4, cout: 3, k: 3, stride: 2, pad: 1 },
   { name: '1x1/1', b: 2, h: 6, w: 4, cin: 6, cout: 5, k: 1, stride: 1, pad: 0 },
+  // 1x1/1 takes the matrix-product path; it transposes the narrower side, so both orders.
+  { name: '1x1/1, Cin < Cout, odd', b: 3, h: 5, w: 3, cin: 3, cout: 7, k: 1, stride: 1, pad: 0 },
   { name: '1x1/2 (downsample)', b: 2, h: 8, w: 6, cin: 4, cout: 7, k: 1, stride: 2, pad: 0 },
   { name: '1x1/2 (downsample), odd size', b: 2, h: 7, w: 5, cin: 4, cout: 7, k: 1, stride: 2, pad: 0 },
 ];

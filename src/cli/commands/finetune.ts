@@ -54,6 +54,8 @@ export function fineTuneConfig(flags: Flags, steps: number): TrainConfigInput {
     p: num(flags, 'p', 8, { integer: true, min: 2 }),
     k: num(flags, 'k', 4, { integer: true, min: 2 }),
     optimizer: { kind: 'adam', lr: num(flags, 'lr', 1e-4, { min: 0 }) },
+    // 0: the whole network; N: layerN onwards (stem and earlier stages frozen, BN in eval mode).
+    trainFromStage: num(flags, 'train-from-stage', 0, { integer: true, min: 0, max: 4 }),
   };
 }
 
@@ -142,13 +144,14 @@ export async function finetuneCommand(flags: Flags, argv: string[]): Promise<voi
   const out = await derivedOutput(flags, dir);
   const evaluate = !bool(flags, 'no-eval');
   const ptl = bool(flags, 'ptl');
+  const cfg = fineTuneConfig(flags, steps);
+  if (ptl && cfg.trainFromStage) throw new LabError('bad-argument', '--ptl trains a side branch that reads every stage, so it cannot be combined with --train-from-stage; drop one of them.');
   const { model } = await loadCliModel(flags);
   try {
     const data = await fineTuneData(flags, model.spec.input);
     const ids = new Set(data.fineTune.pids).size;
     process.stderr.write(`Fine-tuning subset: ${ids} identities, ${data.fineTune.count} images of the ${data.dataset.name} training split.\n`);
     const before = evaluate ? await snapshot(model, data.evaluation, 'before') : costOnly(model);
-    const cfg = fineTuneConfig(flags, steps);
     const bar = new ProgressBar(ptl ? 'fine-tune (PTL)' : 'fine-tune', steps);
     const hooks = { progressIntervalMs: 1000, onProgress: (p: { step: number; loss: number; imagesPerSec: number }) => bar.update(p.step, `loss ${p.loss.toFixed(3)} ${p.imagesPerSec.toFixed(1)} img/s`) };
     let after: Snapshot;

@@ -8,13 +8,18 @@
  *    the "filter" dy^T [OH,OW,B,Cout] dilated by s, output [Cin,KH,KW,Cout].
  *  - dx is a stride-1 "valid" convolution of dy zero-dilated by s and padded by K-1-p, with the
  *    spatially flipped filter whose in/out channels are swapped.
- * Both run through XNNPACK's forward convolution, which is the fast path on wasm.
+ * Both run through XNNPACK's forward convolution, which is the fast path on wasm. A 1x1
+ * conv (most of a bottleneck ResNet) takes a shorter path: dW as one matrix product (over every
+ * s-th pixel when strided), dx at stride 1 as a 1x1 conv with the channel-swapped filter
+ * (switched off with setFusedTrainOps(false), so benches and tests can compare with the general
+ * path).
  *
  * The registered gradient dispatches on the active backend at gradient time: the override for
  * the backends listed in `customBackends`, tfjs's stock gradient elsewhere (it is 2x faster on
  * WebGPU), so switching backends never leaves a wrong gradient behind.
  */
 import * as tf from '@tensorflow/tfjs';
+import { useFusedTrainOps } from '../model/fused-train-ops';
 
 type Pad4 = { top: number; bottom: number; left: number; right: number };
 type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
@@ -28,10 +33,39 @@ function pair(v: number | number[]): [number, number] {
   return typeof v === 'number' ? [v, v] : [v[0], v[1] ?? v[0]];
 }
 
+/** A 1x1, stride-1, unpadded conv: a plain matrix product over the [B*H*W, C] views. */
+function isPointwise(kh: number, kw: number, strides: [number, number], pad: Pad4): boolean {
+  return kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && pad.top === 0 && pad.bottom === 0 && pad.left === 0 && pad.right === 0;
+}
+
+/**
+ * dW = x^T dy over the [M, Cin] and [M, Cout] views, transposing the smaller of the two: wasm's
+ * matMul with a transpose flag takes a naive path (~10x slower), and the dilated-conv form
+ * below transposes both tensors and runs a conv with an OH*OW-tap kernel.
+ */
+function pointwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D {
+  const cin = x.shape[3];
+  const cout = dy.shape[3];
+  const m = x.size / cin;
+  const x2 = tf.reshape(x, [m, cin]);
+  const dy2 = tf.reshape(dy, [m, cout]);
+  const g = cin <= cout ? tf.matMul(tf.transpose(x2), dy2) : tf.transpose(tf.matMul(tf.transpose(dy2), x2));
+  return tf.reshape(g, [1, 1, cin, cout]);
+}
+
 /** Gradient of conv2d w.r.t. its filter, via a dilated forward conv over transposed tensors. */
 export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, number, number, number], strides: [number, number], pad: Pad4): tf.Tensor4D {
   return tf.tidy(() => {
     const [kh, kw] = filterShape;
+    if (kh === 1 && kw === 1 && pad.top === 0 && pad.left === 0 && useFusedTrainOps()) {
+      // A strided 1x1 conv (a downsample shortcut) reads every s-th pixel: take those, then
+      // it is the pointwise case.
+      const [, oh, ow] = dy.shape;
+      const [b, , , c] = x.shape;
+      const [sh, sw] = strides;
+      const xs = sh === 1 && sw === 1 ? x : tf.stridedSlice(x, [0, 0, 0, 0], [b, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c], [1, sh, sw, 1]) as tf.Tensor4D;
+      return pointwiseFilterGrad(xs, dy);
+    }
     const [, h, w] = x.shape;
     const [, oh, ow] = dy.shape;
     const [sh, sw] = strides;
@@ -94,6 +128,8 @@ export function conv2dInputGrad(xShape: [number, number, number, number], dy: tf
     const [kh, kw] = filter.shape;
     const [, oh, ow] = dy.shape;
     const [sh, sw] = strides;
+    // 1x1, stride 1: dx = dy W^T, a 1x1 conv with the filter's channels swapped (no flip).
+    if (isPointwise(kh, kw, strides, pad) && useFusedTrainOps()) return tf.conv2d(dy, tf.transpose(filter, [0, 1, 3, 2]), 1, 'valid');
     const d = zeroDilate(dy, sh, sw);
     let padT = kh - 1 - pad.top;
     let padL = kw - 1 - pad.left;

@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ResNetSpec } from './spec';
 import { blockPrefix, innerGroupId, stemGroupId, trunkGroupId } from './names';
+import { addRelu, batchNormTrain, useFusedTrainOps } from './fused-train-ops';
 
 export const BN_EPS = 1e-5;
 
@@ -38,6 +39,11 @@ export interface ForwardOptions {
    * reads and fuses the backbone's stage outputs here. Return `h` itself to only read it.
    */
   stageHook?: (stageIndex: number, h: tf.Tensor4D) => tf.Tensor4D;
+  /**
+   * Start at stage `stage` (0-based) with its input `h` (from stageInput()), skipping the stem
+   * and the stages before: a frozen prefix computed once outside the gradient tape.
+   */
+  start?: { stage: number; h: tf.Tensor4D };
 }
 
 export interface BatchStat {
@@ -71,9 +77,25 @@ function get(params: ParamTensors, name: string): tf.Tensor {
  * result's tensors yourself).
  */
 export function forward(spec: ResNetSpec, params: ParamTensors, x: tf.Tensor4D, opts: ForwardOptions = {}): ForwardResult {
+  return run(spec, params, x, opts, spec.stages.length) as ForwardResult;
+}
+
+/**
+ * The input of stage `stage` (0-based; the stem's output for 0): the frozen prefix of a
+ * fine-tune that trains the last stages only, always with BatchNorm's running statistics.
+ */
+export function stageInput(spec: ResNetSpec, params: ParamTensors, x: tf.Tensor4D, stage: number, opts: Pick<ForwardOptions, 'masks' | 'onMaskSite'> = {}): tf.Tensor4D {
+  if (!Number.isInteger(stage) || stage < 0 || stage >= spec.stages.length) throw new Error(`No stage ${stage} in a ${spec.stages.length}-stage network.`);
+  return run(spec, params, x, { masks: opts.masks, onMaskSite: opts.onMaskSite, training: false }, stage) as tf.Tensor4D;
+}
+
+/** The forward pass up to the input of stage `until` (returned), or whole (until = #stages). */
+function run(spec: ResNetSpec, params: ParamTensors, x: tf.Tensor4D, opts: ForwardOptions, until: number): ForwardResult | tf.Tensor4D {
   const training = opts.training ?? false;
   const masks = opts.masks;
   const bnStats: BatchStat[] = [];
+  // One tape node per BatchNorm (+ReLU) and residual join on wasm/cpu (fused-train-ops.ts).
+  const fused = training && useFusedTrainOps();
 
   const conv = (input: tf.Tensor4D, name: string, stride: number, pad: number): tf.Tensor4D => {
     const w = get(params, name) as tf.Tensor4D;
@@ -90,6 +112,11 @@ export function forward(spec: ResNetSpec, params: ParamTensors, x: tf.Tensor4D, 
   const bn = (input: tf.Tensor, prefix: string, axes: number[]): tf.Tensor => {
     const gamma = get(params, `${prefix}.weight`);
     const beta = get(params, `${prefix}.bias`);
+    if (fused) {
+      const r = batchNormTrain(input, gamma, beta, BN_EPS, false);
+      bnStats.push({ name: prefix, mean: r.mean, variance: r.variance, count: input.size / input.shape[input.rank - 1] });
+      return r.y;
+    }
     if (training) {
       const { mean, variance } = tf.moments(input, axes);
       const count = axes.reduce((n, a) => n * input.shape[a], 1);
@@ -104,6 +131,13 @@ export function forward(spec: ResNetSpec, params: ParamTensors, x: tf.Tensor4D, 
     return tf.add(tf.mul(input, scale), shift);
   };
   const bn2d = (input: tf.Tensor4D, prefix: string) => bn(input, prefix, [0, 1, 2]) as tf.Tensor4D;
+  const bnRelu = (input: tf.Tensor4D, prefix: string): tf.Tensor4D => {
+    if (!fused) return tf.relu(bn2d(input, prefix));
+    const r = batchNormTrain(input, get(params, `${prefix}.weight`), get(params, `${prefix}.bias`), BN_EPS, true);
+    bnStats.push({ name: prefix, mean: r.mean, variance: r.variance, count: input.size / input.shape[3] });
+    return r.y;
+  };
+  const residualRelu = (y: tf.Tensor4D, shortcut: tf.Tensor4D): tf.Tensor4D => (fused ? addRelu(y, shortcut) : tf.relu(tf.add(y, shortcut) as tf.Tensor4D));
 
   const mask = <T extends tf.Tensor>(input: T, groupId: string): T => {
     const m = masks?.get(groupId);
@@ -112,25 +146,32 @@ export function forward(spec: ResNetSpec, params: ParamTensors, x: tf.Tensor4D, 
     return out;
   };
 
-  // Stem.
-  let h = tf.relu(bn2d(conv(x, 'conv1.weight', 2, 3), 'bn1'));
-  h = mask(h, stemGroupId(spec));
-  h = tf.maxPool(h, 3, 2, 1);
+  let h: tf.Tensor4D;
+  const first = opts.start?.stage ?? 0;
+  if (opts.start) {
+    h = opts.start.h;
+  } else {
+    // Stem.
+    h = bnRelu(conv(x, 'conv1.weight', 2, 3), 'bn1');
+    h = mask(h, stemGroupId(spec));
+    h = tf.maxPool(h, 3, 2, 1);
+  }
 
-  spec.stages.forEach((stage, s) => {
-    stage.forEach((b, i) => {
+  for (let s = first; s < spec.stages.length; s++) {
+    if (s === until) return h;
+    spec.stages[s].forEach((b, i) => {
       const p = blockPrefix(s, i);
       let y: tf.Tensor4D;
       if (spec.block === 'basic') {
-        y = mask(tf.relu(bn2d(conv(h, `${p}.conv1.weight`, b.stride, 1), `${p}.bn1`)), innerGroupId(s, i, 1));
+        y = mask(bnRelu(conv(h, `${p}.conv1.weight`, b.stride, 1), `${p}.bn1`), innerGroupId(s, i, 1));
         y = bn2d(conv(y, `${p}.conv2.weight`, 1, 1), `${p}.bn2`);
       } else {
-        y = mask(tf.relu(bn2d(conv(h, `${p}.conv1.weight`, 1, 0), `${p}.bn1`)), innerGroupId(s, i, 1));
-        y = mask(tf.relu(bn2d(conv(y, `${p}.conv2.weight`, b.stride, 1), `${p}.bn2`)), innerGroupId(s, i, 2));
+        y = mask(bnRelu(conv(h, `${p}.conv1.weight`, 1, 0), `${p}.bn1`), innerGroupId(s, i, 1));
+        y = mask(bnRelu(conv(y, `${p}.conv2.weight`, b.stride, 1), `${p}.bn2`), innerGroupId(s, i, 2));
         y = bn2d(conv(y, `${p}.conv3.weight`, 1, 0), `${p}.bn3`);
       }
       const shortcut = b.downsample ? bn2d(conv(h, `${p}.downsample.0.weight`, b.stride, 0), `${p}.downsample.1`) : h;
-      h = mask(tf.relu(tf.add(y, shortcut) as tf.Tensor4D), trunkGroupId(s));
+      h = mask(residualRelu(y, shortcut), trunkGroupId(s));
     });
     if (opts.stageHook) {
       const out = opts.stageHook(s, h);
@@ -139,7 +180,7 @@ export function forward(spec: ResNetSpec, params: ParamTensors, x: tf.Tensor4D, 
       }
       h = out;
     }
-  });
+  }
 
   const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
   let embedding = pooled;

@@ -36,6 +36,12 @@ export interface TrainConfig {
    * fine-tuning on new identities), or none (triplet only).
    */
   classifier: 'model' | 'fresh' | 'none';
+  /**
+   * Train from this stage on (1-4: layer1..layer4); the stem and the stages before it are
+   * frozen (BatchNorm on running statistics, no gradients, computed outside the tape). 0 trains
+   * everything.
+   */
+  trainFromStage: number;
 }
 
 export const DEFAULT_LOSS: LossConfig = { triplet: 1, id: 1, margin: 0.3, mining: 'batch-hard', labelSmoothing: 0.1 };
@@ -50,6 +56,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   loss: DEFAULT_LOSS,
   augment: DEFAULT_AUGMENT,
   classifier: 'model',
+  trainFromStage: 0,
 };
 
 export type TrainConfigInput = Partial<Omit<TrainConfig, 'optimizer' | 'schedule' | 'loss' | 'augment'>> & {
@@ -78,6 +85,11 @@ export function resolveTrainConfig(input: TrainConfigInput = {}, base: TrainConf
   if (!Number.isInteger(cfg.steps) || cfg.steps < 0) bad(`The number of training steps must be a whole number >= 0; got ${cfg.steps}.`);
   if (!Number.isInteger(cfg.p) || cfg.p < 2) bad(`P (identities per batch) must be an integer >= 2; got ${cfg.p}.`);
   if (!Number.isInteger(cfg.k) || cfg.k < 1) bad(`K (images per identity) must be an integer >= 1; got ${cfg.k}.`);
+  // Configs saved before the option existed (checkpoints, caches) say nothing: whole network.
+  cfg.trainFromStage ??= 0;
+  if (!Number.isInteger(cfg.trainFromStage) || cfg.trainFromStage < 0 || cfg.trainFromStage > 4) {
+    bad(`The first trained stage must be a whole number from 1 to 4 (0 trains the whole network); got ${String(cfg.trainFromStage)}.`);
+  }
   if (cfg.loss.triplet > 0 && cfg.k < 2) bad('The triplet loss needs K >= 2 images per identity in a batch.');
   const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
   if (!finite(cfg.loss.triplet) || !finite(cfg.loss.id) || cfg.loss.triplet < 0 || cfg.loss.id < 0) {

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ReidModel } from '../model/model';
 import type { ResNetSpec } from '../model/spec';
 import { embeddingDim } from '../model/spec';
-import { forward, type BatchStat, type ParamTensors } from '../model/forward';
+import { forward, stageInput, type BatchStat, type ParamTensors } from '../model/forward';
 import type { ReidSplit } from '../data/types';
 import { normalizeImages } from '../data/preprocess';
 import { checkSplitLayout } from '../data/check-split';
@@ -122,6 +122,9 @@ export class Trainer {
         `The model's classifier has ${model.spec.head.numClasses} classes but the training set has ${ids.length} identities; build the model with numClasses = ${ids.length}, or train with a fresh classifier.`,
       );
     }
+    if (cfg.trainFromStage > 0 && opts.forward) {
+      throw new LabError('bad-argument', 'Training the last stages only is not available with a side branch (PTL), which reads every stage; train the whole network instead.');
+    }
     for (const name of opts.extraParams?.keys() ?? []) {
       if (model.params.has(name) || name.startsWith('classifier.')) throw new LabError('bad-argument', `The extra parameter ${name} has the same name as one of the model's parameters.`);
     }
@@ -150,7 +153,7 @@ export class Trainer {
       for (const [n, v] of this.head) this.all.set(n, v);
     }
     for (const [name, v] of opts.extraParams ?? []) this.all.set(name, v);
-    for (const [name, v] of this.all) if (v.trainable) this.trainable.set(v.name, { name, v });
+    for (const [name, v] of this.all) if (v.trainable && !isFrozen(name, cfg.trainFromStage)) this.trainable.set(v.name, { name, v });
   }
 
   /** Steps completed so far. */
@@ -182,7 +185,7 @@ export class Trainer {
     const cfg = this.config;
     // Snapshot the PRNG positions so a failed step leaves the run where it was.
     const before = { sampler: this.sampler.getState(), aug: this.augmentRng.getState(), tri: this.tripletRng.getState() };
-    let kept: tf.Tensor[] = [];
+    const kept: tf.Tensor[] = [];
     try {
       const batch = this.sampler.next();
       const { height: h, width: w } = this.split;
@@ -198,8 +201,12 @@ export class Trainer {
       let terms: { triplet: tf.Scalar; id: tf.Scalar; pos: tf.Scalar; neg: tf.Scalar } | undefined;
       const x = normalizeImages(aug, batch.length, h, w);
       const vars = [...this.trainable.values()].map((t) => t.v);
+      // A frozen prefix runs once, outside the tape: no gradients, no saved activations.
+      const from = cfg.trainFromStage - 1;
+      const start = from >= 0 ? { stage: from, h: tf.tidy(() => stageInput(this.trainSpec, this.all, x, from, { masks: this.opts.masks })) } : undefined;
+      if (start) kept.push(start.h);
       const { value, grads } = tf.variableGrads(() => {
-        const out = (this.opts.forward ?? forward)(this.trainSpec, this.all, x, { training: true, withLogits: cfg.loss.id > 0, masks: this.opts.masks });
+        const out = (this.opts.forward ?? forward)(this.trainSpec, this.all, x, { training: true, withLogits: cfg.loss.id > 0, masks: this.opts.masks, start });
         const zero = tf.scalar(0);
         let loss: tf.Scalar = zero;
         let tri = zero;
@@ -220,7 +227,7 @@ export class Trainer {
         if (this.opts.regularizer) loss = tf.add(loss, this.opts.regularizer(this.all));
         stats = out.bnStats;
         terms = { triplet: tri, id, pos, neg };
-        kept = [...stats.flatMap((s) => [s.mean, s.variance]), tri, id, pos, neg].map((t) => tf.keep(t));
+        kept.push(...[...stats.flatMap((s) => [s.mean, s.variance]), tri, id, pos, neg].map((t) => tf.keep(t)));
         return loss;
       }, vars);
       x.dispose();
@@ -347,6 +354,14 @@ export class Trainer {
     for (const v of this.head.values()) v.dispose();
     this.head.clear();
   }
+}
+
+/** Whether a parameter belongs to the stem or a stage before `trainFromStage` (1-based). */
+export function isFrozen(name: string, trainFromStage: number): boolean {
+  if (trainFromStage <= 0) return false;
+  if (name === 'conv1.weight' || name.startsWith('bn1.')) return true;
+  const m = /^layer(\d+)\./.exec(name);
+  return m !== null && Number(m[1]) < trainFromStage;
 }
 
 function ownedVariable(init: tf.Tensor, trainable: boolean): tf.Variable {

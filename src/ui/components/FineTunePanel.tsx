@@ -183,6 +183,19 @@ export const FineTunePanel = memo(function FineTunePanel({ config, setConfig, ft
           <label className="toggle" title="Progressive Transfer Learning: a side branch of BConv-Cells carries dataset-level information across mini-batches during fine-tuning">
             <input type="checkbox" data-testid="ptl" checked={config.ptl} onChange={(e) => setConfig({ ptl: e.target.checked })} /> PTL side branch
           </label>
+          {!config.ptl && (
+            <label title="Freeze the stem and the first stages (BatchNorm there on its running statistics): faster steps, usually less recovered accuracy">
+              Train{' '}
+              <select data-testid="train-from" value={String(config.trainFrom)} onChange={(e) => setConfig({ trainFrom: Number(e.target.value) })}>
+                <option value="0">the whole network</option>
+                {[1, 2, 3, 4].map((s) => (
+                  <option key={s} value={String(s)}>
+                    layer{s} onwards
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
           {config.ptl && (
             <>
               <label>
