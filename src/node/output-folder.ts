@@ -122,21 +122,37 @@ export async function writeFolderAtomically<T>(out: OutputFolder, fill: (tmpDir:
   await checkOutputFolder(out.given, out.marker, out.flag);
   await makeParents(out);
   const parent = path.dirname(out.dir);
-  let tmp: string;
-  try {
-    tmp = await fs.mkdtemp(path.join(parent, `.${path.basename(out.dir)}.tmp-`));
-  } catch (e) {
-    fail(out, `could not create a temporary folder in ${parent} (${(e as Error).message}).`);
-  }
+  // The name is known before the folder exists, so a signal that lands while it is being made
+  // still finds it (with mkdtemp's random name there was a moment when it could not).
+  const tmp = path.join(parent, `.${path.basename(out.dir)}.tmp-${process.pid}-${Date.now().toString(36)}`);
   let old: string | undefined;
   // Ctrl-C or a kill while the folder is being filled (train evaluates its card here, which takes
   // minutes on big models): remove the temporary folder, then exit as the signal would have.
   const onSignal = (signal: NodeJS.Signals) => {
-    rmSync(tmp, { recursive: true, force: true });
+    // File operations already handed to libuv's threads (a mkdir of the folder, a shard write)
+    // can land after a first removal; no new ones start while this handler blocks the main
+    // thread, so remove, let those finish, and remove again.
+    const remove = () => {
+      try {
+        rmSync(tmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+      } catch {
+        // Exit as the signal asked even if the folder could not be removed.
+      }
+    };
+    remove();
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    remove();
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  try {
+    await fs.mkdir(tmp);
+  } catch (e) {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    fail(out, `could not create a temporary folder in ${parent} (${(e as Error).message}).`);
+  }
   try {
     const result = await fill(tmp);
     const exists = await fs.stat(out.dir).then(() => true, () => false);
