@@ -15,6 +15,8 @@ import { ResultsPanel } from './components/ResultsPanel';
 import { ReproducePanel } from './components/ReproducePanel';
 import { SensitivityPanel } from './components/SensitivityPanel';
 import { RankedListsPanel } from './components/RankedListsPanel';
+import { ScoreLine } from './components/ScoreLine';
+import { InlineJob } from './components/InlineJob';
 import { readConfig } from './url';
 import { useLab } from './useLab';
 
@@ -22,7 +24,7 @@ const parsed = readConfig();
 
 const SHORTCUTS: [string, string][] = [
   ['P', 'prune with the current settings'],
-  ['E', 'evaluate the current model'],
+  ['E', 'quick evaluation of the current model'],
   ['F', 'fine-tune'],
   ['R', 'reset to the dense model'],
   ['M', 'switch mAP / rank-1'],
@@ -68,7 +70,7 @@ export function App() {
         if (help) setHelp(false);
         else lab.jobs[lab.jobs.length - 1]?.cancel();
       } else if (idle && k === 'p') lab.prune();
-      else if (idle && k === 'e') lab.evaluate();
+      else if (idle && k === 'e') lab.evaluateQuick();
       else if (idle && k === 'f') lab.fineTune();
       else if (idle && k === 'r') lab.reset();
       else return;
@@ -115,18 +117,16 @@ export function App() {
         </div>
       )}
       <div className="scorebar" data-testid="scorebar">
-        {lab.lastEval && (
-          <span data-testid="last-eval" data-source={lab.lastEval.source ?? 'live'}>
-            Current model on {lab.lastEval.dataset}: mAP {(lab.lastEval.mAP * 100).toFixed(2)}, rank-1 {(lab.lastEval.rank1 * 100).toFixed(2)}, rank-5 {(lab.lastEval.rank5 * 100).toFixed(2)} ({lab.lastEval.numValidQueries}{' '}
-            queries, {lab.lastEval.numGallery} gallery images)
-            {lab.lastEval.source === 'card' && (
-              <strong data-testid="from-card"> — from the model card (computed offline on these weights, not measured on this page; Evaluate measures it here)</strong>
-            )}
-          </span>
-        )}
-        <button type="button" className="secondary" data-testid="evaluate" disabled={lab.busy || !lab.dataset} onClick={lab.evaluate}>
-          Evaluate
-        </button>
+        {lab.lastEval && <ScoreLine ev={lab.lastEval} />}
+        <span className="actions tight">
+          <button type="button" className="secondary" data-testid="evaluate-quick" disabled={lab.busy || !lab.dataset} onClick={lab.evaluateQuick} title="The queries of a fixed, seeded subset of the test identities against the whole gallery: seconds, with a 95% interval">
+            Quick evaluation
+          </button>
+          <button type="button" className="secondary" data-testid="evaluate" disabled={lab.busy || !lab.dataset} onClick={lab.evaluate} title="Every query against the whole gallery; replaces the quick score in the run">
+            Full evaluation
+          </button>
+        </span>
+        <InlineJob job={lab.jobs.find((j) => j.id.startsWith('eval'))} />
       </div>
       <main className="panels">
         <ModelPanel

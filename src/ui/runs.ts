@@ -34,6 +34,33 @@ export interface Run {
   branchParams?: number | null;
   /** 'card': the zoo model card's figures, shown at start-up instead of an evaluation; never measured on this page. Absent: measured here. */
   source?: 'card';
+  /**
+   * Which evaluation the scores come from: 'quick' (the queries of a fixed subset of identities,
+   * whole gallery) or 'full'. Absent in runs saved before quick evaluations existed: those were full.
+   */
+  evaluation?: 'quick' | 'full';
+  /** The 95% bootstrap interval over query identities, as fractions (null: none, e.g. card figures). */
+  mAPLow?: number | null;
+  mAPHigh?: number | null;
+  rank1Low?: number | null;
+  rank1High?: number | null;
+}
+
+/** The run's evaluation; runs saved before quick evaluations were full. */
+export function evaluationOf(r: Run): 'quick' | 'full' {
+  return r.evaluation ?? 'full';
+}
+
+/** The 95% interval of a run's metric, or null. */
+export function intervalOf(r: Run, metric: Metric): [number, number] | null {
+  const lo = metric === 'mAP' ? r.mAPLow : r.rank1Low;
+  const hi = metric === 'mAP' ? r.mAPHigh : r.rank1High;
+  return typeof lo === 'number' && typeof hi === 'number' ? [lo, hi] : null;
+}
+
+/** A quick score never replaces a full one of the same run (the full one is the better number). */
+export function keepsExisting(existing: Run | undefined, next: Run): boolean {
+  return Boolean(existing && evaluationOf(existing) === 'full' && evaluationOf(next) === 'quick' && existing.source !== 'card');
 }
 
 export type CostAxis = 'macs' | 'params' | 'latency';
@@ -60,7 +87,7 @@ export function paretoFront<T>(points: readonly T[], x: (p: T) => number, y: (p:
 export const RUN_FIELDS: (keyof Run)[] = [
   'id', 'createdAt', 'kind', 'model', 'modelSource', 'dataset', 'backend', 'criterion', 'criterionName', 'strategy',
   'rate', 'scope', 'ranking', 'macs', 'params', 'latencyMs', 'mAP', 'rank1', 'rank5', 'fineTuneSteps',
-  'ptl', 'branchMacs', 'branchParams', 'source',
+  'ptl', 'branchMacs', 'branchParams', 'source', 'evaluation', 'mAPLow', 'mAPHigh', 'rank1Low', 'rank1High',
 ];
 
 function csvCell(v: unknown): string {

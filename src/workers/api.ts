@@ -188,7 +188,23 @@ export interface FineTuneSplitSummary {
   disjointFromEvaluation: boolean;
 }
 
+/** A 95% bootstrap interval over query identities (engine/eval/bootstrap.ts), as fractions. */
+export interface EvalInterval {
+  mAP: [number, number];
+  rank1: [number, number];
+  level: number;
+  /** Query identities resampled. */
+  identities: number;
+}
+
 export interface EvalSummary {
+  /** 'quick': the queries of a fixed seeded subset of the test identities against the whole gallery; 'full': every query. Card figures are full. */
+  kind: 'quick' | 'full';
+  /** Absent for card figures (the card records no interval). */
+  interval?: EvalInterval;
+  /** Test identities whose queries were scored, of how many. */
+  testIdentities?: number;
+  ofTestIdentities?: number;
   mAP: number;
   rank1: number;
   rank5: number;
@@ -532,7 +548,8 @@ export interface LabWorkerApi {
   thumbnails(identities: number, perIdentity: number): Promise<Thumbnail[]>;
   setFineTuneSplit(req: FineTuneSplitRequest): FineTuneSplitSummary;
 
-  evaluate(jobId: string, onProgress?: ProgressCallback): Promise<EvalSummary>;
+  /** Score the current model: 'quick' (default in the page) or 'full' (default here, as before). */
+  evaluate(jobId: string, onProgress?: ProgressCallback, kind?: 'quick' | 'full'): Promise<EvalSummary>;
   /** The dense zoo model's baseline from its card, if it was computed on exactly this dataset (no evaluation is run). */
   cardBaseline(): Promise<CardBaselineOutcome>;
   criteria(): CriterionInfo[];

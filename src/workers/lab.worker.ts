@@ -250,8 +250,8 @@ const api: LabWorkerApi = {
     return r.summary;
   },
 
-  evaluate(jobId, onProgress) {
-    return guarded(() => jobs.run(jobId, 'Evaluating', onProgress, (job) => session.evaluate(job)));
+  evaluate(jobId, onProgress, kind) {
+    return guarded(() => jobs.run(jobId, kind === 'quick' ? 'Quick evaluation' : 'Evaluating', onProgress, (job) => session.evaluate(job, kind ?? 'full')));
   },
 
   cardBaseline() {
@@ -289,7 +289,9 @@ const api: LabWorkerApi = {
       jobs.run(jobId, 'Ranking', onProgress, async (job) => {
         const dataset = session.requireDataset();
         const current = session.requireModel();
-        const models = { dense: session.requireDense().model, current, stateId: session.modelState!.stateId, dataset };
+        const dense = session.requireDense().model;
+        const features = session.rankedListFeatures();
+        const models = { dense, current, stateId: session.modelState!.stateId, dataset, features };
         const page = await rankedListsPage(rankedCache, models, datasetSummary?.name ?? dataset.name, req, job);
         return Comlink.transfer(page, page.thumbs.map((t) => t.rgba));
       }),

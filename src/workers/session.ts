@@ -7,11 +7,13 @@
 import { LabError } from '../engine/errors';
 import { ReidModel } from '../engine/model/model';
 import type { ReidDataset, ReidSplit } from '../engine/data/types';
-import { evaluateModel } from '../engine/eval/evaluate';
+import { evaluateKind, type EvaluationKind } from '../engine/eval/quick';
+import { EmbeddingCache } from '../engine/eval/embedding-cache';
 import { fineTune } from '../engine/train/finetune';
 import { fineTunePtl } from '../engine/ptl/ptl-finetune';
 import { PtlSideBranch } from '../engine/ptl/side-branch';
-import type { Embedder } from '../engine/eval/extract';
+import type { Embedder, ExtractOptions } from '../engine/eval/extract';
+import type { FeatureMatrix } from '../engine/eval/distance';
 import { CRITERIA, getCriterion } from '../engine/prune/criteria';
 import { pruneOnce } from '../engine/prune/strategies/once';
 import { pruneIterative } from '../engine/prune/strategies/iterative';
@@ -59,6 +61,10 @@ export class LabSession {
   private branch: PtlSideBranch | null = null;
   dataset: ReidDataset | null = null;
   fineTuneSplit: { split: ReidSplit; summary: FineTuneSplitSummary } | null = null;
+  /** Embeddings per model state and split: evaluations and ranked lists of one state embed each image once. */
+  readonly embeddings = new EmbeddingCache();
+  /** Counts dense models, so the dense model's cache key outlives resets (which make new states of the same weights). */
+  private denseCounter = 0;
 
   constructor(private readonly backend: () => BackendName) {}
 
@@ -122,11 +128,36 @@ export class LabSession {
     return this.state;
   }
 
+  /** The embedding-cache key of the dense model (pinned: its gallery is embedded once per dataset). */
+  get denseEmbeddingKey(): string {
+    return `${this.nonce}.dense${this.denseCounter}`;
+  }
+
+  /** The embedding-cache key of what evaluation runs: the dense key while the current model is the dense one. */
+  embeddingKey(): string {
+    if (this.dense && this.current === this.dense.model && !this.branch) return this.denseEmbeddingKey;
+    return this.state?.key ?? `${this.nonce}.none`;
+  }
+
+  /**
+   * Embeddings for the ranked lists, from the cache: after an evaluation of this state (or of
+   * the dense model) nothing is embedded again. The lists rank with the backbone alone, while a
+   * PTL model's evaluation adds its branch, so a PTL state's backbone embeddings are kept apart.
+   */
+  rankedListFeatures(): (m: ReidModel, split: ReidSplit, o: ExtractOptions) => Promise<FeatureMatrix> {
+    const dense = this.requireDense().model;
+    const current = this.embeddingKey() + (this.state?.lineage.ptl ? '|backbone' : '');
+    return (m, split, o) => this.embeddings.features(m, m === dense ? this.denseEmbeddingKey : current, split, null, o);
+  }
+
   /** Replace the dense model (and with it the current one). */
   setDense(d: DenseModel): ModelState {
     if (this.current && this.current !== this.dense?.model) this.current.dispose();
     this.dense?.model.dispose();
     this.setBranch(null);
+    this.embeddings.forget(this.denseEmbeddingKey);
+    this.denseCounter++;
+    this.embeddings.pin(this.denseEmbeddingKey);
     this.dense = d;
     this.current = d.model;
     return this.newState({ base: d.name, baseSource: d.source, fineTuneSteps: 0 });
@@ -161,19 +192,29 @@ export class LabSession {
     return this.state!;
   }
 
-  async evaluate(job: Job): Promise<EvalSummary> {
+  /** Quick (a seeded subset of the query identities, whole gallery) or full evaluation, with a 95% interval. */
+  async evaluate(job: Job, kind: EvaluationKind = 'full'): Promise<EvalSummary> {
+    if (kind !== 'quick' && kind !== 'full') throw new LabError('bad-argument', `An evaluation is "quick" or "full"; got "${String(kind)}".`);
     const d = this.requireDataset();
     const t0 = performance.now();
-    const total = d.query.count + d.gallery.count;
-    const r = await evaluateModel(this.embedder(), d, {
+    let queries = d.query.count;
+    const r = await evaluateKind(this.embedder(), d, {
+      kind,
       batchSize: 32,
       signal: job.signal,
+      cache: { embeddings: this.embeddings, stateKey: this.embeddingKey() },
       onProgress: (p) => {
-        const done = p.phase === 'query' ? p.done : p.phase === 'gallery' ? d.query.count + p.done : total;
+        if (p.phase === 'query') queries = p.total;
+        const total = queries + d.gallery.count;
+        const done = p.phase === 'query' ? p.done : p.phase === 'gallery' ? queries + p.done : total;
         job.progress((0.95 * done) / total + (p.phase === 'ranking' ? (0.05 * p.done) / p.total : 0), p.phase === 'ranking' ? 'Ranking the gallery' : `Embedding ${p.phase} images: ${p.done} of ${p.total}`);
       },
     });
     return {
+      kind,
+      interval: { mAP: r.interval.mAP, rank1: r.interval.rank1, level: r.interval.level, identities: r.interval.identities },
+      testIdentities: r.testIdentities,
+      ofTestIdentities: r.ofTestIdentities,
       mAP: r.mAP,
       rank1: r.rank1,
       rank5: r.rank5,

@@ -4,11 +4,11 @@
  * exportable). Runs persist in IndexedDB.
  */
 import { memo, useEffect, useMemo, useState } from 'react';
-import { CartesianGrid, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
+import { CartesianGrid, ErrorBar, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
 import { useWidth } from './useWidth';
 import { formatMacs, formatParams } from '../../engine/cost/macs';
 import { PAPER_SOURCE, PAPER_TABLE5 } from '../paper-table5';
-import { costOf, paretoFront, type CostAxis, type Metric, type Run } from '../runs';
+import { costOf, evaluationOf, intervalOf, paretoFront, type CostAxis, type Metric, type Run } from '../runs';
 import type { LabConfig } from '../url';
 import { Panel } from './Panel';
 
@@ -38,6 +38,29 @@ interface Point {
   x: number;
   y: number;
   run: Run;
+  /** Distance from y down and up to the 95% interval's ends (percentage points), for the error bar. */
+  err?: [number, number];
+}
+
+/**
+ * One run's marker: the colour is the criterion; a triangle is a fine-tuned run, a circle one that
+ * was not; a hollow marker is a quick score (a subset of the identities' queries), a filled one
+ * a full evaluation (or the model card's full-set figures).
+ */
+function RunMarker(props: { cx?: number; cy?: number; payload?: Point; fill?: string }) {
+  const { cx, cy, payload } = props;
+  if (cx === undefined || cy === undefined || !payload?.run) return <g />;
+  const r = payload.run;
+  const c = color(series(r));
+  const quick = evaluationOf(r) === 'quick';
+  const fineTuned = r.fineTuneSteps > 0;
+  const common = { fill: quick ? '#fff' : c, stroke: c, strokeWidth: 2.5 };
+  const testAttrs = { 'data-testid': 'run-marker', 'data-shape': fineTuned ? 'triangle' : 'circle', 'data-fill': quick ? 'hollow' : 'filled' };
+  return fineTuned ? (
+    <polygon points={`${cx},${cy - 7} ${cx - 6.5},${cy + 5} ${cx + 6.5},${cy + 5}`} {...common} {...testAttrs} />
+  ) : (
+    <circle cx={cx} cy={cy} r={5.5} {...common} {...testAttrs} />
+  );
 }
 
 const series = (r: Run) => r.criterion ?? 'dense';
@@ -45,8 +68,13 @@ const series = (r: Run) => r.criterion ?? 'dense';
 const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[]; axis: CostAxis; metric: Metric }) {
   const points: Point[] = runs.flatMap((run) => {
     const x = costOf(run, axis);
-    return x === null ? [] : [{ x, y: run[metric] * 100, run }];
+    if (x === null) return [];
+    const y = run[metric] * 100;
+    const iv = intervalOf(run, metric);
+    return [{ x, y, run, ...(iv ? { err: [Math.max(0, y - iv[0] * 100), Math.max(0, iv[1] * 100 - y)] as [number, number] } : {}) }];
   });
+  const anyQuick = runs.some((r) => evaluationOf(r) === 'quick');
+  const anyFineTuned = runs.some((r) => r.fineTuneSteps > 0);
   const groups = new Map<string, Point[]>();
   for (const p of points) {
     const k = series(p.run);
@@ -71,6 +99,27 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
           </li>
         )}
       </ul>
+      <ul className="legend marker-key" data-testid="marker-key">
+        <li>
+          <svg width="14" height="14" aria-hidden="true"><circle cx="7" cy="7" r="5" fill="#555" stroke="#555" /></svg> not fine-tuned
+        </li>
+        {anyFineTuned && (
+          <li>
+            <svg width="14" height="14" aria-hidden="true"><polygon points="7,1 1,12 13,12" fill="#555" stroke="#555" /></svg> fine-tuned
+          </li>
+        )}
+        <li>
+          <svg width="14" height="14" aria-hidden="true"><circle cx="7" cy="7" r="5" fill="#555" stroke="#555" /></svg> full evaluation
+        </li>
+        {anyQuick && (
+          <li>
+            <svg width="14" height="14" aria-hidden="true"><circle cx="7" cy="7" r="5" fill="#fff" stroke="#555" strokeWidth="2" /></svg> quick evaluation
+          </li>
+        )}
+        <li>
+          <span className="errbar" aria-hidden="true" /> 95% interval
+        </li>
+      </ul>
       <ScatterChart width={width} height={320} margin={{ top: 10, right: 36, bottom: 24, left: 8 }}>
           <CartesianGrid stroke="#eef1f4" />
           <XAxis type="number" dataKey="x" name={AXIS_LABEL[axis]} domain={['auto', 'auto']} interval={0} tickCount={6} tickFormatter={(v: number) => fmtCost(axis, v)} label={{ value: AXIS_LABEL[axis], position: 'insideBottom', offset: -14 }} tick={{ fontSize: 12 }} />
@@ -88,15 +137,19 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
                   {r.fineTuneSteps > 0 && <div>fine-tuned {r.fineTuneSteps} steps</div>}
                   {r.source === 'card' && <div>from the model card, not measured on this page</div>}
                   <div>
-                    {METRIC_LABEL[metric]}: {p.y.toFixed(2)} · {fmtCost(axis, p.x)}
+                    {METRIC_LABEL[metric]}: {p.y.toFixed(2)}
+                    {p.err ? ` (95% CI ${(p.y - p.err[0]).toFixed(1)}\u2013${(p.y + p.err[1]).toFixed(1)})` : ''} · {fmtCost(axis, p.x)}
                   </div>
+                  <div>{evaluationOf(r) === 'quick' ? 'quick evaluation (a subset of the identities\u2019 queries)' : 'full evaluation'}</div>
                   <div className="muted">{r.dataset}</div>
                 </div>
               );
             }}
           />
           {[...groups.entries()].map(([k, pts]) => (
-            <Scatter key={k} name={k === 'dense' ? 'dense / fine-tuned dense' : (pts[0].run.criterionName ?? k)} data={pts} fill={color(k)} isAnimationActive={false} />
+            <Scatter key={k} name={k === 'dense' ? 'dense / fine-tuned dense' : (pts[0].run.criterionName ?? k)} data={pts} fill={color(k)} shape={RunMarker} isAnimationActive={false}>
+              <ErrorBar dataKey="err" direction="y" width={5} stroke={color(k)} strokeWidth={1.5} />
+            </Scatter>
           ))}
           {front.length > 1 && (
             <Scatter name="Pareto front" data={front} fill="none" line={{ stroke: '#2e7d4f', strokeDasharray: '5 4', strokeWidth: 2 }} shape={() => <g />} legendType="line" isAnimationActive={false} />
@@ -150,7 +203,7 @@ const PaperChart = memo(function PaperChart({ metric }: { metric: Metric }) {
   );
 });
 
-type SortKey = 'criterion' | 'rate' | 'scope' | 'macs' | 'params' | 'latencyMs' | 'mAP' | 'rank1' | 'rank5' | 'fineTuneSteps' | 'createdAt';
+type SortKey = 'criterion' | 'rate' | 'scope' | 'macs' | 'params' | 'latencyMs' | 'mAP' | 'rank1' | 'rank5' | 'fineTuneSteps' | 'evaluation' | 'createdAt';
 const COLUMNS: { key: SortKey; label: string }[] = [
   { key: 'criterion', label: 'Criterion' },
   { key: 'rate', label: 'Rate' },
@@ -162,12 +215,23 @@ const COLUMNS: { key: SortKey; label: string }[] = [
   { key: 'rank1', label: 'R1' },
   { key: 'rank5', label: 'R5' },
   { key: 'fineTuneSteps', label: 'FT steps' },
+  { key: 'evaluation', label: 'Evaluation' },
 ];
+
+/** "31.20" and, when the run has one, its 95% interval in small type. */
+function Score({ v, iv }: { v: number; iv: [number, number] | null }) {
+  return (
+    <>
+      {(v * 100).toFixed(2)}
+      {iv && <span className="muted small ci"> [{(iv[0] * 100).toFixed(1)}, {(iv[1] * 100).toFixed(1)}]</span>}
+    </>
+  );
+}
 
 function RunsTable({ runs }: { runs: Run[] }) {
   const [sort, setSort] = useState<{ key: SortKey; dir: 1 | -1 }>({ key: 'createdAt', dir: 1 });
   const sorted = useMemo(() => {
-    const v = (r: Run) => (sort.key === 'criterion' ? (r.criterionName ?? '') : r[sort.key]);
+    const v = (r: Run) => (sort.key === 'criterion' ? (r.criterionName ?? '') : sort.key === 'evaluation' ? evaluationOf(r) : r[sort.key]);
     return [...runs].sort((a, b) => {
       const x = v(a);
       const y = v(b);
@@ -200,7 +264,7 @@ function RunsTable({ runs }: { runs: Run[] }) {
           </tr>
         ) : (
           sorted.map((r) => (
-            <tr key={r.id} data-testid="run-row" data-kind={r.kind} data-ptl={r.ptl ? 'true' : 'false'} data-source={r.source ?? 'live'}>
+            <tr key={r.id} data-testid="run-row" data-kind={r.kind} data-ptl={r.ptl ? 'true' : 'false'} data-source={r.source ?? 'live'} data-evaluation={evaluationOf(r)}>
               <td>
                 <span className="dot" style={{ background: color(series(r)) }} />
                 {r.criterionName ?? (r.kind === 'fine-tuned' ? 'dense' : 'dense (baseline)')}
@@ -223,10 +287,15 @@ function RunsTable({ runs }: { runs: Run[] }) {
               <td>{formatMacs(r.macs)}</td>
               <td>{formatParams(r.params)}</td>
               <td>{r.latencyMs === null ? '—' : `${r.latencyMs.toFixed(1)} ms`}</td>
-              <td>{(r.mAP * 100).toFixed(2)}</td>
-              <td>{(r.rank1 * 100).toFixed(2)}</td>
+              <td>
+                <Score v={r.mAP} iv={intervalOf(r, 'mAP')} />
+              </td>
+              <td>
+                <Score v={r.rank1} iv={intervalOf(r, 'rank1')} />
+              </td>
               <td>{(r.rank5 * 100).toFixed(2)}</td>
               <td>{r.fineTuneSteps || '—'}</td>
+              <td>{r.source === 'card' ? 'full (card)' : evaluationOf(r)}</td>
             </tr>
           ))
         )}
