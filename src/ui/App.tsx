@@ -126,7 +126,7 @@ export function App() {
             Full evaluation
           </button>
         </span>
-        <InlineJob job={lab.jobs.find((j) => j.id.startsWith('eval'))} />
+        <InlineJob job={lab.jobs.find((j) => j.origin === 'score')} testId="score-progress" />
       </div>
       <main className="panels">
         <ModelPanel
@@ -134,6 +134,7 @@ export function App() {
           lineage={lab.modelState?.lineage ?? null}
           latency={lab.latency}
           busy={lab.busy}
+          job={lab.jobs.find((j) => j.origin === 'model')}
           onMeasureLatency={lab.measureLatency}
           onOpen={lab.openModel}
           onExport={lab.exportModel}
@@ -145,6 +146,7 @@ export function App() {
           ftSplit={lab.ftSplit}
           thumbs={lab.thumbs}
           busy={lab.busy}
+          job={lab.jobs.find((j) => j.origin === 'data')}
           onGenerate={lab.generateData}
           onFiles={lab.loadDatasetFiles}
         />
@@ -155,8 +157,11 @@ export function App() {
           result={lab.pruneResult}
           pruned={Boolean(lab.modelState?.lineage.prune || lab.modelState?.lineage.fineTuneSteps)}
           busy={lab.busy}
+          job={lab.jobs.find((j) => j.origin === 'prune')}
+          bnRecalibrated={lab.modelState?.lineage.bnRecalibrated ?? 0}
           onPrune={lab.prune}
           onReset={lab.reset}
+          onRecalibrate={lab.recalibrateBn}
         />
         <SensitivityPanel
           config={lab.config}
@@ -174,6 +179,7 @@ export function App() {
           ftSplit={lab.ftSplit}
           training={lab.training}
           job={ftJob}
+          after={lab.jobs.find((j) => j.origin === 'finetune' && j.id !== ftJob?.id)}
           busy={lab.busy}
           ptl={lab.modelState?.lineage.ptl ?? null}
           modelStateId={lab.modelState?.stateId ?? null}
@@ -184,7 +190,7 @@ export function App() {
         />
         <ResultsPanel runs={lab.runs} config={lab.config} setConfig={setConfig} dataset={lab.dataset?.name ?? null} onExport={lab.exportRuns} onClear={lab.clearRuns} />
         <ReproducePanel busy={lab.busy} ready={lab.phase === 'ready'} job={lab.jobs.find((j) => j.id.startsWith('reproduce-'))} run={lab.reproduce} />
-        <RankedListsPanel modelState={lab.modelState} dataset={lab.dataset} busy={lab.busy} fetchPage={lab.rankedLists} />
+        <RankedListsPanel modelState={lab.modelState} dataset={lab.dataset} busy={lab.busy} fetchPage={lab.rankedLists} job={lab.jobs.find((j) => j.origin === 'ranked')} />
       </main>
     </div>
   );

@@ -27,6 +27,8 @@ export interface Run {
   rank1: number;
   rank5: number;
   fineTuneSteps: number;
+  /** BatchNorm statistics re-estimated on this many training images (0 or absent: not recalibrated). */
+  bnRecalibrated?: number;
   /** Fine-tuned with PTL: evaluated with the side branch; macs/params above include it. (Absent in runs saved before.) */
   ptl?: boolean;
   /** The PTL side branch's share of macs/params (null without PTL). */
@@ -87,7 +89,7 @@ export function paretoFront<T>(points: readonly T[], x: (p: T) => number, y: (p:
 export const RUN_FIELDS: (keyof Run)[] = [
   'id', 'createdAt', 'kind', 'model', 'modelSource', 'dataset', 'backend', 'criterion', 'criterionName', 'strategy',
   'rate', 'scope', 'ranking', 'macs', 'params', 'latencyMs', 'mAP', 'rank1', 'rank5', 'fineTuneSteps',
-  'ptl', 'branchMacs', 'branchParams', 'source', 'evaluation', 'mAPLow', 'mAPHigh', 'rank1Low', 'rank1High',
+  'bnRecalibrated', 'ptl', 'branchMacs', 'branchParams', 'source', 'evaluation', 'mAPLow', 'mAPHigh', 'rank1Low', 'rank1High',
 ];
 
 function csvCell(v: unknown): string {

@@ -37,6 +37,8 @@ export interface LabConfig {
   ptlRatio?: number;
   /** PTL joins the last stage or every stage; undefined = the engine's default. */
   ptlFuse?: 'last' | 'every';
+  /** Recalibrate BatchNorm statistics (forward only) before fine-tuning. */
+  bnRecal: boolean;
   /** Sensitivity scan: rates as "0.25,0.5,0.75", the query and test-identity limits (0 = all). */
   sensRates: string;
   sensQueries: number;
@@ -68,6 +70,7 @@ export const DEFAULT_CONFIG: LabConfig = {
   lr: 1e-4,
   trainSeed: 1,
   ptl: false,
+  bnRecal: false,
   sensRates: '0.25,0.5,0.75',
   // 25 test identities: ~12 s per evaluation for ResNet-50 x0.5 on SynthReID-S in Node (~90 s on all).
   sensQueries: 0,
@@ -103,6 +106,7 @@ const KEYS: Record<keyof LabConfig, string> = {
   ptl: 'ptl',
   ptlRatio: 'ptlr',
   ptlFuse: 'ptlf',
+  bnRecal: 'bnrecal',
   sensRates: 'srates',
   sensQueries: 'sq',
   sensIds: 'sids',
@@ -144,6 +148,7 @@ const CHECKS: Record<keyof LabConfig, Check> = {
   ptl: bool,
   ptlRatio: num(0.01, 4),
   ptlFuse: oneOf('last', 'every'),
+  bnRecal: bool,
   sensRates: (r) => (parseRates(r) ? r : undefined),
   sensQueries: num(0, 1_000_000, true),
   sensIds: (r) => { const v = num(0, 1_000_000, true)(r); return v === 1 ? undefined : v; },

@@ -36,9 +36,19 @@ import { clearRuns, downloadFile, keepsExisting, loadRuns, runsToCsv, saveRun, t
 import { cardDisagreement } from '../engine/eval/card-baseline';
 import { writeConfig, type LabConfig } from './url';
 
+/** The part of the page whose button started a job: its progress shows there, next to the button. */
+export type JobOrigin = 'model' | 'data' | 'prune' | 'finetune' | 'score' | 'sensitivity' | 'ranked' | 'reproduce';
+
+const ORIGIN_OF_KIND: Record<string, JobOrigin> = {
+  load: 'model', open: 'model', latency: 'model', synth: 'data', dataset: 'data', prune: 'prune', bnrecal: 'prune',
+  finetune: 'finetune', eval: 'score', 'eval-quick': 'score', sensitivity: 'sensitivity', ranked: 'ranked', reproduce: 'reproduce',
+};
+
 export interface JobView {
   id: string;
   label: string;
+  /** Where the job was started (the score after a prune belongs to the Prune panel). */
+  origin: JobOrigin;
   fraction: number;
   message: string;
   cancel(): void;
@@ -93,6 +103,8 @@ export interface Lab {
   prune(): void;
   reset(): void;
   fineTune(): void;
+  /** Re-estimate the current model's BatchNorm statistics on training images (forward only). */
+  recalibrateBn(): void;
   setPaused(paused: boolean): void;
   openModel(files: File[]): void;
   exportModel(format: 'tfjs' | 'safetensors'): void;
@@ -174,6 +186,7 @@ export function runFrom(state: ModelState, ev: EvalSummary, backend: string): Ru
     rank1: ev.rank1,
     rank5: ev.rank5,
     fineTuneSteps: lineage.fineTuneSteps,
+    bnRecalibrated: lineage.bnRecalibrated ?? 0,
     ptl: Boolean(lineage.ptl),
     branchMacs: lineage.ptl?.branchMacs ?? null,
     branchParams: lineage.ptl?.branchParams ?? null,
@@ -261,7 +274,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
    * banner sentences (a cancel a notice) and the promise resolves to null.
    */
   const run = useCallback(
-    async <T,>(label: string, kind: string, call: (api: LabRemote, id: string, p: (e: JobProgress) => void) => Promise<T>, onEvent?: (e: JobProgress) => void): Promise<T | null> => {
+    async <T,>(label: string, kind: string, call: (api: LabRemote, id: string, p: (e: JobProgress) => void) => Promise<T>, onEvent?: (e: JobProgress) => void, origin?: JobOrigin): Promise<T | null> => {
       const client = clientRef.current;
       if (!client) return null;
       // Progress renders as a transition: React slices the work, so the page never stalls on it.
@@ -271,7 +284,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
           onEvent?.(p);
         }),
       );
-      startTransition(() => setJobs((js) => [...js, { id: job.id, label, fraction: 0, message: '', cancel: () => void job.cancel() }]));
+      startTransition(() => setJobs((js) => [...js, { id: job.id, label, origin: origin ?? ORIGIN_OF_KIND[kind] ?? 'score', fraction: 0, message: '', cancel: () => void job.cancel() }]));
       try {
         // A dead worker never answers: its death ends the call (the crash handler speaks for it).
         return await Promise.race([job.result, client.died.then((m) => Promise.reject(Object.assign(new Error(m), { code: 'worker-crashed' })))]);
@@ -294,8 +307,8 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
   }, []);
 
   /** Quick by default (seconds); 'full' scores every query and replaces the quick score in the run. */
-  const evaluateNow = useCallback(async (kind: 'quick' | 'full' = 'quick') => {
-    const ev = await run(kind === 'quick' ? 'Quick evaluation' : 'Full evaluation', kind === 'quick' ? 'eval-quick' : 'eval', (api, id, p) => api.evaluate(id, p, kind));
+  const evaluateNow = useCallback(async (kind: 'quick' | 'full' = 'quick', origin?: JobOrigin) => {
+    const ev = await run(kind === 'quick' ? 'Quick evaluation' : 'Full evaluation', kind === 'quick' ? 'eval-quick' : 'eval', (api, id, p) => api.evaluate(id, p, kind), undefined, origin);
     const st = await refreshState();
     if (!ev || !st) return null;
     startTransition(() => setLastEval(ev));
@@ -503,7 +516,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
         setLastEval(null);
       });
       if (out.state.lineage.prune?.message) say('notice', out.state.lineage.prune.message);
-      if (datasetRef.current) await evaluateNow();
+      if (datasetRef.current) await evaluateNow('quick', 'prune');
     })();
   }, [run, say, evaluateNow]);
 
@@ -532,7 +545,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
           jobId = id;
           startTransition(() => setTraining({ jobId: id, points: [], step: 0, totalSteps: c.steps, etaSec: NaN, imagesPerSec: 0, paused: false, running: true }));
           const ptl = c.ptl ? { ...(c.ptlRatio !== undefined ? { cellRatio: c.ptlRatio } : {}), ...(c.ptlFuse ? { fuseInto: c.ptlFuse } : {}) } : undefined;
-          return api.fineTune({ steps: c.steps, lr: c.lr, seed: c.trainSeed, ...(ptl ? { ptl } : {}) }, id, p);
+          return api.fineTune({ steps: c.steps, lr: c.lr, seed: c.trainSeed, ...(ptl ? { ptl } : {}), ...(c.bnRecal ? { recalibrateBn: true } : {}) }, id, p);
         },
         (e) => {
           const t = e.train;
@@ -548,9 +561,23 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
       // says how many steps were done.
       startTransition(() => setTraining((v) => (v && v.jobId === jobId ? { ...v, step: out ? out.steps : v.step, running: false, paused: false } : v)));
       const st = await refreshState();
-      if (out || (st && st.lineage.fineTuneSteps > 0)) await evaluateNow();
+      if (out || (st && st.lineage.fineTuneSteps > 0)) await evaluateNow('quick', 'finetune');
     })();
   }, [run, refreshState, evaluateNow]);
+
+  /** Re-estimate BatchNorm statistics on training images (forward only), then a quick score. */
+  const recalibrateBn = useCallback(() => {
+    const c = configRef.current;
+    void (async () => {
+      const out = await run('Recalibrating BatchNorm', 'bnrecal', (api, id, p) => api.recalibrateBn({ seed: c.trainSeed }, id, p));
+      if (!out) return;
+      startTransition(() => {
+        setModelState(out.state);
+        setLastEval(null);
+      });
+      if (datasetRef.current) await evaluateNow('quick', 'prune');
+    })();
+  }, [run, evaluateNow]);
 
   const setPaused = useCallback(
     (paused: boolean) => {
@@ -676,6 +703,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     prune,
     reset,
     fineTune,
+    recalibrateBn,
     setPaused,
     openModel,
     exportModel,

@@ -260,6 +260,8 @@ export interface Lineage {
   baseSource: ModelSummary['source'];
   prune?: PruneRecord;
   fineTuneSteps: number;
+  /** BatchNorm statistics re-estimated on this many training images (forward only) since the last prune. */
+  bnRecalibrated?: number;
   /** The current model carries a PTL side branch (see PtlInfo): evaluated with it, its cost apart. */
   ptl?: PtlInfo;
 }
@@ -308,6 +310,8 @@ export interface FineTuneRequest {
   steps: number;
   lr: number;
   seed: number;
+  /** Recalibrate BatchNorm statistics (forward only, see recalibrateBatchNorm) before the first step. */
+  recalibrateBn?: boolean;
   /**
    * Fine-tune with PTL (Progressive Transfer Learning): a side branch of BConv-Cells trained
    * jointly with the backbone (src/engine/ptl/). Absent: plain fine-tuning. Unset knobs keep the
@@ -347,6 +351,19 @@ export interface PtlInfo {
 
 /** What a PTL branch with these settings would cost on the current model, before training it. */
 export type PtlCostPreview = Omit<PtlInfo, 'steps'>;
+
+export interface RecalibrateRequest {
+  /** Training images to run (default 256). */
+  images?: number;
+  seed: number;
+}
+
+export interface RecalibrateOutcome {
+  images: number;
+  layers: number;
+  ms: number;
+  state: ModelState;
+}
 
 export interface FineTuneOutcome {
   steps: number;
@@ -555,6 +572,8 @@ export interface LabWorkerApi {
   criteria(): CriterionInfo[];
   prune(req: PruneRequest, jobId: string, onProgress?: ProgressCallback): Promise<PruneOutcome>;
   fineTune(req: FineTuneRequest, jobId: string, onProgress?: ProgressCallback): Promise<FineTuneOutcome>;
+  /** Re-estimate the current model's BatchNorm statistics on training images of the dataset (forward only); a new model state. */
+  recalibrateBn(req: RecalibrateRequest, jobId: string, onProgress?: ProgressCallback): Promise<RecalibrateOutcome>;
   /** The MACs and params a PTL side branch with these settings adds to the current model. */
   ptlCostPreview(opts: PtlOptions): PtlCostPreview;
   /** How many evaluations a sensitivity scan needs, on how many images. */

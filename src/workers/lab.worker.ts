@@ -270,6 +270,10 @@ const api: LabWorkerApi = {
     return persisting(() => guarded(() => jobs.run(jobId, 'Fine-tuning', onProgress, (job) => session.fineTune(req, job))));
   },
 
+  recalibrateBn(req, jobId, onProgress) {
+    return persisting(() => guarded(() => jobs.run(jobId, 'Recalibrating BatchNorm', onProgress, (job) => session.recalibrateBn(req ?? { seed: 1 }, job))));
+  },
+
   ptlCostPreview(opts) {
     return ptlCostPreview(session.requireModel().spec, opts);
   },

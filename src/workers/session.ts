@@ -10,6 +10,7 @@ import type { ReidDataset, ReidSplit } from '../engine/data/types';
 import { evaluateKind, type EvaluationKind } from '../engine/eval/quick';
 import { EmbeddingCache } from '../engine/eval/embedding-cache';
 import { fineTune } from '../engine/train/finetune';
+import { recalibrateBatchNorm } from '../engine/train/bn-recalibrate';
 import { fineTunePtl } from '../engine/ptl/ptl-finetune';
 import { PtlSideBranch } from '../engine/ptl/side-branch';
 import type { Embedder, ExtractOptions } from '../engine/eval/extract';
@@ -35,8 +36,10 @@ import type {
   PruneOutcome,
   PruneRecord,
   PruneRequest,
+  RecalibrateOutcome,
+  RecalibrateRequest,
 } from './api';
-import type { Job } from './jobs';
+import { yieldToEventLoop, type Job } from './jobs';
 import { measureLatency } from './latency';
 import { summarizeSpec } from './summary';
 import { ptlConfigFor, ptlInfo, sameBranchShape } from './ptl';
@@ -332,6 +335,34 @@ export class LabSession {
     this.denseCost = null;
   }
 
+  /**
+   * Re-estimate the current model's BatchNorm statistics on training images (forward only): a
+   * new model state. The dense model itself is never changed (a copy is recalibrated); a PTL
+   * model keeps its branch (whose statistics the backbone's do not include).
+   */
+  async recalibrateBn(req: RecalibrateRequest, job: Job, progressSpan: [number, number] = [0, 0.97]): Promise<RecalibrateOutcome> {
+    const d = this.requireDataset();
+    if (d.train.count < 2) throw new LabError('bad-dataset', `BatchNorm recalibration runs training images, and ${d.name} has ${d.train.count}; load a dataset with a training split.`);
+    const copy = this.current === this.dense?.model;
+    const model = copy ? await this.requireModel().clone() : this.requireModel();
+    const [a, b] = progressSpan;
+    try {
+      const r = await recalibrateBatchNorm(model, d.train, {
+        ...(req.images !== undefined ? { images: req.images } : {}),
+        seed: req.seed,
+        signal: job.signal,
+        betweenBatches: yieldToEventLoop,
+        onProgress: (done, total) => job.progress(a + ((b - a) * done) / total, `Recalibrating BatchNorm: ${done} of ${total} training images`),
+      });
+      const prior = this.state!.lineage;
+      const state = this.setCurrent(model, { ...prior, bnRecalibrated: r.images }, this.branch);
+      return { images: r.images, layers: r.layers, ms: r.ms, state };
+    } catch (e) {
+      if (copy) model.dispose();
+      throw e;
+    }
+  }
+
   async fineTune(req: FineTuneRequest, job: Job): Promise<FineTuneOutcome> {
     const split = this.requireFineTuneSplit();
     const d = this.requireDataset();
@@ -342,6 +373,10 @@ export class LabSession {
     for (const p of split.pids) if (p > 0) ids.add(p);
     const p = Math.min(8, ids.size);
     const k = 4;
+    if (req.recalibrateBn) {
+      await this.recalibrateBn({ seed: req.seed }, job, [0, 0.1]);
+      job.progress(0.1, 'BatchNorm recalibrated; fine-tuning');
+    }
     const prior = this.state!.lineage;
     // PTL: continue the current branch when its shape matches, else a fresh one (seeded). A plain
     // fine-tune of a PTL model drops the branch: the model is a plain backbone again.

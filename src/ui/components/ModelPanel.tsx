@@ -4,12 +4,16 @@ import { memo, useState, type DragEvent } from 'react';
 import type { LatencyResult, Lineage, ModelSummary } from '../../workers/api';
 import { ArchitectureStrip } from './ArchitectureStrip';
 import { Panel } from './Panel';
+import { InlineJob } from './InlineJob';
+import type { JobView } from '../useLab';
 
 interface Props {
   model: ModelSummary | null;
   lineage: Lineage | null;
   latency: LatencyResult | null;
   busy: boolean;
+  /** The running model job (load, open, latency), shown in the panel. */
+  job?: JobView;
   onMeasureLatency(): void;
   onOpen(files: File[]): void;
   onExport(format: 'tfjs' | 'safetensors'): void;
@@ -26,7 +30,7 @@ function lineageText(l: Lineage): string {
   return parts.length ? parts.join(', then ') : 'dense (unpruned)';
 }
 
-export const ModelPanel = memo(function ModelPanel({ model, lineage, latency, busy, onMeasureLatency, onOpen, onExport }: Props) {
+export const ModelPanel = memo(function ModelPanel({ model, lineage, latency, busy, job, onMeasureLatency, onOpen, onExport }: Props) {
   const [over, setOver] = useState(false);
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
@@ -106,6 +110,7 @@ export const ModelPanel = memo(function ModelPanel({ model, lineage, latency, bu
               Export .safetensors
             </button>
           </div>
+          <InlineJob job={job} testId="model-progress" />
           <div
             className={`dropzone small ${over ? 'over' : ''}`}
             data-testid="model-drop"

@@ -8,6 +8,8 @@ import { memo } from 'react';
 import { formatMacs, formatParams } from '../../engine/cost/macs';
 import type { CriterionInfo, PruneOutcome } from '../../workers/api';
 import type { LabConfig } from '../url';
+import type { JobView } from '../useLab';
+import { InlineJob } from './InlineJob';
 import { Panel } from './Panel';
 
 interface Props {
@@ -17,8 +19,13 @@ interface Props {
   result: PruneOutcome | null;
   pruned: boolean;
   busy: boolean;
+  /** This panel's running job (prune, BN recalibration, or the quick score after them), shown next to its buttons. */
+  job?: JobView;
+  /** BatchNorm statistics of the current model were re-estimated on this many images (0: not since the last prune). */
+  bnRecalibrated?: number;
   onPrune(): void;
   onReset(): void;
+  onRecalibrate?(): void;
 }
 
 const NEEDS: Record<CriterionInfo['needs'], string> = {
@@ -31,7 +38,7 @@ const NEEDS: Record<CriterionInfo['needs'], string> = {
 const ms = (v: number | null) => (v === null ? '—' : `${v.toFixed(1)} ms`);
 const change = (a: number, b: number) => (a > 0 ? `${b <= a ? '−' : '+'}${Math.abs((1 - b / a) * 100).toFixed(0)}%` : '');
 
-export const PrunePanel = memo(function PrunePanel({ config, setConfig, criteria, result, pruned, busy, onPrune, onReset }: Props) {
+export const PrunePanel = memo(function PrunePanel({ config, setConfig, criteria, result, pruned, busy, job, bnRecalibrated, onPrune, onReset, onRecalibrate }: Props) {
   const c = criteria.find((x) => x.id === config.criterion);
   return (
     <Panel id="prune" title="Prune" step={3}>
@@ -102,10 +109,27 @@ export const PrunePanel = memo(function PrunePanel({ config, setConfig, criteria
           <button type="button" data-testid="prune" onClick={onPrune}>
             Prune
           </button>
+          {onRecalibrate && (
+            <button
+              type="button"
+              className="secondary"
+              data-testid="recalibrate-bn"
+              onClick={onRecalibrate}
+              title="Re-estimate every BatchNorm's running mean and variance on a few hundred training images of the target domain: forward passes only, no gradients, seconds"
+            >
+              Recalibrate BN
+            </button>
+          )}
           <button type="button" className="secondary" data-testid="reset" onClick={onReset} disabled={!pruned}>
             Reset to dense
           </button>
         </div>
+        <InlineJob job={job} testId="prune-progress" />
+        {Boolean(bnRecalibrated) && (
+          <p className="muted small" data-testid="bn-recalibrated">
+            BatchNorm statistics re-estimated on {bnRecalibrated} training images.
+          </p>
+        )}
       </fieldset>
       {result && (
         <div className="prune-result" data-testid="prune-result">
