@@ -1,0 +1,105 @@
+/**
+ * The interactive loop in real Chromium (issue 19): the score on screen comes with its 95%
+ * interval and says which evaluation it is; the Prune panel shows its own progress while the
+ * header is scrolled away; Full evaluation replaces the quick score in the run; Recalibrate BN
+ * makes a new point; fine-tuned and not fine-tuned runs have different markers; ranked lists
+ * open worst-first. Then the default set-up (ResNet-50 x0.5, SynthReID-S target) as a new user
+ * meets it: a baseline without a click, and prune -> quick score.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { chartPoints, idle, launchBrowser, openLab, screenshot, startPreview, type LabBrowser, type Server } from './browser';
+
+let server: Server;
+let lb: LabBrowser;
+
+beforeAll(async () => {
+  server = await startPreview();
+  lb = await launchBrowser();
+});
+
+afterAll(async () => {
+  await lb?.close();
+  await server?.stop();
+});
+
+/** Whether the element is on screen now (inside the viewport, not just in the page). */
+async function inViewport(page: Page, testId: string): Promise<boolean> {
+  return page.getByTestId(testId).first().evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    return r.height > 0 && r.bottom > 0 && r.top < window.innerHeight;
+  }).catch(() => false);
+}
+
+const markers = (page: Page) => page.getByTestId('run-marker').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-shape')}/${e.getAttribute('data-fill')}`).sort());
+
+describe('interactive in seconds', () => {
+  it('interval on screen, progress in the Prune panel with the header scrolled away, full replaces quick, BN recalibration, markers, worst-first lists', async () => {
+    const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny&tier=XS&strategy=iterative', { width: 1280, height: 720 });
+    try {
+      await expect.poll(() => chartPoints(lab), { timeout: 180_000, interval: 250 }).toBe(1);
+      await lab.page.getByTestId('last-eval').waitFor({ timeout: 120_000 });
+      await idle(lab);
+      // The start-up score is quick, with its interval.
+      expect(await lab.page.getByTestId('last-eval').getAttribute('data-evaluation')).toBe('quick');
+      expect(await lab.page.getByTestId('eval-interval').textContent()).toMatch(/95% CI \d+\.\d\u2013\d+\.\d/);
+      expect(await lab.page.getByTestId('eval-kind').textContent()).toMatch(/quick evaluation/);
+
+      // Scroll so the Prune button is in view and the top of the page (the global job bars under
+      // the sticky header, the score line) is not.
+      await lab.page.evaluate(() => document.querySelector('[data-testid="prune"]')!.scrollIntoView({ block: 'center' }));
+      const scrolledAway = () =>
+        lab.page.evaluate(() => document.querySelector('[data-testid="scorebar"]')!.getBoundingClientRect().bottom <= document.querySelector('.app-header')!.getBoundingClientRect().bottom);
+      expect(await scrolledAway()).toBe(true);
+      await lab.page.getByTestId('prune').click();
+      // The progress shows next to the button, on screen, with its step text, while the global bar is out of sight.
+      await expect.poll(() => inViewport(lab.page, 'prune-progress'), { timeout: 30_000, interval: 20 }).toBe(true);
+      expect(await lab.page.getByTestId('job').first().evaluate((el) => el.getBoundingClientRect().bottom <= document.querySelector('.app-header')!.getBoundingClientRect().bottom)).toBe(true);
+      expect(await lab.page.getByTestId('prune-progress').textContent()).toMatch(/\d+%/);
+      await screenshot(lab.page, 'lab-prune-progress', false);
+      await expect.poll(() => chartPoints(lab), { timeout: 180_000, interval: 250 }).toBe(2);
+      await idle(lab);
+      expect(await lab.page.getByTestId('prune-progress').count()).toBe(0);
+      const prunedRow = lab.page.locator('[data-testid="run-row"][data-kind="pruned"]');
+      expect(await prunedRow.getAttribute('data-evaluation')).toBe('quick');
+
+      // Full evaluation replaces the quick score in the same run.
+      await lab.page.getByTestId('evaluate').click();
+      await idle(lab);
+      expect(await chartPoints(lab)).toBe(2);
+      expect(await prunedRow.getAttribute('data-evaluation')).toBe('full');
+      expect(await lab.page.getByTestId('last-eval').getAttribute('data-evaluation')).toBe('full');
+      // A quick score of the same state afterwards leaves the full one in the run.
+      await lab.page.getByTestId('evaluate-quick').click();
+      await idle(lab);
+      expect(await prunedRow.getAttribute('data-evaluation')).toBe('full');
+
+      // Recalibrate BN: forward only, a new model state and a new point.
+      await lab.page.getByTestId('recalibrate-bn').click();
+      await expect.poll(() => chartPoints(lab), { timeout: 120_000, interval: 250 }).toBe(3);
+      await idle(lab);
+      expect(await lab.page.getByTestId('bn-recalibrated').textContent()).toMatch(/re-estimated on \d+ training images/);
+
+      // Fine-tune 2 steps: its point is a triangle, the others circles; quick points are hollow.
+      await lab.page.getByTestId('steps').fill('2');
+      await lab.page.getByTestId('finetune').click();
+      await expect.poll(() => chartPoints(lab), { timeout: 180_000, interval: 250 }).toBe(4);
+      await idle(lab);
+      const m = await markers(lab.page);
+      expect(m.filter((x) => x.startsWith('triangle'))).toEqual(['triangle/hollow']);
+      expect(m.filter((x) => x.startsWith('circle')).length).toBe(3);
+      expect(m).toContain('circle/filled'); // the pruned run's full score
+      expect(await lab.page.getByTestId('marker-key').textContent()).toMatch(/fine-tuned.*quick evaluation/);
+
+      // Ranked lists open worst-first.
+      await lab.page.getByTestId('ranked-show').click();
+      await lab.page.getByTestId('ranked-lists').waitFor({ timeout: 120_000 });
+      expect(await lab.page.getByTestId('ranked-worst').isChecked()).toBe(true);
+      expect(await lab.page.getByTestId('ranked-position').textContent()).toMatch(/^Worst 1 of \d+/);
+      expect(lab.foreignRequests()).toEqual([]);
+      expect(lab.errors).toEqual([]);
+    } finally {
+      await lab.close();
+    }
+  });
+});
