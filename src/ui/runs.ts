@@ -22,7 +22,10 @@ export interface Run {
   ranking: string | null;
   macs: number;
   params: number;
+  /** Median latency, batch 1; with its p10-p90 spread (absent in runs saved before). */
   latencyMs: number | null;
+  latencyP10?: number | null;
+  latencyP90?: number | null;
   mAP: number;
   rank1: number;
   rank5: number;
@@ -88,7 +91,7 @@ export function paretoFront<T>(points: readonly T[], x: (p: T) => number, y: (p:
 
 export const RUN_FIELDS: (keyof Run)[] = [
   'id', 'createdAt', 'kind', 'model', 'modelSource', 'dataset', 'backend', 'criterion', 'criterionName', 'strategy',
-  'rate', 'scope', 'ranking', 'macs', 'params', 'latencyMs', 'mAP', 'rank1', 'rank5', 'fineTuneSteps',
+  'rate', 'scope', 'ranking', 'macs', 'params', 'latencyMs', 'latencyP10', 'latencyP90', 'mAP', 'rank1', 'rank5', 'fineTuneSteps',
   'bnRecalibrated', 'ptl', 'branchMacs', 'branchParams', 'source', 'evaluation', 'mAPLow', 'mAPHigh', 'rank1Low', 'rank1High',
 ];
 

@@ -182,6 +182,8 @@ export function runFrom(state: ModelState, ev: EvalSummary, backend: string): Ru
     macs: summary.macs + (lineage.ptl?.branchMacs ?? 0),
     params: summary.params + (lineage.ptl?.branchParams ?? 0),
     latencyMs: state.latency?.medianMs ?? null,
+    latencyP10: state.latency?.p10Ms ?? null,
+    latencyP90: state.latency?.p90Ms ?? null,
     mAP: ev.mAP,
     rank1: ev.rank1,
     rank5: ev.rank5,

@@ -99,6 +99,14 @@ export interface LatencyResult {
   p10Ms: number;
   p90Ms: number;
   imagesPerSecond: number;
+  /** (p90 - p10) / median. */
+  spread?: number;
+  /** A spread above 20% (here or in the dense model's interleaved runs): the machine was busy, the numbers are rough. */
+  busy?: boolean;
+  /** A pruned or fine-tuned model: the dense model timed interleaved with it in the same call. */
+  dense?: { medianMs: number; p10Ms: number; p90Ms: number; runs: number; spread: number };
+  /** Median over interleaved pairs of dense time / current time (> 1: the current model is faster). */
+  speedup?: number;
 }
 
 export interface JobProgress {

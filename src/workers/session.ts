@@ -30,6 +30,7 @@ import type {
   FineTuneOutcome,
   FineTuneRequest,
   FineTuneSplitSummary,
+  LatencyResult,
   Lineage,
   ModelState,
   ModelSummary,
@@ -41,11 +42,12 @@ import type {
 } from './api';
 import { yieldToEventLoop, type Job } from './jobs';
 import { measureLatency } from './latency';
+import { measureLatencyPair } from '../engine/cost/latency-pair';
 import { summarizeSpec } from './summary';
 import { ptlConfigFor, ptlInfo, sameBranchShape } from './ptl';
 
 /** Latency runs taken automatically for every new model state (batch 1). */
-const AUTO_LATENCY = { batch: 1, runs: 5, warmup: 1 };
+const AUTO_LATENCY = { batch: 1, runs: 9, warmup: 1 };
 
 export interface DenseModel {
   model: ReidModel;
@@ -188,9 +190,47 @@ export class LabSession {
     return this.newState({ base: this.dense.name, baseSource: this.dense.source, fineTuneSteps: 0 });
   }
 
+  /**
+   * Latency of the current model (batch 1), remembered in its state. A pruned or fine-tuned model
+   * is timed interleaved with the dense one in the same call (engine/cost/latency-pair.ts), so its
+   * speed-up is a ratio from one run under one load, and the dense model's figure is refreshed too.
+   */
   async measureLatency(job: Job): Promise<ModelState> {
     const state = this.state;
-    const r = await measureLatency(this.embedder(), this.backend(), AUTO_LATENCY, job);
+    const dense = this.dense;
+    const current = this.embedder();
+    let r: LatencyResult;
+    if (!dense || current === dense.model) {
+      r = await measureLatency(current, this.backend(), AUTO_LATENCY, job);
+    } else {
+      const pair = await measureLatencyPair(dense.model, current, {
+        batch: AUTO_LATENCY.batch,
+        warmup: AUTO_LATENCY.warmup,
+        runs: AUTO_LATENCY.runs,
+        shouldCancel: () => job.signal.aborted,
+        onPair: async (done, total) => {
+          job.progress(done / total, `Timing the dense and the current model in turn: ${done} of ${total}`);
+          await yieldToEventLoop();
+        },
+      });
+      const c = pair.b;
+      r = {
+        backend: this.backend(),
+        batch: AUTO_LATENCY.batch,
+        input: { ...current.spec.input },
+        runs: c.runs,
+        medianMs: c.medianMs,
+        p10Ms: c.p10Ms,
+        p90Ms: c.p90Ms,
+        imagesPerSecond: (AUTO_LATENCY.batch * 1000) / c.medianMs,
+        spread: c.spread,
+        busy: pair.busy,
+        dense: { medianMs: pair.a.medianMs, p10Ms: pair.a.p10Ms, p90Ms: pair.a.p90Ms, runs: pair.a.runs, spread: pair.a.spread },
+        speedup: pair.speedup,
+      };
+      const summary = summarizeSpec(dense.model.spec, dense.name, dense.source);
+      this.denseCost = { macs: summary.macs, params: summary.params, latencyMs: pair.a.medianMs };
+    }
     if (state && this.state === state) this.state = { ...state, latency: r };
     return this.state!;
   }
@@ -269,8 +309,6 @@ export class LabSession {
     const criterionData: CriterionData | undefined = wantsData(criterion) && ftSplit ? { split: ftSplit, batches: 2, batchSize: Math.min(16, ftSplit.count) } : undefined;
     const evaluation = this.dataset ? { query: this.dataset.query, gallery: this.dataset.gallery } : undefined;
 
-    // The dense model's cost (and latency, measured once per dense state).
-    const before = this.denseCost ?? (await this.measureDenseCost(job));
     const onProgress = (p: StrategyProgress) => job.progress(0.9 * p.fraction, p.message);
     const base = { signal: job.signal, onProgress, evaluation, criterionData };
     const lr = req.lr ?? 1e-4;
@@ -314,21 +352,17 @@ export class LabSession {
     };
     const steps = strategy === 'once' ? 0 : undefined;
     this.setCurrent(result.model, { base: this.dense.name, baseSource: this.dense.source, prune: record, fineTuneSteps: steps ?? 0 });
-    job.progress(0.92, 'Measuring the pruned model\u2019s latency');
+    job.progress(0.92, 'Timing the pruned and the dense model in turn');
+    // Interleaved with the dense model: before and after latencies from one run under one load.
     const state = await this.measureLatency(job);
+    const d = summarizeSpec(this.dense.model.spec, this.dense.name, this.dense.source);
+    const before: CostPoint = { macs: d.macs, params: d.params, latencyMs: state.latency?.dense?.medianMs ?? this.denseCost?.latencyMs ?? null };
     job.progress(1, 'Pruned');
     return { before, after: this.costOf(state), state };
   }
 
+  /** The dense model's cost, its latency from the last interleaved measurement. */
   private denseCost: CostPoint | null = null;
-
-  private async measureDenseCost(job: Job): Promise<CostPoint> {
-    const d = this.dense!;
-    const summary = summarizeSpec(d.model.spec, d.name, d.source);
-    const r = await measureLatency(d.model, this.backend(), AUTO_LATENCY, job);
-    this.denseCost = { macs: summary.macs, params: summary.params, latencyMs: r.medianMs };
-    return this.denseCost;
-  }
 
   /** Forget the dense model's measured cost (a new dense model). */
   clearDenseCost(): void {

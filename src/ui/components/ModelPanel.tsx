@@ -98,8 +98,14 @@ export const ModelPanel = memo(function ModelPanel({ model, lineage, latency, bu
               Measure latency
             </button>
             {latency && (
-              <span className="muted">
-                median of {latency.runs} runs on {latency.backend}, {latency.imagesPerSecond.toFixed(0)} images/s
+              <span className="muted" data-testid="latency-spread">
+                median of {latency.runs} runs on {latency.backend} (p10{'\u2013'}p90 {latency.p10Ms.toFixed(1)}{'\u2013'}{latency.p90Ms.toFixed(1)} ms), {latency.imagesPerSecond.toFixed(0)} images/s
+                {latency.dense && latency.speedup !== undefined && <>; timed in turn with the dense model ({latency.dense.medianMs.toFixed(1)} ms): {latency.speedup.toFixed(2)}× its speed</>}
+              </span>
+            )}
+            {latency?.busy && (
+              <span className="warn small" data-testid="latency-busy">
+                The machine is busy: the runs spread more than 20% around the median, so these numbers are rough.
               </span>
             )}
             <span className="spacer" />

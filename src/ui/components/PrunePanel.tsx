@@ -163,14 +163,25 @@ export const PrunePanel = memo(function PrunePanel({ config, setConfig, criteria
                 <td>{ms(result.before.latencyMs)}</td>
                 <td>→</td>
                 <td data-testid="after-latency">{ms(result.after.latencyMs)}</td>
-                <td className="muted">{result.before.latencyMs && result.after.latencyMs ? change(result.before.latencyMs, result.after.latencyMs) : ''}</td>
+                <td className="muted">
+                  {result.state.latency?.speedup !== undefined
+                    ? `${result.state.latency.speedup.toFixed(2)}× faster`
+                    : result.before.latencyMs && result.after.latencyMs
+                      ? change(result.before.latencyMs, result.after.latencyMs)
+                      : ''}
+                </td>
               </tr>
             </tbody>
           </table>
           {result.state.lineage.prune && (
             <p className="muted">
               {result.state.lineage.prune.criterionName}, {result.state.lineage.prune.strategy}: removed {(result.state.lineage.prune.removedFraction * 100).toFixed(1)}% of the
-              channels in scope. Latency: batch 1, median of 5 runs.
+              channels in scope. Latency: batch 1, median of {result.state.latency?.runs ?? 9} runs of each model, timed in turn in one call (the speed-up is the median of the per-pair ratios).
+            </p>
+          )}
+          {result.state.latency?.busy && (
+            <p className="warn small" data-testid="prune-latency-busy">
+              The machine is busy: the latency runs spread more than 20% around their median, so the latency numbers are rough.
             </p>
           )}
         </div>

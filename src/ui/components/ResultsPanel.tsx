@@ -27,7 +27,7 @@ const COLORS: Record<string, string> = {
 };
 const color = (k: string) => COLORS[k] ?? '#7f8c8d';
 
-const AXIS_LABEL: Record<CostAxis, string> = { macs: 'MACs per image', params: 'Parameters', latency: 'Latency, batch 1 (ms)' };
+const AXIS_LABEL: Record<CostAxis, string> = { macs: 'MACs per image', params: 'Parameters', latency: 'Latency, batch 1 (ms, median; bars p10\u2013p90)' };
 const METRIC_LABEL: Record<Metric, string> = { mAP: 'mAP (%)', rank1: 'Rank-1 (%)' };
 
 function fmtCost(axis: CostAxis, v: number): string {
@@ -40,6 +40,8 @@ interface Point {
   run: Run;
   /** Distance from y down and up to the 95% interval's ends (percentage points), for the error bar. */
   err?: [number, number];
+  /** Latency axis: distance from the median down to p10 and up to p90 (ms). */
+  xErr?: [number, number];
 }
 
 /**
@@ -71,7 +73,8 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
     if (x === null) return [];
     const y = run[metric] * 100;
     const iv = intervalOf(run, metric);
-    return [{ x, y, run, ...(iv ? { err: [Math.max(0, y - iv[0] * 100), Math.max(0, iv[1] * 100 - y)] as [number, number] } : {}) }];
+    const spread = axis === 'latency' && typeof run.latencyP10 === 'number' && typeof run.latencyP90 === 'number' ? ([Math.max(0, x - run.latencyP10), Math.max(0, run.latencyP90 - x)] as [number, number]) : null;
+    return [{ x, y, run, ...(iv ? { err: [Math.max(0, y - iv[0] * 100), Math.max(0, iv[1] * 100 - y)] as [number, number] } : {}), ...(spread ? { xErr: spread } : {}) }];
   });
   const anyQuick = runs.some((r) => evaluationOf(r) === 'quick');
   const anyFineTuned = runs.some((r) => r.fineTuneSteps > 0);
@@ -149,6 +152,7 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
           {[...groups.entries()].map(([k, pts]) => (
             <Scatter key={k} name={k === 'dense' ? 'dense / fine-tuned dense' : (pts[0].run.criterionName ?? k)} data={pts} fill={color(k)} shape={RunMarker} isAnimationActive={false}>
               <ErrorBar dataKey="err" direction="y" width={5} stroke={color(k)} strokeWidth={1.5} />
+              {axis === 'latency' && <ErrorBar dataKey="xErr" direction="x" width={5} stroke={color(k)} strokeWidth={1.5} />}
             </Scatter>
           ))}
           {front.length > 1 && (
