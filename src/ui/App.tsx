@@ -51,11 +51,21 @@ export function App() {
     document.documentElement.classList.toggle('presenter', presenter);
   }, [largeText, presenter]);
 
+  // Share link: copy, and say so where the button is; if the clipboard refuses, show the link to copy by hand.
+  const [shared, setShared] = useState<{ kind: 'copied' } | { kind: 'manual'; url: string } | null>(null);
   const share = useCallback(() => {
     const url = window.location.href;
-    void navigator.clipboard?.writeText(url).catch(() => {});
-    window.prompt('This link opens the lab with these settings and seeds:', url);
+    const copy = navigator.clipboard?.writeText(url) ?? Promise.reject(new Error('no clipboard'));
+    copy.then(
+      () => setShared({ kind: 'copied' }),
+      () => setShared({ kind: 'manual', url }),
+    );
   }, []);
+  useEffect(() => {
+    if (shared?.kind !== 'copied') return;
+    const t = setTimeout(() => setShared(null), 4000);
+    return () => clearTimeout(t);
+  }, [shared]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -93,6 +103,7 @@ export function App() {
         presenter={presenter}
         onPresenter={(v) => setConfig({ present: v })}
         onShare={share}
+        shared={shared}
       />
       <MessageBanner messages={lab.messages} onDismiss={lab.dismiss} />
       {lab.jobs.length > 0 && (

@@ -46,7 +46,8 @@ export const PrunePanel = memo(function PrunePanel({ config, setConfig, criteria
         <label className="wide">
           Criterion{' '}
           <select data-testid="criterion" value={config.criterion} onChange={(e) => setConfig({ criterion: e.target.value })}>
-            {criteria.length === 0 && <option value={config.criterion}>{config.criterion}</option>}
+            {/* The names come from the worker's registry; until it answers, say so rather than show a raw id. */}
+            {criteria.length === 0 && <option value={config.criterion}>Loading criteria{'\u2026'}</option>}
             {criteria.map((x) => (
               <option key={x.id} value={x.id}>
                 {x.name}

@@ -66,10 +66,20 @@ function duration(sec: number): string {
   return sec < 90 ? `${Math.round(sec)} s` : `${(sec / 60).toFixed(1)} min`;
 }
 
+/** What a committed record ran: "full run" only when every planned cell (row x seed) ran. */
+export function committedWhat(r: Pick<ReproductionRecord, 'quick' | 'rows' | 'seeds'>): string {
+  const planned = r.rows.length * r.seeds.length;
+  const ran = r.rows.reduce((a, x) => a + Math.min(x.n, r.seeds.length), 0);
+  const kind = r.quick ? 'quick run' : 'run';
+  if (ran >= planned) return r.quick ? 'quick run' : 'full run';
+  const none = r.rows.filter((x) => x.n === 0).length;
+  return `${kind} with ${ran} of ${planned} planned cells (${r.rows.length} rows \u00d7 ${r.seeds.length} seeds)${none ? `; ${none} row${none === 1 ? '' : 's'} not run` : ''}`;
+}
+
 function fromRecord(r: ReproductionRecord): Shown {
   return {
     kind: 'committed',
-    label: `Committed ${r.quick ? 'quick' : 'full'} run of ${r.date} on ${r.machine}`,
+    label: `Committed ${committedWhat(r)}, of ${r.date} on ${r.machine}`,
     rows: r.rows,
     verdicts: r.verdicts,
     missingRows: [],
