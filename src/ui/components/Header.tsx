@@ -85,7 +85,7 @@ export function Header({ choice, status, phase, onChoice, largeText, onLargeText
           </select>
         </label>
         <label className="toggle">
-          <input type="checkbox" checked={largeText} onChange={(e) => onLargeText(e.target.checked)} /> Large text
+          <input type="checkbox" data-testid="large-text" checked={largeText} onChange={(e) => onLargeText(e.target.checked)} /> Large text
         </label>
         {onPresenter && (
           <label className="toggle" title="Large type, essentials only; keys: P prune, E evaluate, F fine-tune, R reset, M metric, ? help">

@@ -3,9 +3,10 @@
  * Pareto front; the paper's Table 5 beside it in its own units; and the runs table (sortable,
  * exportable). Runs persist in IndexedDB.
  */
-import { memo, useEffect, useMemo, useState } from 'react';
+import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { CartesianGrid, ErrorBar, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
 import { useWidth } from './useWidth';
+import { niceTicks } from '../ticks';
 import { formatMacs, formatParams } from '../../engine/cost/macs';
 import { PAPER_SOURCE, PAPER_TABLE5 } from '../paper-table5';
 import { costOf, evaluationOf, intervalOf, paretoFront, type CostAxis, type Metric, type Run } from '../runs';
@@ -67,7 +68,34 @@ function RunMarker(props: { cx?: number; cy?: number; payload?: Point; fill?: st
 
 const series = (r: Run) => r.criterion ?? 'dense';
 
-const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[]; axis: CostAxis; metric: Metric }) {
+/**
+ * Presenter mode: the chart ends where the first screen ends (its top measured once laid out,
+ * and on resizes), so it is seen whole without scrolling; never shorter than 180 px.
+ */
+function usePresenterHeight(large: boolean | undefined, above: React.RefObject<HTMLElement | null>): number {
+  const [height, setHeight] = useState(420);
+  useLayoutEffect(() => {
+    if (!large) return;
+    const measure = () => {
+      const el = above.current;
+      if (!el) return;
+      const top = el.getBoundingClientRect().bottom + window.scrollY;
+      setHeight(Math.max(180, Math.min(520, Math.floor(window.innerHeight - top - 12))));
+    };
+    measure();
+    // What sits above the chart (score line, banners, legend) changes after the first layout.
+    const ro = new ResizeObserver(measure);
+    ro.observe(document.documentElement);
+    window.addEventListener('resize', measure);
+    return () => {
+      ro.disconnect();
+      window.removeEventListener('resize', measure);
+    };
+  }, [large, above]);
+  return height;
+}
+
+const RunsChart = memo(function RunsChart({ runs, axis, metric, large }: { runs: Run[]; axis: CostAxis; metric: Metric; large?: boolean }) {
   const points: Point[] = runs.flatMap((run) => {
     const x = costOf(run, axis);
     if (x === null) return [];
@@ -86,9 +114,18 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
   }
   const front = paretoFront(points, (p) => p.x, (p) => p.y);
   const [ref, width] = useWidth<HTMLDivElement>(640);
+  const keyRef = useRef<HTMLUListElement>(null);
+  const presenterHeight = usePresenterHeight(large, keyRef);
+  // Ticks computed here: distinct labels even for one run, error bars inside the domain.
+  const xTicks = niceTicks(points.flatMap((p) => [p.x - (p.xErr?.[0] ?? 0), p.x + (p.xErr?.[1] ?? 0)]), (v) => fmtCost(axis, v));
+  const yTicks = niceTicks(points.flatMap((p) => [p.y - (p.err?.[0] ?? 0), p.y + (p.err?.[1] ?? 0)]), (v) => v.toFixed(1));
+  const fontSize = large ? 18 : 12;
+  // The rightmost tick label is centred on the plot's edge: leave half its width as margin.
+  const lastLabel = xTicks ? fmtCost(axis, xTicks.ticks[xTicks.ticks.length - 1]) : '';
+  const right = Math.max(24, Math.ceil(lastLabel.length * fontSize * 0.32));
   // The legend is plain HTML: recharts' own legend measures itself and renders the chart twice.
   return (
-    <div className="chart" data-testid="results-chart" data-points={points.length} data-front={front.length} ref={ref}>
+    <div className="chart" data-testid="results-chart" data-points={points.length} data-front={front.length} data-xticks={xTicks?.ticks.map((v) => fmtCost(axis, v)).join('|') ?? ''} ref={ref}>
       <ul className="legend">
         {[...groups.entries()].map(([k, pts]) => (
           <li key={k}>
@@ -102,7 +139,7 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
           </li>
         )}
       </ul>
-      <ul className="legend marker-key" data-testid="marker-key">
+      <ul className="legend marker-key" data-testid="marker-key" ref={keyRef}>
         <li>
           <svg width="14" height="14" aria-hidden="true"><circle cx="7" cy="7" r="5" fill="#555" stroke="#555" /></svg> not fine-tuned
         </li>
@@ -123,10 +160,32 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
           <span className="errbar" aria-hidden="true" /> 95% interval
         </li>
       </ul>
-      <ScatterChart width={width} height={320} margin={{ top: 10, right: 36, bottom: 24, left: 8 }}>
+      <ScatterChart width={width} height={large ? presenterHeight : 320} margin={{ top: 10, right, bottom: large ? 34 : 24, left: 8 }}>
           <CartesianGrid stroke="#eef1f4" />
-          <XAxis type="number" dataKey="x" name={AXIS_LABEL[axis]} domain={['auto', 'auto']} interval={0} tickCount={6} tickFormatter={(v: number) => fmtCost(axis, v)} label={{ value: AXIS_LABEL[axis], position: 'insideBottom', offset: -14 }} tick={{ fontSize: 12 }} />
-          <YAxis type="number" dataKey="y" name={METRIC_LABEL[metric]} domain={['auto', 'auto']} interval={0} tickCount={6} tickFormatter={(v: number) => v.toFixed(1)} label={{ value: METRIC_LABEL[metric], angle: -90, position: 'insideLeft' }} tick={{ fontSize: 12 }} width={56} />
+          <XAxis
+            type="number"
+            dataKey="x"
+            name={AXIS_LABEL[axis]}
+            domain={xTicks ? xTicks.domain : ['auto', 'auto']}
+            {...(xTicks ? { ticks: xTicks.ticks } : { tickCount: 6 })}
+            interval={0}
+            tickFormatter={(v: number) => fmtCost(axis, v)}
+            label={{ value: AXIS_LABEL[axis], position: 'insideBottom', offset: large ? -22 : -14, fontSize }}
+            tick={{ fontSize }}
+            height={large ? 56 : 40}
+          />
+          <YAxis
+            type="number"
+            dataKey="y"
+            name={METRIC_LABEL[metric]}
+            domain={yTicks ? yTicks.domain : ['auto', 'auto']}
+            {...(yTicks ? { ticks: yTicks.ticks } : { tickCount: 6 })}
+            interval={0}
+            tickFormatter={(v: number) => v.toFixed(1)}
+            label={{ value: METRIC_LABEL[metric], angle: -90, position: 'insideLeft', fontSize }}
+            tick={{ fontSize }}
+            width={large ? 76 : 56}
+          />
           <ZAxis range={[90, 90]} />
           <Tooltip
             isAnimationActive={false}
@@ -151,8 +210,8 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
           />
           {[...groups.entries()].map(([k, pts]) => (
             <Scatter key={k} name={k === 'dense' ? 'dense / fine-tuned dense' : (pts[0].run.criterionName ?? k)} data={pts} fill={color(k)} shape={RunMarker} isAnimationActive={false}>
-              <ErrorBar dataKey="err" direction="y" width={5} stroke={color(k)} strokeWidth={1.5} />
-              {axis === 'latency' && <ErrorBar dataKey="xErr" direction="x" width={5} stroke={color(k)} strokeWidth={1.5} />}
+              <ErrorBar isAnimationActive={false} dataKey="err" direction="y" width={5} stroke={color(k)} strokeWidth={1.5} />
+              {axis === 'latency' && <ErrorBar isAnimationActive={false} dataKey="xErr" direction="x" width={5} stroke={color(k)} strokeWidth={1.5} />}
             </Scatter>
           ))}
           {front.length > 1 && (
@@ -163,7 +222,7 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
   );
 });
 
-const PaperChart = memo(function PaperChart({ metric }: { metric: Metric }) {
+const PaperChart = memo(function PaperChart({ metric, large }: { metric: Metric; large?: boolean }) {
   const dense = PAPER_TABLE5.filter((r) => r.kind === 'dense').map((r) => ({ x: r.gflops, y: r.market[metric], name: r.network }));
   const pruned = PAPER_TABLE5.filter((r) => r.kind === 'pruned').map((r) => ({ x: r.gflops, y: r.market[metric], name: r.network }));
   const [ref, width] = useWidth<HTMLElement>(360);
@@ -182,8 +241,8 @@ const PaperChart = memo(function PaperChart({ metric }: { metric: Metric }) {
       </figcaption>
         <ScatterChart width={Math.max(200, width - 16)} height={260} margin={{ top: 10, right: 16, bottom: 24, left: 0 }}>
           <CartesianGrid stroke="#eef1f4" />
-          <XAxis type="number" dataKey="x" domain={[2.5, 7]} interval={0} label={{ value: 'GFLOPs (paper)', position: 'insideBottom', offset: -14 }} tick={{ fontSize: 12 }} />
-          <YAxis type="number" dataKey="y" domain={['auto', 'auto']} width={44} interval={0} tick={{ fontSize: 12 }} />
+          <XAxis type="number" dataKey="x" domain={[2.5, 7]} interval={0} label={{ value: 'GFLOPs (paper)', position: 'insideBottom', offset: -14 }} tick={{ fontSize: large ? 18 : 12 }} />
+          <YAxis type="number" dataKey="y" domain={['auto', 'auto']} width={large ? 60 : 44} interval={0} tick={{ fontSize: large ? 18 : 12 }} />
           <ZAxis range={[70, 70]} />
           <Tooltip
             isAnimationActive={false}
@@ -352,8 +411,8 @@ export const ResultsPanel = memo(function ResultsPanel({ runs, config, setConfig
         </label>
       </div>
       <div className={`charts ${config.paper ? 'with-paper' : ''}`}>
-        <RunsChart runs={shown} axis={config.xAxis} metric={config.metric} />
-        {config.paper && <PaperChart metric={config.metric} />}
+        <RunsChart runs={shown} axis={config.xAxis} metric={config.metric} large={config.present} />
+        {config.paper && <PaperChart metric={config.metric} large={config.present} />}
       </div>
       <div className="table-head">
         <span className="muted">
