@@ -102,4 +102,46 @@ describe('interactive in seconds', () => {
       await lab.close();
     }
   });
+
+  for (const vp of [{ width: 1440, height: 900 }, { width: 1280, height: 720 }]) {
+    it(`presenter mode at ${vp.width}x${vp.height}: the chart is on the first screen, in large type, distinct x ticks, the paper chart when ticked; Share link says "Link copied"`, async () => {
+      const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny&tier=XS&present=1', vp);
+      try {
+        await expect.poll(() => chartPoints(lab), { timeout: 180_000, interval: 250 }).toBe(1);
+        await lab.page.getByTestId('last-eval').waitFor({ timeout: 120_000 });
+        await idle(lab);
+        expect(await lab.page.evaluate(() => window.scrollY)).toBe(0);
+        const box = await lab.page.getByTestId('results-chart').evaluate((el) => {
+          const r = el.getBoundingClientRect();
+          return { top: r.top, bottom: r.bottom, inner: window.innerHeight };
+        });
+        expect(box.top).toBeGreaterThanOrEqual(0);
+        // Large tick labels, none repeated (one run used to give six "258.1 MMACs").
+        const ticks = (await lab.page.getByTestId('results-chart').getAttribute('data-xticks'))!.split('|');
+        expect(ticks.length).toBeGreaterThanOrEqual(3);
+        expect(new Set(ticks).size).toBe(ticks.length);
+        // The chart ends where the screen ends only after a layout pass or two.
+        await expect.poll(() => lab.page.getByTestId('results-chart').evaluate((el) => el.getBoundingClientRect().bottom <= window.innerHeight), { timeout: 5_000 }).toBe(true);
+        const tickFont = await lab.page.locator('[data-testid="results-chart"] text.recharts-cartesian-axis-tick-value[orientation="bottom"]').first().evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+        expect(tickFont).toBeGreaterThanOrEqual(16);
+        // The rightmost tick label is inside the chart.
+        const clipped = await lab.page.locator('[data-testid="results-chart"] text.recharts-cartesian-axis-tick-value[orientation="bottom"]').last().evaluate((el) => {
+          const chart = el.closest('svg')!.getBoundingClientRect();
+          return el.getBoundingClientRect().right > chart.right + 0.5;
+        });
+        expect(clipped).toBe(false);
+        expect(await lab.page.getByTestId('paper-toggle').isChecked()).toBe(true);
+        expect(await lab.page.getByTestId('paper-chart').isVisible()).toBe(true);
+        if (vp.width === 1440) {
+          await screenshot(lab.page, 'lab-presenter', false);
+          await lab.context.grantPermissions(['clipboard-read', 'clipboard-write']);
+          await lab.page.getByTestId('share').click();
+          await expect.poll(() => lab.page.getByTestId('share-status').textContent().catch(() => null), { timeout: 10_000 }).toBe('Link copied');
+          expect(await lab.page.evaluate(() => navigator.clipboard.readText())).toBe(await lab.page.evaluate(() => location.href));
+        }
+      } finally {
+        await lab.close();
+      }
+    });
+  }
 });

@@ -80,15 +80,16 @@ function usePresenterHeight(large: boolean | undefined, above: React.RefObject<H
       const el = above.current;
       if (!el) return;
       const top = el.getBoundingClientRect().bottom + window.scrollY;
-      setHeight(Math.max(180, Math.min(520, Math.floor(window.innerHeight - top - 12))));
+      const h = Math.max(180, Math.min(520, Math.floor(window.innerHeight - top - 12)));
+      setHeight((old) => (Math.abs(old - h) >= 2 ? h : old));
     };
     measure();
-    // What sits above the chart (score line, banners, legend) changes after the first layout.
-    const ro = new ResizeObserver(measure);
-    ro.observe(document.documentElement);
+    // What sits above the chart (score line, banners, legend) moves it after the first layout,
+    // and nothing reports a move: look again twice a second (one layout read, no render unless it moved).
+    const timer = setInterval(measure, 500);
     window.addEventListener('resize', measure);
     return () => {
-      ro.disconnect();
+      clearInterval(timer);
       window.removeEventListener('resize', measure);
     };
   }, [large, above]);
