@@ -144,4 +144,33 @@ describe('interactive in seconds', () => {
       }
     });
   }
+
+  // The page as a new user meets it, at full size; part of `npm test` (it used to need LAB_E2E_DEFAULT=1).
+  it('first impression and the default loop: ResNet-50 x0.5 on SynthReID-S target, a baseline without a click, then prune (L1 50%) -> quick score with its interval', async () => {
+    const lab = await openLab(lb, server.origin, '?backend=wasm');
+    try {
+      const t0 = Date.now();
+      await expect.poll(() => chartPoints(lab), { timeout: 300_000, interval: 250 }).toBeGreaterThanOrEqual(1);
+      const tBaseline = Date.now() - t0;
+      await lab.page.getByTestId('last-eval').waitFor({ timeout: 300_000 });
+      expect(await lab.page.getByTestId('dataset-name').textContent()).toBe('SynthReID-S/target');
+      expect(await lab.page.getByTestId('model-name').textContent()).toBe('resnet50-w0.5');
+      expect(await chartPoints(lab)).toBe(1);
+      await idle(lab, 300_000);
+      await screenshot(lab.page, 'lab-first-impression');
+      const t1 = Date.now();
+      await lab.page.getByTestId('prune').click();
+      await expect.poll(() => chartPoints(lab), { timeout: 300_000, interval: 250 }).toBe(2);
+      await idle(lab, 300_000);
+      const tLoop = Date.now() - t1;
+      expect(await lab.page.getByTestId('last-eval').getAttribute('data-evaluation')).toBe('quick');
+      expect(await lab.page.getByTestId('eval-interval').textContent()).toMatch(/95% CI/);
+      expect(await lab.page.locator('[data-testid="run-row"][data-kind="pruned"]').getAttribute('data-evaluation')).toBe('quick');
+      console.log(`default set-up: baseline point ${(tBaseline / 1000).toFixed(1)} s after navigation; prune L1 50% -> quick score ${(tLoop / 1000).toFixed(1)} s`);
+      expect(lab.foreignRequests()).toEqual([]);
+      expect(lab.errors).toEqual([]);
+    } finally {
+      await lab.close();
+    }
+  });
 });
