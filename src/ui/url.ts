@@ -39,6 +39,8 @@ export interface LabConfig {
   ptlFuse?: 'last' | 'every';
   /** Recalibrate BatchNorm statistics (forward only) before fine-tuning. */
   bnRecal: boolean;
+  /** Recalibrate BatchNorm statistics right after pruning (prune and recover in one click). */
+  pruneBn: boolean;
   /** Sensitivity scan: rates as "0.25,0.5,0.75", the query and test-identity limits (0 = all). */
   sensRates: string;
   sensQueries: number;
@@ -71,6 +73,7 @@ export const DEFAULT_CONFIG: LabConfig = {
   trainSeed: 1,
   ptl: false,
   bnRecal: false,
+  pruneBn: false,
   sensRates: '0.25,0.5,0.75',
   // 25 test identities: ~12 s per evaluation for ResNet-50 x0.5 on SynthReID-S in Node (~90 s on all).
   sensQueries: 0,
@@ -107,6 +110,7 @@ const KEYS: Record<keyof LabConfig, string> = {
   ptlRatio: 'ptlr',
   ptlFuse: 'ptlf',
   bnRecal: 'bnrecal',
+  pruneBn: 'pbn',
   sensRates: 'srates',
   sensQueries: 'sq',
   sensIds: 'sids',
@@ -149,6 +153,7 @@ const CHECKS: Record<keyof LabConfig, Check> = {
   ptlRatio: num(0.01, 4),
   ptlFuse: oneOf('last', 'every'),
   bnRecal: bool,
+  pruneBn: bool,
   sensRates: (r) => (parseRates(r) ? r : undefined),
   sensQueries: num(0, 1_000_000, true),
   sensIds: (r) => { const v = num(0, 1_000_000, true)(r); return v === 1 ? undefined : v; },

@@ -506,6 +506,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
             strategy: c.strategy,
             seed: c.pruneSeed,
             lr: c.lr,
+            ...(c.pruneBn ? { recalibrateBn: true } : {}),
           },
           id,
           p,

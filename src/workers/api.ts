@@ -246,6 +246,8 @@ export interface PruneRequest {
   /** Iterative/soft: fine-tuning steps' worth per round. */
   stepsPerRound?: number;
   lr?: number;
+  /** Recalibrate BatchNorm statistics on training images right after pruning (forward only): prune and recover in one job. */
+  recalibrateBn?: boolean;
 }
 
 export interface PruneRecord {

@@ -351,7 +351,23 @@ export class LabSession {
       ...(last.message ? { message: last.message } : {}),
     };
     const steps = strategy === 'once' ? 0 : undefined;
-    this.setCurrent(result.model, { base: this.dense.name, baseSource: this.dense.source, prune: record, fineTuneSteps: steps ?? 0 });
+    let bnRecalibrated: number | undefined;
+    if (req.recalibrateBn && this.dataset && this.dataset.train.count >= 2) {
+      // The pruned model is a new one (never the dense): recalibrate it before it becomes current.
+      try {
+        const r = await recalibrateBatchNorm(result.model, this.dataset.train, {
+          seed: req.seed,
+          signal: job.signal,
+          betweenBatches: yieldToEventLoop,
+          onProgress: (done, total) => job.progress(0.9 + (0.02 * done) / total, `Recalibrating BatchNorm: ${done} of ${total} training images`),
+        });
+        bnRecalibrated = r.images;
+      } catch (e) {
+        result.model.dispose();
+        throw e;
+      }
+    }
+    this.setCurrent(result.model, { base: this.dense.name, baseSource: this.dense.source, prune: record, fineTuneSteps: steps ?? 0, ...(bnRecalibrated ? { bnRecalibrated } : {}) });
     job.progress(0.92, 'Timing the pruned and the dense model in turn');
     // Interleaved with the dense model: before and after latencies from one run under one load.
     const state = await this.measureLatency(job);

@@ -106,6 +106,9 @@ export const PrunePanel = memo(function PrunePanel({ config, setConfig, criteria
             <option value="soft">soft (zero, regrow, harden; 3 epochs)</option>
           </select>
         </label>
+        <label className="toggle" title="Re-estimate every BatchNorm's running statistics on a few hundred training images right after pruning (forward only, seconds): prune and recover in one click">
+          <input type="checkbox" data-testid="prune-bn" checked={config.pruneBn} onChange={(e) => setConfig({ pruneBn: e.target.checked })} /> Recalibrate BatchNorm after pruning
+        </label>
         <div className="actions">
           <button type="button" data-testid="prune" onClick={onPrune}>
             Prune
