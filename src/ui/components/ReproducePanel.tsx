@@ -14,6 +14,7 @@ import { useEffect, useState } from 'react';
 import type { JobView } from '../useLab';
 import type { ReproduceRequest, ReproduceTick, ReproduceView } from '../../workers/api';
 import { PAPER_TABLE5, PAPER_TABLE5_SOURCE, paperNumber } from '../../engine/scenarios/paper-table5';
+import { committedWhat } from '../reproduce-label';
 import { parseReproduction, type ReproductionRecord } from '../../engine/scenarios/reproduction-json';
 import type { ClaimVerdict, RowSummary, Stat, VerdictKind } from '../../engine/scenarios/report';
 import { SCENARIO_NUMBER, SCENARIO_TITLE } from '../../engine/scenarios/types';
@@ -64,16 +65,6 @@ function budgetText(b: { steps: number; p: number; k: number }, seeds: number[],
 
 function duration(sec: number): string {
   return sec < 90 ? `${Math.round(sec)} s` : `${(sec / 60).toFixed(1)} min`;
-}
-
-/** What a committed record ran: "full run" only when every planned cell (row x seed) ran. */
-export function committedWhat(r: Pick<ReproductionRecord, 'quick' | 'rows' | 'seeds'>): string {
-  const planned = r.rows.length * r.seeds.length;
-  const ran = r.rows.reduce((a, x) => a + Math.min(x.n, r.seeds.length), 0);
-  const kind = r.quick ? 'quick run' : 'run';
-  if (ran >= planned) return r.quick ? 'quick run' : 'full run';
-  const none = r.rows.filter((x) => x.n === 0).length;
-  return `${kind} with ${ran} of ${planned} planned cells (${r.rows.length} rows \u00d7 ${r.seeds.length} seeds)${none ? `; ${none} row${none === 1 ? '' : 's'} not run` : ''}`;
 }
 
 function fromRecord(r: ReproductionRecord): Shown {
