@@ -1,5 +1,5 @@
 /**
- * Axis ticks the chart can show without repeating itself: "nice" steps (1, 2, 2.5, 5 x 10^k)
+ * Axis ticks the chart can show without repeating itself: "nice" steps (1, 2, 5 x 10^k: their labels are exact at the formatter's precision, where 2.5 would round)
  * spanning the data, padded when every point has the same value (one run would otherwise give
  * recharts a zero-width domain, and six ticks that all read "258.1 MMACs"), and no two ticks
  * with the same label once formatted.
@@ -21,7 +21,7 @@ export function niceTicks(values: readonly number[], format: (v: number) => stri
   }
   const raw = (hi - lo) / Math.max(1, count - 1);
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw * (1 - 1e-9)) ?? 10 * mag;
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw * (1 - 1e-9)) ?? 10 * mag;
   const start = Math.floor(lo / step + 1e-9) * step;
   const end = Math.ceil(hi / step - 1e-9) * step;
   const ticks: number[] = [];

@@ -169,7 +169,7 @@ export const PrunePanel = memo(function PrunePanel({ config, setConfig, criteria
                 <td data-testid="after-latency">{ms(result.after.latencyMs)}</td>
                 <td className="muted">
                   {result.state.latency?.speedup !== undefined
-                    ? `${result.state.latency.speedup.toFixed(2)}× faster`
+                    ? `${result.state.latency.speedup.toFixed(2)}× the dense speed`
                     : result.before.latencyMs && result.after.latencyMs
                       ? change(result.before.latencyMs, result.after.latencyMs)
                       : ''}
