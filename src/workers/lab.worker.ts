@@ -284,7 +284,9 @@ const api: LabWorkerApi = {
 
   sensitivity(req, jobId, onProgress) {
     return guarded(() =>
-      jobs.run(jobId, 'Sensitivity scan', onProgress, (job) => runSensitivity(session.requireDense(), session.requireDataset(), session.fineTuneSplit?.split, req, job)),
+      jobs.run(jobId, 'Sensitivity scan', onProgress, (job) =>
+        runSensitivity(session.requireDense(), session.requireDataset(), session.fineTuneSplit?.split, req, job, { embeddings: session.embeddings, stateKey: session.denseEmbeddingKey }),
+      ),
     );
   },
 

@@ -15,6 +15,8 @@ import { quickQueryRows } from '../../src/engine/eval/quick';
 import { Job } from '../../src/workers/jobs';
 import { LabSession } from '../../src/workers/session';
 import { RankedListsCache, rankedListsPage } from '../../src/workers/ranked-lists';
+import { runSensitivity } from '../../src/workers/sensitivity';
+import type { SensitivityRequest } from '../../src/workers/api';
 
 const H = 32, W = 16;
 
@@ -72,6 +74,37 @@ describe('the session reuses embeddings of the same model state', () => {
       spy.mockRestore();
       session.reset();
       other.dispose();
+      dense.dispose();
+    }
+  });
+
+  it('the sensitivity scan\u2019s unpruned baseline reuses the dense model\u2019s embeddings (a subset mapped to its rows); masked cells never do', async () => {
+    const spec = buildSpec({ depth: 18, widthMultiplier: 0.125, inputHeight: H, inputWidth: W });
+    const dense = ReidModel.init(spec, 5);
+    const session = new LabSession(() => 'wasm');
+    session.setDense({ model: dense, name: 'tiny', source: 'random' });
+    const d = generateSynthReid(synthParamsOf({ tier: 'XS', domain: 'target', height: H, width: W })).dataset;
+    session.dataset = d;
+    const spy = vi.spyOn(dense, 'embed');
+    const unmasked = () => spy.mock.calls.filter((c) => c[1] === undefined).reduce((n, c) => n + (c[0] as tf.Tensor).shape[0], 0);
+    const cache = { embeddings: session.embeddings, stateKey: session.denseEmbeddingKey };
+    try {
+      const full = await session.evaluate(job(), 'full');
+      const afterEval = unmasked();
+      const whole: SensitivityRequest = { criterion: 'l1', scope: 'inner', rates: [0.5], maxQueries: 0, maxIdentities: 0, seed: 1 };
+      const scan = await runSensitivity(session.requireDense(), d, undefined, whole, job(), cache);
+      expect(unmasked()).toBe(afterEval); // the baseline embedded nothing
+      expect(scan.baseline.mAP).toBeCloseTo(full.mAP, 6);
+      // A subset of identities and queries: the same baseline as a scan without the cache.
+      const sub: SensitivityRequest = { ...whole, maxIdentities: 6, maxQueries: 10 };
+      const cached = await runSensitivity(session.requireDense(), d, undefined, sub, job(), cache);
+      expect(unmasked()).toBe(afterEval);
+      const plain = await runSensitivity(session.requireDense(), d, undefined, sub, job());
+      expect(cached.queries).toBe(10);
+      expect(cached.baseline.mAP).toBeCloseTo(plain.baseline.mAP, 6);
+      expect(cached.mAP).toEqual(plain.mAP);
+    } finally {
+      spy.mockRestore();
       dense.dispose();
     }
   });
