@@ -1,6 +1,7 @@
 /**
  * What BatchNorm recalibration recovers after pruning, next to short fine-tuning (issue 19):
- *   npx tsx bench/bn-recalibration.ts [--quick] [--criteria l1,taylor,fpgm] [--no-write]
+ *   npx tsx bench/bn-recalibration.ts [--quick] [--criteria l1,taylor,fpgm] [--no-write] [--from-cache]
+ * (--from-cache runs nothing: it writes the section from the rows finished so far.)
  *
  * The zoo's ResNet-50 x0.5 on SynthReID S target (the page's default set-up), pruned once to 50%
  * of the MACs (inner scope, local ranking: the page's defaults) with each criterion, then:
@@ -46,6 +47,7 @@ const quick = args.includes('--quick');
 const write = !quick && !args.includes('--no-write');
 const critArg = args.indexOf('--criteria');
 const IDS = (critArg >= 0 ? args[critArg + 1].split(',') : ['l1', 'taylor', 'fpgm']) as CriterionId[];
+const fromCache = args.includes('--from-cache');
 const SEED = 1;
 const LR = 1e-4;
 const SUBSET = { identities: 8, imagesPerIdentity: 4, seed: 1 };
@@ -106,7 +108,7 @@ async function main(): Promise<void> {
   const ftConfig = (steps: number) => ({ steps, seed: SEED, p: 8, k: 4, optimizer: { lr: LR } });
   const evaluation = { evaluation: { query: d.query, gallery: d.gallery } };
   for (const id of IDS) {
-    if (cache.rows[id]) continue;
+    if (cache.rows[id] || fromCache) continue;
     const c = CRITERIA[id];
     const data = wantsData(c) ? { split: subset, batches: 2, batchSize: Math.min(16, subset.count) } : undefined;
     const l0 = load();
@@ -161,6 +163,9 @@ async function main(): Promise<void> {
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...rows,
       '',
+      ...(IDS.some((id) => !cache.rows[id])
+        ? [`Not measured yet: ${IDS.filter((id) => !cache.rows[id]).map((id) => CRITERIA[id].name).join(', ')} (the run was stopped; \`npx tsx bench/bn-recalibration.ts\` resumes from runs/bn-recalibration.json).`, '']
+        : []),
     ].join('\n'),
   );
 }
