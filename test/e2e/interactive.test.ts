@@ -80,14 +80,21 @@ describe('interactive in seconds', () => {
       await idle(lab);
       expect(await lab.page.getByTestId('bn-recalibrated').textContent()).toMatch(/re-estimated on \d+ training images/);
 
+      // Prune and recover in one click: "Recalibrate BatchNorm after pruning".
+      await lab.page.getByTestId('prune-bn').check();
+      await lab.page.getByTestId('prune').click();
+      await expect.poll(() => chartPoints(lab), { timeout: 180_000, interval: 250 }).toBe(4);
+      await idle(lab);
+      expect(await lab.page.getByTestId('bn-recalibrated').textContent()).toMatch(/re-estimated on \d+ training images/);
+
       // Fine-tune 2 steps: its point is a triangle, the others circles; quick points are hollow.
       await lab.page.getByTestId('steps').fill('2');
       await lab.page.getByTestId('finetune').click();
-      await expect.poll(() => chartPoints(lab), { timeout: 180_000, interval: 250 }).toBe(4);
+      await expect.poll(() => chartPoints(lab), { timeout: 180_000, interval: 250 }).toBe(5);
       await idle(lab);
       const m = await markers(lab.page);
       expect(m.filter((x) => x.startsWith('triangle'))).toEqual(['triangle/hollow']);
-      expect(m.filter((x) => x.startsWith('circle')).length).toBe(3);
+      expect(m.filter((x) => x.startsWith('circle')).length).toBe(4);
       expect(m).toContain('circle/filled'); // the pruned run's full score
       expect(await lab.page.getByTestId('marker-key').textContent()).toMatch(/fine-tuned.*quick evaluation/);
 
