@@ -14,11 +14,12 @@
  * Serves the existing build (dist/, or LAB_DIST) and builds nothing.
  */
 import * as os from 'node:os';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { writeSection } from './section';
-import { DIST, ROOT, launchBrowser, openLab, startPreview, type LabBrowser } from '../test/e2e/browser';
+import { CHROMIUM, DIST, ROOT, launchBrowser, openLab, startPreview, type LabBrowser } from '../test/e2e/browser';
+import { execFileSync } from 'node:child_process';
 
 export const HEADING = '## Interactive loop in the browser (Chromium, wasm)';
 
@@ -184,40 +185,57 @@ export async function runInteractiveBench(runs: number): Promise<string> {
   const server = await startPreview();
   const lb = await launchBrowser();
   const results: RunResult[] = [];
+  console.log(`chromium ${lb.browser.version()}`);
   try {
     for (let i = 0; i < runs; i++) {
       const r = await oneRun(lb, server.origin);
       console.log(`run ${i + 1}: ${JSON.stringify(r)}`);
       results.push(r);
     }
-    const s = (ms: number | null) => (ms === null ? '—' : (ms / 1000).toFixed(1));
-    const row = (what: string, key: keyof RunResult, note = '') =>
-      `| ${what} | ${s(median(results.map((r) => r[key] as number | null)))} | ${results.map((r) => s(r[key] as number | null)).join(' / ')} | ${note} |`;
-    const cpu = os.cpus();
-    return [
-      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --only interactive\` (bench/interactive.ts): ${lb.browser.version()} headless (Debian's /usr/bin/chromium), wasm backend with 2 threads, on ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, shared with other jobs: 1-minute load average ${results.map((r) => `${r.loadStart.toFixed(1)}-${r.loadEnd.toFixed(1)}`).join(', ')} during the ${runs} run(s). The page's defaults: ResNet-50 x0.5 (zoo), SynthReID S target (512 queries, 1,191 gallery images); quick evaluation = the queries of 40 of 150 test identities against the whole gallery.`,
-      '',
-      '| Step | Median s | Runs (s) | What |',
-      '|---|---:|---:|---|',
-      row('First score on screen', 'firstScore', 'navigation to the score line (the model card\u2019s figures)'),
-      row('Full evaluation, dense model', 'fullDense', 'every query and gallery image embedded (the start-up score came from the card)'),
-      row('Prune, L1 50%', 'prune', 'the Pruning job: scoring, surgery, latency interleaved with the dense model'),
-      row('Quick evaluation after it', 'quickAfterPrune', 'the pruned model\u2019s whole gallery and the subset\u2019s queries'),
-      row('Recalibrate BN', 'recalibrate', '256 training images, forward only'),
-      row('Prune \u2192 recover \u2192 quick score', 'loop', 'one click on Prune with \u201cRecalibrate BatchNorm after pruning\u201d, to the score on screen'),
-      row('Fine-tune, 20 steps', 'fineTune20', 'the Fine-tuning job (P=8 x K=4)'),
-      row('Full evaluation', 'full', 'after the fine-tune\u2019s quick score: only the remaining queries are embedded'),
-      row('Ranked lists after a full evaluation', 'rankedCached', 'both models\u2019 embeddings cached: nothing embedded'),
-      row('Ranked lists after a quick evaluation only', 'rankedAfterQuick', 'a new state: its remaining queries embedded'),
-      '',
-    ].join('\n');
+    return formatSection(results, lb.browser.version());
   } finally {
     await lb.close();
     await server.stop();
   }
 }
 
+/** The section from measured runs (also from a log's "run N: {...}" lines: --from-log). */
+export function formatSection(results: RunResult[], browser: string): string {
+  const s = (ms: number | null) => (ms === null ? '—' : (ms / 1000).toFixed(1));
+  const row = (what: string, key: keyof RunResult, note = '') =>
+    `| ${what} | ${s(median(results.map((r) => r[key] as number | null)))} | ${results.map((r) => s(r[key] as number | null)).join(' / ')} | ${note} |`;
+  const cpu = os.cpus();
+  return [
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --only interactive\` (bench/interactive.ts): ${browser} headless (Debian's /usr/bin/chromium), wasm backend with 2 threads, on ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, shared with other jobs: 1-minute load average ${results.map((r) => `${r.loadStart.toFixed(1)}-${r.loadEnd.toFixed(1)}`).join(', ')} during the ${results.length} run(s). The page's defaults: ResNet-50 x0.5 (zoo), SynthReID S target (512 queries, 1,191 gallery images); quick evaluation = the queries of 40 of 150 test identities against the whole gallery.`,
+    '',
+    '| Step | Median s | Runs (s) | What |',
+    '|---|---:|---:|---|',
+    row('First score on screen', 'firstScore', 'navigation to the score line (the model card\u2019s figures)'),
+    row('Full evaluation, dense model', 'fullDense', 'every query and gallery image embedded (the start-up score came from the card)'),
+    row('Prune, L1 50%', 'prune', 'the Pruning job: scoring, surgery, latency interleaved with the dense model'),
+    row('Quick evaluation after it', 'quickAfterPrune', 'the pruned model\u2019s whole gallery and the subset\u2019s queries'),
+    row('Recalibrate BN', 'recalibrate', '256 training images, forward only'),
+    row('Prune \u2192 recover \u2192 quick score', 'loop', 'one click on Prune with \u201cRecalibrate BatchNorm after pruning\u201d, to the score on screen'),
+    row('Fine-tune, 20 steps', 'fineTune20', 'the Fine-tuning job (P=8 x K=4)'),
+    row('Full evaluation', 'full', 'after the fine-tune\u2019s quick score: only the remaining queries are embedded'),
+    row('Ranked lists after a full evaluation', 'rankedCached', 'both models\u2019 embeddings cached: nothing embedded'),
+    row('Ranked lists after a quick evaluation only', 'rankedAfterQuick', 'a new state: its remaining queries embedded'),
+    '',
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
+  const log = arg('from-log', '');
+  if (log) {
+    // Runs a stopped benchmark printed: "run N: {json}", and the Chromium version it printed.
+    const text = readFileSync(log, 'utf8');
+    const results = [...text.matchAll(/^run \d+: (\{.*\})$/gm)].map((m) => JSON.parse(m[1]) as RunResult);
+    const version = /^chromium (\S+)$/m.exec(text)?.[1] ?? execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8' }).trim().replace(/^Chromium /, '').split(' ')[0];
+    const body = formatSection(results, `Chromium ${version}`);
+    console.log(body);
+    if (process.argv.includes('--write')) writeSection(HEADING, `${HEADING}\n\n${body}`);
+    return;
+  }
   const body = await runInteractiveBench(Number(arg('runs', '3')));
   console.log(`\n${body}`);
   if (process.argv.includes('--write')) writeSection(HEADING, `${HEADING}\n\n${body}`);
