@@ -163,6 +163,12 @@ async function main(): Promise<void> {
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...rows,
       '',
+      ...IDS.filter((id) => cache.rows[id]).map((id) => {
+        const r = cache.rows[id];
+        const above = r.recalibrated.mAP > dense.mAP;
+        return `- ${CRITERIA[id].name}: BN recalibration took mAP from ${pct(r.pruned.mAP)} to ${pct(r.recalibrated.mAP)} in ${r.recalibrated.seconds.toFixed(0)} s (no labels, no gradients)${above ? `, above the dense model's ${pct(dense.mAP)}: the recalibrated statistics are the target domain's while the dense model keeps those of the source domain it was trained on, so recalibration also adapts the domain (as AdaBN does)` : ''}; 20 fine-tuning steps reached ${pct(r.ft20.mAP)} in ${r.ft20.seconds.toFixed(0)} s and 100 steps ${pct(r.ft100.mAP)} in ${r.ft100.seconds.toFixed(0)} s.`;
+      }),
+      '',
       ...(IDS.some((id) => !cache.rows[id])
         ? [`Not measured yet: ${IDS.filter((id) => !cache.rows[id]).map((id) => CRITERIA[id].name).join(', ')} (the run was stopped; \`npx tsx bench/bn-recalibration.ts\` resumes from runs/bn-recalibration.json).`, '']
         : []),
