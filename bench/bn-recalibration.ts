@@ -166,11 +166,11 @@ async function main(): Promise<void> {
       ...IDS.filter((id) => cache.rows[id]).map((id) => {
         const r = cache.rows[id];
         const above = r.recalibrated.mAP > dense.mAP;
-        return `- ${CRITERIA[id].name}: BN recalibration took mAP from ${pct(r.pruned.mAP)} to ${pct(r.recalibrated.mAP)} in ${r.recalibrated.seconds.toFixed(0)} s (no labels, no gradients)${above ? `, above the dense model's ${pct(dense.mAP)}: the recalibrated statistics are the target domain's while the dense model keeps those of the source domain it was trained on, so recalibration also adapts the domain (as AdaBN does)` : ''}; 20 fine-tuning steps reached ${pct(r.ft20.mAP)} in ${r.ft20.seconds.toFixed(0)} s and 100 steps ${pct(r.ft100.mAP)} in ${r.ft100.seconds.toFixed(0)} s.`;
+        return `- ${CRITERIA[id].name}: BN recalibration took mAP from ${pct(r.pruned.mAP)} to ${pct(r.recalibrated.mAP)} in ${r.recalibrated.seconds.toFixed(0)} s (no labels, no gradients)${above ? `, above the dense model's ${pct(dense.mAP)}, whose BatchNorm statistics are still those of the source domain it was trained on; re-estimating them on target images adapts them to the target too (AdaBN's effect): a likely reason, not one this bench isolates` : ''}; 20 fine-tuning steps reached ${pct(r.ft20.mAP)} in ${r.ft20.seconds.toFixed(0)} s and 100 steps ${pct(r.ft100.mAP)} in ${r.ft100.seconds.toFixed(0)} s.`;
       }),
       '',
       ...(IDS.some((id) => !cache.rows[id])
-        ? [`Not measured yet: ${IDS.filter((id) => !cache.rows[id]).map((id) => CRITERIA[id].name).join(', ')} (the run was stopped; \`npx tsx bench/bn-recalibration.ts\` resumes from runs/bn-recalibration.json).`, '']
+        ? [`Not measured yet: ${IDS.filter((id) => !cache.rows[id]).map((id) => CRITERIA[id].name).join(', ')} (they did not finish on this shared machine before this section was written; \`npx tsx bench/bn-recalibration.ts\` resumes from runs/bn-recalibration.json).`, '']
         : []),
     ].join('\n'),
   );
