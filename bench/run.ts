@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --quick] [-- --only onnx,prune,criteria,forward,eval,train-profile,train,synth,trainers] [-- --no-write|--write]`
+ * `npm run bench [-- --quick] [-- --only onnx,prune,criteria,forward,eval,train-profile,train,synth,trainers,interactive] [-- --no-write|--write]`
+ * (`interactive`, the prune -> recover -> score loop in Chromium on the built page, runs only when named.)
  *
  * Runs the benchmark sections one after another and writes BENCHMARKS.md; each section replaces
  * only its own "## " heading's block, every other block is preserved.
@@ -25,6 +26,7 @@ import { runOnnxBench } from './onnx';
 import { runPruneSpeedupBench } from './prune-speedup';
 import { runCriteriaBench } from './criteria';
 import { writeSection } from './section';
+import { HEADING as INTERACTIVE_HEADING, runInteractiveBench } from './interactive';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -79,6 +81,15 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const done: Done[] = [];
 
+  // The browser loop (bench/interactive.ts) drives the built page for minutes: only when asked by name.
+  if (only?.has('interactive')) {
+    console.log(`\n== ${INTERACTIVE_HEADING.slice(3)} ==`);
+    const t = performance.now();
+    const body = await runInteractiveBench(quick ? 1 : 3);
+    if (write) writeSection(INTERACTIVE_HEADING, `${INTERACTIVE_HEADING}\n\n${body}\n`);
+    else console.log(body);
+    done.push({ name: 'interactive', seconds: (performance.now() - t) / 1000, status: 'ok' });
+  }
   await inProcess('onnx', '## Runtimes: tfjs wasm vs onnxruntime', runOnnxBench, done);
   await inProcess('prune', '## Pruning speed-up', runPruneSpeedupBench, done);
   await inProcess('criteria', '## Prune time per criterion', runCriteriaBench, done);

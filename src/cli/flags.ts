@@ -28,7 +28,7 @@ export const COMMAND_FLAGS: Readonly<Record<string, CommandFlags>> = {
     value: [...DATA, 'depth', 'width', 'height', 'img-width', 'steps', 'p', 'k', 'lr', 'warmup', 'out', 'run-dir', 'checkpoint-every', 'time-budget', 'resume-from'],
     boolean: ['resume'],
   },
-  eval: { value: [...MODEL, ...DATA, 'metric'], boolean: ['flip', 'json', 'normalize'] },
+  eval: { value: [...MODEL, ...DATA, 'metric', 'quick-ids'], boolean: ['flip', 'json', 'normalize', 'quick'] },
   info: { value: MODEL, boolean: ['layers', 'json'] },
   prune: {
     value: [...MODEL, ...FINE_TUNE, 'criterion', 'criterion-batch-size', 'criterion-batches', 'epochs', 'finetune-steps', 'macs-target', 'ranking', 'rate', 'rounds', 'scope', 'strategy', 'out'],

@@ -22,6 +22,7 @@ Commands:
             [--tier S --domain source | --data PATH] --out DIR [--resume | --resume-from FILE]
   eval      Evaluate a model: mAP, rank-1/5/10, mINP, MACs, params
             --model DIR [--tier S --domain target | --data PATH] [--flip] [--metric euclidean|cosine] [--json]
+            [--quick [--quick-ids 40]] (the queries of a seeded subset of identities, whole gallery, 95% interval)
   info      A model's spec and cost, per layer with --layers
             --model DIR [--layers] [--json]
   prune     Prune a model (print before/after MACs, params, mAP/R1) and write it

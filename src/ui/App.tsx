@@ -16,6 +16,8 @@ import { ResultsPanel } from './components/ResultsPanel';
 import { ReproducePanel } from './components/ReproducePanel';
 import { SensitivityPanel } from './components/SensitivityPanel';
 import { RankedListsPanel } from './components/RankedListsPanel';
+import { ScoreLine } from './components/ScoreLine';
+import { InlineJob } from './components/InlineJob';
 import { readConfig } from './url';
 import { useLab } from './useLab';
 
@@ -23,7 +25,7 @@ const parsed = readConfig();
 
 const SHORTCUTS: [string, string][] = [
   ['P', 'prune with the current settings'],
-  ['E', 'evaluate the current model'],
+  ['E', 'quick evaluation of the current model'],
   ['F', 'fine-tune'],
   ['R', 'reset to the dense model'],
   ['M', 'switch mAP / rank-1'],
@@ -50,11 +52,21 @@ export function App() {
     document.documentElement.classList.toggle('presenter', presenter);
   }, [largeText, presenter]);
 
+  // Share link: copy, and say so where the button is; if the clipboard refuses, show the link to copy by hand.
+  const [shared, setShared] = useState<{ kind: 'copied' } | { kind: 'manual'; url: string } | null>(null);
   const share = useCallback(() => {
     const url = window.location.href;
-    void navigator.clipboard?.writeText(url).catch(() => {});
-    window.prompt('This link opens the lab with these settings and seeds:', url);
+    const copy = navigator.clipboard?.writeText(url) ?? Promise.reject(new Error('no clipboard'));
+    copy.then(
+      () => setShared({ kind: 'copied' }),
+      () => setShared({ kind: 'manual', url }),
+    );
   }, []);
+  useEffect(() => {
+    if (shared?.kind !== 'copied') return;
+    const t = setTimeout(() => setShared(null), 4000);
+    return () => clearTimeout(t);
+  }, [shared]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -69,7 +81,7 @@ export function App() {
         if (help) setHelp(false);
         else lab.jobs[lab.jobs.length - 1]?.cancel();
       } else if (idle && k === 'p') lab.prune();
-      else if (idle && k === 'e') lab.evaluate();
+      else if (idle && k === 'e') lab.evaluateQuick();
       else if (idle && k === 'f') lab.fineTune();
       else if (idle && k === 'r') lab.reset();
       else return;
@@ -92,6 +104,7 @@ export function App() {
         presenter={presenter}
         onPresenter={(v) => setConfig({ present: v })}
         onShare={share}
+        shared={shared}
       />
       <MessageBanner messages={lab.messages} onDismiss={lab.dismiss} />
       {lab.lastStrideQuestion && <LastStrideQuestion question={lab.lastStrideQuestion} busy={lab.busy} onAnswer={lab.answerLastStride} />}
@@ -117,18 +130,16 @@ export function App() {
         </div>
       )}
       <div className="scorebar" data-testid="scorebar">
-        {lab.lastEval && (
-          <span data-testid="last-eval" data-source={lab.lastEval.source ?? 'live'}>
-            Current model on {lab.lastEval.dataset}: mAP {(lab.lastEval.mAP * 100).toFixed(2)}, rank-1 {(lab.lastEval.rank1 * 100).toFixed(2)}, rank-5 {(lab.lastEval.rank5 * 100).toFixed(2)} ({lab.lastEval.numValidQueries}{' '}
-            queries, {lab.lastEval.numGallery} gallery images)
-            {lab.lastEval.source === 'card' && (
-              <strong data-testid="from-card"> — from the model card (computed offline on these weights, not measured on this page; Evaluate measures it here)</strong>
-            )}
-          </span>
-        )}
-        <button type="button" className="secondary" data-testid="evaluate" disabled={lab.busy || !lab.dataset} onClick={lab.evaluate}>
-          Evaluate
-        </button>
+        {lab.lastEval && <ScoreLine ev={lab.lastEval} />}
+        <span className="actions tight">
+          <button type="button" className="secondary" data-testid="evaluate-quick" disabled={lab.busy || !lab.dataset} onClick={lab.evaluateQuick} title="The queries of a fixed, seeded subset of the test identities against the whole gallery: seconds, with a 95% interval">
+            Quick evaluation
+          </button>
+          <button type="button" className="secondary" data-testid="evaluate" disabled={lab.busy || !lab.dataset} onClick={lab.evaluate} title="Every query against the whole gallery; replaces the quick score in the run">
+            Full evaluation
+          </button>
+        </span>
+        <InlineJob job={lab.jobs.find((j) => j.origin === 'score')} testId="score-progress" />
       </div>
       <main className="panels">
         <ModelPanel
@@ -136,6 +147,7 @@ export function App() {
           lineage={lab.modelState?.lineage ?? null}
           latency={lab.latency}
           busy={lab.busy}
+          job={lab.jobs.find((j) => j.origin === 'model')}
           onMeasureLatency={lab.measureLatency}
           onOpen={lab.openModel}
           onExport={lab.exportModel}
@@ -147,6 +159,7 @@ export function App() {
           ftSplit={lab.ftSplit}
           thumbs={lab.thumbs}
           busy={lab.busy}
+          job={lab.jobs.find((j) => j.origin === 'data')}
           onGenerate={lab.generateData}
           onFiles={lab.loadDatasetFiles}
         />
@@ -157,8 +170,11 @@ export function App() {
           result={lab.pruneResult}
           pruned={Boolean(lab.modelState?.lineage.prune || lab.modelState?.lineage.fineTuneSteps)}
           busy={lab.busy}
+          job={lab.jobs.find((j) => j.origin === 'prune')}
+          bnRecalibrated={lab.modelState?.lineage.bnRecalibrated ?? 0}
           onPrune={lab.prune}
           onReset={lab.reset}
+          onRecalibrate={lab.recalibrateBn}
         />
         <SensitivityPanel
           config={lab.config}
@@ -176,6 +192,7 @@ export function App() {
           ftSplit={lab.ftSplit}
           training={lab.training}
           job={ftJob}
+          after={lab.jobs.find((j) => j.origin === 'finetune' && j.id !== ftJob?.id)}
           busy={lab.busy}
           ptl={lab.modelState?.lineage.ptl ?? null}
           modelStateId={lab.modelState?.stateId ?? null}
@@ -186,7 +203,7 @@ export function App() {
         />
         <ResultsPanel runs={lab.runs} config={lab.config} setConfig={setConfig} dataset={lab.dataset?.name ?? null} onExport={lab.exportRuns} onClear={lab.clearRuns} />
         <ReproducePanel busy={lab.busy} ready={lab.phase === 'ready'} job={lab.jobs.find((j) => j.id.startsWith('reproduce-'))} run={lab.reproduce} />
-        <RankedListsPanel modelState={lab.modelState} dataset={lab.dataset} busy={lab.busy} fetchPage={lab.rankedLists} />
+        <RankedListsPanel modelState={lab.modelState} dataset={lab.dataset} busy={lab.busy} fetchPage={lab.rankedLists} job={lab.jobs.find((j) => j.origin === 'ranked')} />
       </main>
     </div>
   );

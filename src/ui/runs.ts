@@ -23,11 +23,16 @@ export interface Run {
   ranking: string | null;
   macs: number;
   params: number;
+  /** Median latency, batch 1; with its p10-p90 spread (absent in runs saved before). */
   latencyMs: number | null;
+  latencyP10?: number | null;
+  latencyP90?: number | null;
   mAP: number;
   rank1: number;
   rank5: number;
   fineTuneSteps: number;
+  /** BatchNorm statistics re-estimated on this many training images (0 or absent: not recalibrated). */
+  bnRecalibrated?: number;
   /** Fine-tuned with PTL: evaluated with the side branch; macs/params above include it. (Absent in runs saved before.) */
   ptl?: boolean;
   /** The PTL side branch's share of macs/params (null without PTL). */
@@ -35,6 +40,33 @@ export interface Run {
   branchParams?: number | null;
   /** 'card': the zoo model card's figures, shown at start-up instead of an evaluation; never measured on this page. Absent: measured here. */
   source?: 'card';
+  /**
+   * Which evaluation the scores come from: 'quick' (the queries of a fixed subset of identities,
+   * whole gallery) or 'full'. Absent in runs saved before quick evaluations existed: those were full.
+   */
+  evaluation?: 'quick' | 'full';
+  /** The 95% bootstrap interval over query identities, as fractions (null: none, e.g. card figures). */
+  mAPLow?: number | null;
+  mAPHigh?: number | null;
+  rank1Low?: number | null;
+  rank1High?: number | null;
+}
+
+/** The run's evaluation; runs saved before quick evaluations were full. */
+export function evaluationOf(r: Run): 'quick' | 'full' {
+  return r.evaluation ?? 'full';
+}
+
+/** The 95% interval of a run's metric, or null. */
+export function intervalOf(r: Run, metric: Metric): [number, number] | null {
+  const lo = metric === 'mAP' ? r.mAPLow : r.rank1Low;
+  const hi = metric === 'mAP' ? r.mAPHigh : r.rank1High;
+  return typeof lo === 'number' && typeof hi === 'number' ? [lo, hi] : null;
+}
+
+/** A quick score never replaces a full one of the same run (the full one is the better number). */
+export function keepsExisting(existing: Run | undefined, next: Run): boolean {
+  return Boolean(existing && evaluationOf(existing) === 'full' && evaluationOf(next) === 'quick' && existing.source !== 'card');
 }
 
 export type CostAxis = 'macs' | 'params' | 'latency';
@@ -60,8 +92,8 @@ export function paretoFront<T>(points: readonly T[], x: (p: T) => number, y: (p:
 
 export const RUN_FIELDS: (keyof Run)[] = [
   'id', 'createdAt', 'kind', 'model', 'modelSource', 'dataset', 'backend', 'criterion', 'criterionName', 'strategy',
-  'rate', 'scope', 'ranking', 'macs', 'params', 'latencyMs', 'mAP', 'rank1', 'rank5', 'fineTuneSteps',
-  'ptl', 'branchMacs', 'branchParams', 'source',
+  'rate', 'scope', 'ranking', 'macs', 'params', 'latencyMs', 'latencyP10', 'latencyP90', 'mAP', 'rank1', 'rank5', 'fineTuneSteps',
+  'bnRecalibrated', 'ptl', 'branchMacs', 'branchParams', 'source', 'evaluation', 'mAPLow', 'mAPHigh', 'rank1Low', 'rank1High',
 ];
 
 function csvCell(v: unknown): string {

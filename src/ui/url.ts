@@ -39,6 +39,10 @@ export interface LabConfig {
   ptlFuse?: 'last' | 'every';
   /** Fine-tune from this stage on (1-4; the stem and earlier stages frozen); 0 = everything. */
   trainFrom: number;
+  /** Recalibrate BatchNorm statistics (forward only) before fine-tuning. */
+  bnRecal: boolean;
+  /** Recalibrate BatchNorm statistics right after pruning (prune and recover in one click). */
+  pruneBn: boolean;
   /** Sensitivity scan: rates as "0.25,0.5,0.75", the query and test-identity limits (0 = all). */
   sensRates: string;
   sensQueries: number;
@@ -71,6 +75,8 @@ export const DEFAULT_CONFIG: LabConfig = {
   trainSeed: 1,
   ptl: false,
   trainFrom: 0,
+  bnRecal: false,
+  pruneBn: false,
   sensRates: '0.25,0.5,0.75',
   // 25 test identities: ~12 s per evaluation for ResNet-50 x0.5 on SynthReID-S in Node (~90 s on all).
   sensQueries: 0,
@@ -107,6 +113,8 @@ const KEYS: Record<keyof LabConfig, string> = {
   ptlRatio: 'ptlr',
   ptlFuse: 'ptlf',
   trainFrom: 'tfrom',
+  bnRecal: 'bnrecal',
+  pruneBn: 'pbn',
   sensRates: 'srates',
   sensQueries: 'sq',
   sensIds: 'sids',
@@ -149,6 +157,8 @@ const CHECKS: Record<keyof LabConfig, Check> = {
   ptlRatio: num(0.01, 4),
   ptlFuse: oneOf('last', 'every'),
   trainFrom: num(0, 4, true),
+  bnRecal: bool,
+  pruneBn: bool,
   sensRates: (r) => (parseRates(r) ? r : undefined),
   sensQueries: num(0, 1_000_000, true),
   sensIds: (r) => { const v = num(0, 1_000_000, true)(r); return v === 1 ? undefined : v; },

@@ -34,15 +34,39 @@ import type {
   OpenOutcome,
 } from '../workers/api';
 import { createLabClient, proxyCallback, startJob, type LabClient, type LabRemote } from '../workers/client';
-import { clearRuns, downloadFile, loadRuns, runsToCsv, saveRun, type Run } from './runs';
+import { clearRuns, downloadFile, keepsExisting, loadRuns, runsToCsv, saveRun, type Run } from './runs';
 import { cardDisagreement } from '../engine/eval/card-baseline';
 import { checkCriterion, writeConfig, type LabConfig } from './url';
 import { quarantineNotice } from './run-record';
 import { ActionQueue, type QueueState } from './action-queue';
 
+/** The part of the page whose button started a job: its progress shows there, next to the button. */
+export type JobOrigin = 'model' | 'data' | 'prune' | 'finetune' | 'score' | 'sensitivity' | 'ranked' | 'reproduce';
+
+const ORIGIN_OF_KIND: Record<string, JobOrigin> = {
+  load: 'model', open: 'model', latency: 'model', synth: 'data', dataset: 'data', prune: 'prune', bnrecal: 'prune',
+  finetune: 'finetune', eval: 'score', 'eval-quick': 'score', sensitivity: 'sensitivity', ranked: 'ranked', reproduce: 'reproduce',
+};
+
+/** The panel a queued action shows in while it waits (by the label it was queued under). */
+const ORIGIN_OF_QUEUED: Record<string, JobOrigin> = {
+  'Pruning': 'prune',
+  'Recalibrating BatchNorm': 'prune',
+  'Fine-tuning': 'finetune',
+  'Evaluating': 'score',
+  'Quick evaluation': 'score',
+  'Opening your model': 'model',
+  'Reset': 'model',
+  'Sensitivity scan': 'sensitivity',
+  'Ranking the gallery': 'ranked',
+  'Reproducing the paper': 'reproduce',
+};
+
 export interface JobView {
   id: string;
   label: string;
+  /** Where the job was started (the score after a prune belongs to the Prune panel). */
+  origin: JobOrigin;
   fraction: number;
   message: string;
   cancel(): void;
@@ -97,10 +121,15 @@ export interface Lab {
   generateData(): void;
   loadDatasetFiles(files: { path: string; file: File }[], testIdentities: number): void;
   applyFineTuneSplit(): void;
+  /** Full evaluation (every query). */
   evaluate(): void;
+  /** Quick evaluation (the queries of a fixed subset of identities, with a 95% interval). */
+  evaluateQuick(): void;
   prune(): void;
   reset(): void;
   fineTune(): void;
+  /** Re-estimate the current model's BatchNorm statistics on training images (forward only). */
+  recalibrateBn(): void;
   setPaused(paused: boolean): void;
   openModel(files: File[], opts?: OpenOptions): void;
   /** The open question about a .safetensors file's last stride, if any. */
@@ -182,14 +211,22 @@ export function runFrom(state: ModelState, ev: EvalSummary, backend: string): Ru
     macs: summary.macs + (lineage.ptl?.branchMacs ?? 0),
     params: summary.params + (lineage.ptl?.branchParams ?? 0),
     latencyMs: state.latency?.medianMs ?? null,
+    latencyP10: state.latency?.p10Ms ?? null,
+    latencyP90: state.latency?.p90Ms ?? null,
     mAP: ev.mAP,
     rank1: ev.rank1,
     rank5: ev.rank5,
     fineTuneSteps: lineage.fineTuneSteps,
+    bnRecalibrated: lineage.bnRecalibrated ?? 0,
     ptl: Boolean(lineage.ptl),
     branchMacs: lineage.ptl?.branchMacs ?? null,
     branchParams: lineage.ptl?.branchParams ?? null,
     ...(ev.source === 'card' ? { source: 'card' as const } : {}),
+    evaluation: ev.kind,
+    mAPLow: ev.interval?.mAP[0] ?? null,
+    mAPHigh: ev.interval?.mAP[1] ?? null,
+    rank1Low: ev.interval?.rank1[0] ?? null,
+    rank1High: ev.interval?.rank1[1] ?? null,
   };
 }
 
@@ -255,8 +292,12 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     );
   }, [say]);
 
+  const runsRef = useRef<Run[]>([]);
+  runsRef.current = runs;
   const recordRun = useCallback(
     (run: Run) => {
+      // A quick score of a state that already has its full score leaves the run as it is.
+      if (keepsExisting(runsRef.current.find((r) => r.id === run.id), run)) return;
       startTransition(() => setRuns((rs) => {
         const i = rs.findIndex((r) => r.id === run.id);
         if (i < 0) return [...rs, run];
@@ -275,7 +316,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
    * banner sentences (a cancel a notice) and the promise resolves to null.
    */
   const run = useCallback(
-    async <T,>(label: string, kind: string, call: (api: LabRemote, id: string, p: (e: JobProgress) => void) => Promise<T>, onEvent?: (e: JobProgress) => void): Promise<T | null> => {
+    async <T,>(label: string, kind: string, call: (api: LabRemote, id: string, p: (e: JobProgress) => void) => Promise<T>, onEvent?: (e: JobProgress) => void, origin?: JobOrigin): Promise<T | null> => {
       const client = clientRef.current;
       if (!client) return null;
       // Progress renders as a transition: React slices the work, so the page never stalls on it.
@@ -285,7 +326,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
           onEvent?.(p);
         }),
       );
-      startTransition(() => setJobs((js) => [...js, { id: job.id, label, fraction: 0, message: '', cancel: () => void job.cancel() }]));
+      startTransition(() => setJobs((js) => [...js, { id: job.id, label, origin: origin ?? ORIGIN_OF_KIND[kind] ?? 'score', fraction: 0, message: '', cancel: () => void job.cancel() }]));
       try {
         // A dead or replaced worker never answers: its end ends the call (the crash handler speaks for a crash).
         const gone = (m: string) => Promise.reject(Object.assign(new Error(m), { code: 'worker-crashed' }));
@@ -308,15 +349,16 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     return st ?? null;
   }, []);
 
-  const evaluateNow = useCallback(async () => {
-    const ev = await run('Evaluating', 'eval', (api, id, p) => api.evaluate(id, p));
+  /** Quick by default (seconds); 'full' scores every query and replaces the quick score in the run. */
+  const evaluateNow = useCallback(async (kind: 'quick' | 'full' = 'quick', origin?: JobOrigin) => {
+    const ev = await run(kind === 'quick' ? 'Quick evaluation' : 'Full evaluation', kind === 'quick' ? 'eval-quick' : 'eval', (api, id, p) => api.evaluate(id, p, kind), undefined, origin);
     const st = await refreshState();
     if (!ev || !st) return null;
     startTransition(() => setLastEval(ev));
     const measured = runFrom(st, ev, statusRef.current?.name ?? '');
-    // The live numbers replace the card's; they must agree to rounding (the benchmark is deterministic).
+    // The live full numbers replace the card's; they must agree to rounding (the benchmark is deterministic).
     const card = cardRun.current;
-    if (card && card.id === measured.id) {
+    if (card && card.id === measured.id && ev.kind === 'full') {
       cardRun.current = null;
       const off = cardDisagreement({ ...card.ev, numQueries: card.ev.numValidQueries }, ev);
       if (off) say('notice', off);
@@ -500,7 +542,8 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     client.api.setFineTuneSplit({ identities: c.ftIds, imagesPerIdentity: c.ftPerId, seed: c.ftSeed }).then(setFtSplit, (e) => say('error', errorSentence(e)));
   }, [say]);
 
-  const evaluate = useCallback(() => void queue.enqueue('Evaluating', evaluateNow), [queue, evaluateNow]);
+  const evaluate = useCallback(() => void queue.enqueue('Evaluating', () => evaluateNow('full')), [queue, evaluateNow]);
+  const evaluateQuick = useCallback(() => void queue.enqueue('Quick evaluation', () => evaluateNow('quick')), [queue, evaluateNow]);
 
   const prune = useCallback(() => {
     void queue.enqueue('Pruning', async () => {
@@ -515,6 +558,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
             strategy: c.strategy,
             seed: c.pruneSeed,
             lr: c.lr,
+            ...(c.pruneBn ? { recalibrateBn: true } : {}),
           },
           id,
           p,
@@ -527,7 +571,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
         setLastEval(null);
       });
       if (out.state.lineage.prune?.message) say('notice', out.state.lineage.prune.message);
-      if (datasetRef.current) await evaluateNow();
+      if (datasetRef.current) await evaluateNow('quick', 'prune');
     });
   }, [queue, run, say, evaluateNow]);
 
@@ -560,7 +604,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
           jobId = id;
           startTransition(() => setTraining({ jobId: id, points: [], step: 0, totalSteps: c.steps, etaSec: NaN, imagesPerSec: 0, paused: false, running: true }));
           const ptl = c.ptl ? { ...(c.ptlRatio !== undefined ? { cellRatio: c.ptlRatio } : {}), ...(c.ptlFuse ? { fuseInto: c.ptlFuse } : {}) } : undefined;
-          return api.fineTune({ steps: c.steps, lr: c.lr, seed: c.trainSeed, ...(ptl ? { ptl } : c.trainFrom > 0 ? { trainFromStage: c.trainFrom } : {}) }, id, p);
+          return api.fineTune({ steps: c.steps, lr: c.lr, seed: c.trainSeed, ...(ptl ? { ptl } : c.trainFrom > 0 ? { trainFromStage: c.trainFrom } : {}), ...(c.bnRecal ? { recalibrateBn: true } : {}) }, id, p);
         },
         (e) => {
           const t = e.train;
@@ -577,9 +621,23 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
       startTransition(() => setTraining((v) => (v && v.jobId === jobId ? { ...v, step: out ? out.steps : v.step, running: false, paused: false } : v)));
       const st = await refreshState();
       // Scored when it made a new model (all steps, or a cancel that kept some); a failure leaves the model as it was.
-      if (out || (st && st.stateId !== before)) await evaluateNow();
+      if (out || (st && st.stateId !== before)) await evaluateNow('quick', 'finetune');
     });
   }, [queue, run, refreshState, evaluateNow]);
+
+  /** Re-estimate BatchNorm statistics on training images (forward only), then a quick score. */
+  const recalibrateBn = useCallback(() => {
+    void queue.enqueue('Recalibrating BatchNorm', async () => {
+      const c = configRef.current;
+      const out = await run('Recalibrating BatchNorm', 'bnrecal', (api, id, p) => api.recalibrateBn({ seed: c.trainSeed }, id, p));
+      if (!out) return;
+      startTransition(() => {
+        setModelState(out.state);
+        setLastEval(null);
+      });
+      if (datasetRef.current) await evaluateNow('quick', 'prune');
+    });
+  }, [queue, run, evaluateNow]);
 
   const setPaused = useCallback(
     (paused: boolean) => {
@@ -701,7 +759,14 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
   const rankedLists = useCallback((req: RankedListsRequest) => queue.enqueue('Ranking the gallery', () => run('Ranking the gallery', 'ranked', (api, id, p) => api.rankedLists(req, id, p))), [queue, run]);
 
   // Waiting actions show as jobs of their own (cancel drops them before they start).
-  const waitingJobs: JobView[] = queueState.waiting.map((w) => ({ id: w.id, label: `${w.label} (queued)`, fraction: 0, message: 'starts when the job before it has finished', cancel: () => void queue.cancel(w.id) }));
+  const waitingJobs: JobView[] = queueState.waiting.map((w) => ({
+    id: w.id,
+    label: `${w.label} (queued)`,
+    origin: ORIGIN_OF_QUEUED[w.label] ?? 'score',
+    fraction: 0,
+    message: 'starts when the job before it has finished',
+    cancel: () => void queue.cancel(w.id),
+  }));
 
   return {
     config,
@@ -729,9 +794,11 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     loadDatasetFiles,
     applyFineTuneSplit,
     evaluate,
+    evaluateQuick,
     prune,
     reset,
     fineTune,
+    recalibrateBn,
     setPaused,
     openModel,
     lastStrideQuestion,

@@ -99,6 +99,14 @@ export interface LatencyResult {
   p10Ms: number;
   p90Ms: number;
   imagesPerSecond: number;
+  /** (p90 - p10) / median. */
+  spread?: number;
+  /** A spread above 20% (here or in the dense model's interleaved runs): the machine was busy, the numbers are rough. */
+  busy?: boolean;
+  /** A pruned or fine-tuned model: the dense model timed interleaved with it in the same call. */
+  dense?: { medianMs: number; p10Ms: number; p90Ms: number; runs: number; spread: number };
+  /** Median over interleaved pairs of dense time / current time (> 1: the current model is faster). */
+  speedup?: number;
 }
 
 export interface JobProgress {
@@ -188,7 +196,23 @@ export interface FineTuneSplitSummary {
   disjointFromEvaluation: boolean;
 }
 
+/** A 95% bootstrap interval over query identities (engine/eval/bootstrap.ts), as fractions. */
+export interface EvalInterval {
+  mAP: [number, number];
+  rank1: [number, number];
+  level: number;
+  /** Query identities resampled. */
+  identities: number;
+}
+
 export interface EvalSummary {
+  /** 'quick': the queries of a fixed seeded subset of the test identities against the whole gallery; 'full': every query. Card figures are full. */
+  kind: 'quick' | 'full';
+  /** Absent for card figures (the card records no interval). */
+  interval?: EvalInterval;
+  /** Test identities whose queries were scored, of how many. */
+  testIdentities?: number;
+  ofTestIdentities?: number;
   mAP: number;
   rank1: number;
   rank5: number;
@@ -222,6 +246,8 @@ export interface PruneRequest {
   /** Iterative/soft: fine-tuning steps' worth per round. */
   stepsPerRound?: number;
   lr?: number;
+  /** Recalibrate BatchNorm statistics on training images right after pruning (forward only): prune and recover in one job. */
+  recalibrateBn?: boolean;
 }
 
 export interface PruneRecord {
@@ -246,6 +272,8 @@ export interface Lineage {
   history?: string;
   prune?: PruneRecord;
   fineTuneSteps: number;
+  /** BatchNorm statistics re-estimated on this many training images (forward only) since the last prune. */
+  bnRecalibrated?: number;
   /** The current model carries a PTL side branch (see PtlInfo): evaluated with it, its cost apart. */
   ptl?: PtlInfo;
 }
@@ -311,6 +339,8 @@ export interface FineTuneRequest {
   steps: number;
   lr: number;
   seed: number;
+  /** Recalibrate BatchNorm statistics (forward only, see recalibrateBatchNorm) before the first step. */
+  recalibrateBn?: boolean;
   /**
    * Fine-tune with PTL (Progressive Transfer Learning): a side branch of BConv-Cells trained
    * jointly with the backbone (src/engine/ptl/). Absent: plain fine-tuning. Unset knobs keep the
@@ -355,6 +385,19 @@ export interface PtlInfo {
 
 /** What a PTL branch with these settings would cost on the current model, before training it. */
 export type PtlCostPreview = Omit<PtlInfo, 'steps'>;
+
+export interface RecalibrateRequest {
+  /** Training images to run (default 256). */
+  images?: number;
+  seed: number;
+}
+
+export interface RecalibrateOutcome {
+  images: number;
+  layers: number;
+  ms: number;
+  state: ModelState;
+}
 
 export interface FineTuneOutcome {
   steps: number;
@@ -564,12 +607,15 @@ export interface LabWorkerApi {
   thumbnails(identities: number, perIdentity: number): Promise<Thumbnail[]>;
   setFineTuneSplit(req: FineTuneSplitRequest): FineTuneSplitSummary;
 
-  evaluate(jobId: string, onProgress?: ProgressCallback): Promise<EvalSummary>;
+  /** Score the current model: 'quick' (default in the page) or 'full' (default here, as before). */
+  evaluate(jobId: string, onProgress?: ProgressCallback, kind?: 'quick' | 'full'): Promise<EvalSummary>;
   /** The dense zoo model's baseline from its card, if it was computed on exactly this dataset (no evaluation is run). */
   cardBaseline(): Promise<CardBaselineOutcome>;
   criteria(): CriterionInfo[];
   prune(req: PruneRequest, jobId: string, onProgress?: ProgressCallback): Promise<PruneOutcome>;
   fineTune(req: FineTuneRequest, jobId: string, onProgress?: ProgressCallback): Promise<FineTuneOutcome>;
+  /** Re-estimate the current model's BatchNorm statistics on training images of the dataset (forward only); a new model state. */
+  recalibrateBn(req: RecalibrateRequest, jobId: string, onProgress?: ProgressCallback): Promise<RecalibrateOutcome>;
   /** The MACs and params a PTL side branch with these settings adds to the current model. */
   ptlCostPreview(opts: PtlOptions): PtlCostPreview;
   /** How many evaluations a sensitivity scan needs, on how many images. */

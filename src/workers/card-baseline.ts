@@ -58,6 +58,8 @@ export async function cardBaseline(session: LabSession, dataset: DatasetSummary 
   return {
     kind: 'card',
     eval: {
+      // `lab card` scores every query.
+      kind: 'full',
       mAP: f.mAP,
       rank1: f.rank1,
       rank5: f.rank5,

@@ -255,8 +255,8 @@ const api: LabWorkerApi = {
     return r.summary;
   },
 
-  evaluate(jobId, onProgress) {
-    return guarded(() => modelLock.run('Evaluating', () => jobs.run(jobId, 'Evaluating', onProgress, (job) => session.evaluate(job))));
+  evaluate(jobId, onProgress, kind) {
+    return guarded(() => modelLock.run('Evaluating', () => jobs.run(jobId, kind === 'quick' ? 'Quick evaluation' : 'Evaluating', onProgress, (job) => session.evaluate(job, kind ?? 'full'))));
   },
 
   cardBaseline() {
@@ -275,6 +275,10 @@ const api: LabWorkerApi = {
     return persisting(() => guarded(() => modelLock.run('Fine-tuning', () => jobs.run(jobId, 'Fine-tuning', onProgress, (job) => session.fineTune(req, job)))));
   },
 
+  recalibrateBn(req, jobId, onProgress) {
+    return persisting(() => guarded(() => modelLock.run('Recalibrating BatchNorm', () => jobs.run(jobId, 'Recalibrating BatchNorm', onProgress, (job) => session.recalibrateBn(req ?? { seed: 1 }, job)))));
+  },
+
   ptlCostPreview(opts) {
     return ptlCostPreview(session.requireModel().spec, opts);
   },
@@ -285,7 +289,11 @@ const api: LabWorkerApi = {
 
   sensitivity(req, jobId, onProgress) {
     return guarded(() =>
-      modelLock.run('A sensitivity scan', () => jobs.run(jobId, 'Sensitivity scan', onProgress, (job) => runSensitivity(session.requireDense(), session.requireDataset(), session.fineTuneSplit?.split, req, job))),
+      modelLock.run('A sensitivity scan', () =>
+        jobs.run(jobId, 'Sensitivity scan', onProgress, (job) =>
+          runSensitivity(session.requireDense(), session.requireDataset(), session.fineTuneSplit?.split, req, job, { embeddings: session.embeddings, stateKey: session.denseEmbeddingKey }),
+        ),
+      ),
     );
   },
 
@@ -294,7 +302,9 @@ const api: LabWorkerApi = {
       modelLock.run('Ranking the gallery', () => jobs.run(jobId, 'Ranking', onProgress, async (job) => {
         const dataset = session.requireDataset();
         const current = session.requireModel();
-        const models = { dense: session.requireDense().model, current, stateId: session.modelState!.stateId, dataset };
+        const dense = session.requireDense().model;
+        const features = session.rankedListFeatures();
+        const models = { dense, current, stateId: session.modelState!.stateId, dataset, features };
         const page = await rankedListsPage(rankedCache, models, datasetSummary?.name ?? dataset.name, req, job);
         return Comlink.transfer(page, page.thumbs.map((t) => t.rgba));
       })),

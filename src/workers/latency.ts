@@ -5,6 +5,7 @@
  */
 import { LabError } from '../engine/errors';
 import { measureLatency as measureOnce, percentile } from '../engine/cost/latency';
+import { BUSY_SPREAD } from '../engine/cost/latency-pair';
 import type { ReidModel } from '../engine/model/model';
 import type { BackendName, LatencyOptions, LatencyResult } from './api';
 import { yieldToEventLoop, type Job } from './jobs';
@@ -32,14 +33,19 @@ export async function measureLatency(model: Pick<ReidModel, 'spec' | 'embed'>, b
   }
   const sorted = [...samples].sort((a, b) => a - b);
   const medianMs = percentile(sorted, 0.5);
+  const p10Ms = percentile(sorted, 0.1);
+  const p90Ms = percentile(sorted, 0.9);
+  const spread = medianMs > 0 ? (p90Ms - p10Ms) / medianMs : 0;
   return {
     backend,
     batch,
     input: { ...model.spec.input },
     runs,
     medianMs,
-    p10Ms: percentile(sorted, 0.1),
-    p90Ms: percentile(sorted, 0.9),
+    p10Ms,
+    p90Ms,
     imagesPerSecond: (batch * 1000) / medianMs,
+    spread,
+    busy: spread > BUSY_SPREAD,
   };
 }

@@ -12,7 +12,9 @@
 import { LabError } from '../engine/errors';
 import type { ReidDataset } from '../engine/data/types';
 import type { ReidModel } from '../engine/model/model';
-import { extractFeatures } from '../engine/eval/extract';
+import { extractFeatures, type ExtractOptions } from '../engine/eval/extract';
+import type { FeatureMatrix } from '../engine/eval/distance';
+import type { ReidSplit } from '../engine/data/types';
 import { rankedListsFromFeatures, worstQueriesFirst, type RankedListsResult } from '../engine/eval/ranked-lists';
 import type { RankedListsPage, RankedListsRequest, RankedRow, Thumbnail } from './api';
 import { toRgba } from './dataset';
@@ -34,6 +36,8 @@ export interface RankedModels {
   current: ReidModel;
   stateId: number;
   dataset: ReidDataset;
+  /** Where embeddings come from (default: extract them). The worker passes its embedding cache, so lists after an evaluation of the same state embed nothing. */
+  features?: (model: ReidModel, split: ReidSplit, opts: ExtractOptions) => Promise<FeatureMatrix>;
 }
 
 export class RankedListsCache {
@@ -54,7 +58,7 @@ export class RankedListsCache {
     const todo = (denseOk ? 0 : 1) + (currentOk ? 0 : 1);
     let done = 0;
     const compute = async (model: ReidModel, label: string): Promise<RankedListsResult> => {
-      const r = await computeLists(model, m.dataset, job, (f) => job.progress((done + f) / todo, `Ranking the gallery with the ${label} model: ${Math.round(f * 100)}%`));
+      const r = await computeLists(model, m.dataset, m.features ?? ((mm, split, o) => extractFeatures(mm, split, o)), job, (f) => job.progress((done + f) / todo, `Ranking the gallery with the ${label} model: ${Math.round(f * 100)}%`));
       done++;
       return r;
     };
@@ -65,11 +69,17 @@ export class RankedListsCache {
   }
 }
 
-async function computeLists(model: ReidModel, d: ReidDataset, job: Job, progress: (fraction: number) => void): Promise<RankedListsResult> {
+async function computeLists(
+  model: ReidModel,
+  d: ReidDataset,
+  features: NonNullable<RankedModels['features']>,
+  job: Job,
+  progress: (fraction: number) => void,
+): Promise<RankedListsResult> {
   const total = d.query.count + d.gallery.count;
   const opts = { batchSize: 32, signal: job.signal };
-  const qf = await extractFeatures(model, d.query, { ...opts, onProgress: (n) => progress((0.95 * n) / total) });
-  const gf = await extractFeatures(model, d.gallery, { ...opts, onProgress: (n) => progress((0.95 * (d.query.count + n)) / total) });
+  const qf = await features(model, d.query, { ...opts, onProgress: (n) => progress((0.95 * n) / total) });
+  const gf = await features(model, d.gallery, { ...opts, onProgress: (n) => progress((0.95 * (d.query.count + n)) / total) });
   job.throwIfCancelled();
   const r = await rankedListsFromFeatures(qf, gf, {
     queryIds: d.query.pids,

@@ -13,7 +13,10 @@ import { requiresData, wantsData, type CriterionData } from '../engine/prune/cri
 import { prunableGroups } from '../engine/prune/groups';
 import { sensitivity } from '../engine/prune/sensitivity';
 import { Prng } from '../engine/util/prng';
-import { evaluationSubset } from '../engine/scenarios/subset';
+import { evaluationSubset, evaluationSubsetRows } from '../engine/scenarios/subset';
+import { extractFeatures } from '../engine/eval/extract';
+import type { EvaluateOptions } from '../engine/eval/evaluate';
+import type { EmbeddingCache } from '../engine/eval/embedding-cache';
 import type { SensitivityOutcome, SensitivityPlan, SensitivityRequest } from './api';
 import { yieldToEventLoop, type Job } from './jobs';
 
@@ -31,10 +34,24 @@ export function groupLabel(id: string): string {
  * are: all). The gallery is not touched, so a query's ranking means what it means in a full run.
  */
 export function querySubset(query: ReidSplit, maxQueries: number, seed: number): ReidSplit {
-  if (maxQueries === 0 || maxQueries >= query.count) return query;
-  const all = Array.from({ length: query.count }, (_, i) => i);
-  const chosen = new Prng(seed).fork('sensitivity-queries').shuffle(all).slice(0, maxQueries);
-  return subsetSplit(query, chosen.sort((a, b) => a - b));
+  const rows = querySubsetRows(query.count, maxQueries, seed);
+  return rows ? subsetSplit(query, rows) : query;
+}
+
+/** The rows querySubset keeps, ascending (null: all). */
+function querySubsetRows(count: number, maxQueries: number, seed: number): number[] | null {
+  if (maxQueries === 0 || maxQueries >= count) return null;
+  const all = Array.from({ length: count }, (_, i) => i);
+  return new Prng(seed).fork('sensitivity-queries').shuffle(all).slice(0, maxQueries).sort((a, b) => a - b);
+}
+
+/** The dataset rows a scan evaluates on (null: all of that split), for the embedding cache. */
+export function sensitivityRows(dataset: ReidDataset, req: SensitivityRequest): { query: number[] | null; gallery: number[] | null } {
+  const ids = req.maxIdentities ?? 0;
+  const sub = ids === 0 ? null : evaluationSubsetRows(dataset, ids, req.seed);
+  const q = querySubsetRows(sub ? sub.query.length : dataset.query.count, req.maxQueries, req.seed);
+  const query = sub ? (q ? q.map((i) => sub.query[i]) : sub.query) : q;
+  return { query, gallery: sub ? sub.gallery : null };
 }
 
 function checkRequest(req: SensitivityRequest): void {
@@ -74,6 +91,8 @@ export async function runSensitivity(
   fineTuneSplit: ReidSplit | undefined,
   req: SensitivityRequest,
   job: Job,
+  /** The dense model's embeddings: the scan's unpruned baseline reuses (and fills) them; masked cells never do. */
+  cache?: { embeddings: EmbeddingCache; stateKey: string },
 ): Promise<SensitivityOutcome> {
   const criterion = getCriterion(req.criterion);
   const plan = planSensitivity(dense.model, dataset, req);
@@ -81,6 +100,12 @@ export async function runSensitivity(
   if (needsData && !fineTuneSplit) throw new LabError('bad-dataset', `${criterion.name} scores channels on images; load a dataset with a training split first.`);
   const criterionData: CriterionData | undefined = wantsData(criterion) && fineTuneSplit ? { split: fineTuneSplit, batches: 2, batchSize: Math.min(16, fineTuneSplit.count) } : undefined;
   const evaluation = sensitivityEvaluation(dataset, req);
+  let extract: EvaluateOptions['extract'];
+  if (cache) {
+    const rows = sensitivityRows(dataset, req);
+    extract = (split, which, o) =>
+      o.masks ? extractFeatures(dense.model, split, o) : cache.embeddings.features(dense.model, cache.stateKey, which === 'query' ? dataset.query : dataset.gallery, rows[which], o);
+  }
   const t0 = performance.now();
   job.progress(0, `Scoring channels with ${criterion.name}`);
   let firstEvalAt = NaN;
@@ -91,7 +116,7 @@ export async function runSensitivity(
     seed: req.seed,
     criterionData,
     evaluation,
-    evaluateOptions: { batchSize: 32 },
+    evaluateOptions: { batchSize: 32, ...(extract ? { extract } : {}) },
     signal: job.signal,
     beforeCell: yieldToEventLoop,
     onProgress: (done, total, cell) => {

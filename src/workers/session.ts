@@ -7,11 +7,14 @@
 import { LabError, isLabError } from '../engine/errors';
 import { ReidModel } from '../engine/model/model';
 import type { ReidDataset, ReidSplit } from '../engine/data/types';
-import { evaluateModel } from '../engine/eval/evaluate';
+import { evaluateKind, type EvaluationKind } from '../engine/eval/quick';
+import { EmbeddingCache } from '../engine/eval/embedding-cache';
 import { fineTune } from '../engine/train/finetune';
+import { recalibrateBatchNorm } from '../engine/train/bn-recalibrate';
 import { fineTunePtl } from '../engine/ptl/ptl-finetune';
 import { PtlSideBranch } from '../engine/ptl/side-branch';
-import type { Embedder } from '../engine/eval/extract';
+import type { Embedder, ExtractOptions } from '../engine/eval/extract';
+import type { FeatureMatrix } from '../engine/eval/distance';
 import { CRITERIA, getCriterion } from '../engine/prune/criteria';
 import { pruneOnce } from '../engine/prune/strategies/once';
 import { applyPlan, type PrunePlan } from '../engine/prune/plan';
@@ -29,15 +32,19 @@ import type {
   FineTuneOutcome,
   FineTuneRequest,
   FineTuneSplitSummary,
+  LatencyResult,
   Lineage,
   ModelState,
   ModelSummary,
   PruneOutcome,
   PruneRecord,
   PruneRequest,
+  RecalibrateOutcome,
+  RecalibrateRequest,
 } from './api';
-import type { Job } from './jobs';
+import { yieldToEventLoop, type Job } from './jobs';
 import { measureLatency } from './latency';
+import { measureLatencyPair } from '../engine/cost/latency-pair';
 import { summarizeSpec } from './summary';
 import { copyBranch, ptlConfigFor, ptlInfo, sameBranchShape } from './ptl';
 
@@ -55,7 +62,7 @@ async function requireFiniteWeights(model: ReidModel, branch: PtlSideBranch | nu
 }
 
 /** Latency runs taken automatically for every new model state (batch 1). */
-const AUTO_LATENCY = { batch: 1, runs: 5, warmup: 1 };
+const AUTO_LATENCY = { batch: 1, runs: 9, warmup: 1 };
 
 export interface DenseModel {
   model: ReidModel;
@@ -76,6 +83,10 @@ export class LabSession {
   private branch: PtlSideBranch | null = null;
   dataset: ReidDataset | null = null;
   fineTuneSplit: { split: ReidSplit; summary: FineTuneSplitSummary } | null = null;
+  /** Embeddings per model state and split: evaluations and ranked lists of one state embed each image once. */
+  readonly embeddings = new EmbeddingCache();
+  /** Counts dense models, so the dense model's cache key outlives resets (which make new states of the same weights). */
+  private denseCounter = 0;
 
   constructor(private readonly backend: () => BackendName) {}
 
@@ -145,11 +156,36 @@ export class LabSession {
     return d.history ? { base: d.name, baseSource: d.source, history: d.history } : { base: d.name, baseSource: d.source };
   }
 
+  /** The embedding-cache key of the dense model (pinned: its gallery is embedded once per dataset). */
+  get denseEmbeddingKey(): string {
+    return `${this.nonce}.dense${this.denseCounter}`;
+  }
+
+  /** The embedding-cache key of what evaluation runs: the dense key while the current model is the dense one. */
+  embeddingKey(): string {
+    if (this.dense && this.current === this.dense.model && !this.branch) return this.denseEmbeddingKey;
+    return this.state?.key ?? `${this.nonce}.none`;
+  }
+
+  /**
+   * Embeddings for the ranked lists, from the cache: after an evaluation of this state (or of
+   * the dense model) nothing is embedded again. The lists rank with the backbone alone, while a
+   * PTL model's evaluation adds its branch, so a PTL state's backbone embeddings are kept apart.
+   */
+  rankedListFeatures(): (m: ReidModel, split: ReidSplit, o: ExtractOptions) => Promise<FeatureMatrix> {
+    const dense = this.requireDense().model;
+    const current = this.embeddingKey() + (this.state?.lineage.ptl ? '|backbone' : '');
+    return (m, split, o) => this.embeddings.features(m, m === dense ? this.denseEmbeddingKey : current, split, null, o);
+  }
+
   /** Replace the dense model (and with it the current one). */
   setDense(d: DenseModel): ModelState {
     if (this.current && this.current !== this.dense?.model) this.current.dispose();
     this.dense?.model.dispose();
     this.setBranch(null);
+    this.embeddings.forget(this.denseEmbeddingKey);
+    this.denseCounter++;
+    this.embeddings.pin(this.denseEmbeddingKey);
     this.dense = d;
     this.current = d.model;
     return this.newState({ ...this.denseLineage(), fineTuneSteps: 0 });
@@ -177,26 +213,74 @@ export class LabSession {
     return this.newState({ ...this.denseLineage(), fineTuneSteps: 0 });
   }
 
+  /**
+   * Latency of the current model (batch 1), remembered in its state. A pruned or fine-tuned model
+   * is timed interleaved with the dense one in the same call (engine/cost/latency-pair.ts), so its
+   * speed-up is a ratio from one run under one load, and the dense model's figure is refreshed too.
+   */
   async measureLatency(job: Job): Promise<ModelState> {
     const state = this.state;
-    const r = await measureLatency(this.embedder(), this.backend(), AUTO_LATENCY, job);
+    const dense = this.dense;
+    const current = this.embedder();
+    let r: LatencyResult;
+    if (!dense || current === dense.model) {
+      r = await measureLatency(current, this.backend(), AUTO_LATENCY, job);
+    } else {
+      const pair = await measureLatencyPair(dense.model, current, {
+        batch: AUTO_LATENCY.batch,
+        warmup: AUTO_LATENCY.warmup,
+        runs: AUTO_LATENCY.runs,
+        shouldCancel: () => job.signal.aborted,
+        onPair: async (done, total) => {
+          job.progress(done / total, `Timing the dense and the current model in turn: ${done} of ${total}`);
+          await yieldToEventLoop();
+        },
+      });
+      const c = pair.b;
+      r = {
+        backend: this.backend(),
+        batch: AUTO_LATENCY.batch,
+        input: { ...current.spec.input },
+        runs: c.runs,
+        medianMs: c.medianMs,
+        p10Ms: c.p10Ms,
+        p90Ms: c.p90Ms,
+        imagesPerSecond: (AUTO_LATENCY.batch * 1000) / c.medianMs,
+        spread: c.spread,
+        busy: pair.busy,
+        dense: { medianMs: pair.a.medianMs, p10Ms: pair.a.p10Ms, p90Ms: pair.a.p90Ms, runs: pair.a.runs, spread: pair.a.spread },
+        speedup: pair.speedup,
+      };
+      const summary = summarizeSpec(dense.model.spec, dense.name, dense.source);
+      this.denseCost = { macs: summary.macs, params: summary.params, latencyMs: pair.a.medianMs };
+    }
     if (state && this.state === state) this.state = { ...state, latency: r };
     return this.state!;
   }
 
-  async evaluate(job: Job): Promise<EvalSummary> {
+  /** Quick (a seeded subset of the query identities, whole gallery) or full evaluation, with a 95% interval. */
+  async evaluate(job: Job, kind: EvaluationKind = 'full'): Promise<EvalSummary> {
+    if (kind !== 'quick' && kind !== 'full') throw new LabError('bad-argument', `An evaluation is "quick" or "full"; got "${String(kind)}".`);
     const d = this.requireDataset();
     const t0 = performance.now();
-    const total = d.query.count + d.gallery.count;
-    const r = await evaluateModel(this.embedder(), d, {
+    let queries = d.query.count;
+    const r = await evaluateKind(this.embedder(), d, {
+      kind,
       batchSize: 32,
       signal: job.signal,
+      cache: { embeddings: this.embeddings, stateKey: this.embeddingKey() },
       onProgress: (p) => {
-        const done = p.phase === 'query' ? p.done : p.phase === 'gallery' ? d.query.count + p.done : total;
+        if (p.phase === 'query') queries = p.total;
+        const total = queries + d.gallery.count;
+        const done = p.phase === 'query' ? p.done : p.phase === 'gallery' ? queries + p.done : total;
         job.progress((0.95 * done) / total + (p.phase === 'ranking' ? (0.05 * p.done) / p.total : 0), p.phase === 'ranking' ? 'Ranking the gallery' : `Embedding ${p.phase} images: ${p.done} of ${p.total}`);
       },
     });
     return {
+      kind,
+      interval: { mAP: r.interval.mAP, rank1: r.interval.rank1, level: r.interval.level, identities: r.interval.identities },
+      testIdentities: r.testIdentities,
+      ofTestIdentities: r.ofTestIdentities,
       mAP: r.mAP,
       rank1: r.rank1,
       rank5: r.rank5,
@@ -248,8 +332,6 @@ export class LabSession {
     const criterionData: CriterionData | undefined = wantsData(criterion) && ftSplit ? { split: ftSplit, batches: 2, batchSize: Math.min(16, ftSplit.count) } : undefined;
     const evaluation = this.dataset ? { query: this.dataset.query, gallery: this.dataset.gallery } : undefined;
 
-    // The dense model's cost (and latency, measured once per dense state).
-    const before = this.denseCost ?? (await this.measureDenseCost(job));
     const onProgress = (p: StrategyProgress) => job.progress(0.9 * p.fraction, p.message);
     const base = { signal: job.signal, onProgress, evaluation, criterionData };
     const lr = req.lr ?? 1e-4;
@@ -292,9 +374,28 @@ export class LabSession {
       ...(last.message ? { message: last.message } : {}),
     };
     const steps = strategy === 'once' ? 0 : undefined;
-    this.setCurrent(result.model, { ...this.denseLineage(), prune: record, fineTuneSteps: steps ?? 0 });
-    job.progress(0.92, 'Measuring the pruned model\u2019s latency');
+    let bnRecalibrated: number | undefined;
+    if (req.recalibrateBn && this.dataset && this.dataset.train.count >= 2) {
+      // The pruned model is a new one (never the dense): recalibrate it before it becomes current.
+      try {
+        const r = await recalibrateBatchNorm(result.model, this.dataset.train, {
+          seed: req.seed,
+          signal: job.signal,
+          betweenBatches: yieldToEventLoop,
+          onProgress: (done, total) => job.progress(0.9 + (0.02 * done) / total, `Recalibrating BatchNorm: ${done} of ${total} training images`),
+        });
+        bnRecalibrated = r.images;
+      } catch (e) {
+        result.model.dispose();
+        throw e;
+      }
+    }
+    this.setCurrent(result.model, { ...this.denseLineage(), prune: record, fineTuneSteps: steps ?? 0, ...(bnRecalibrated ? { bnRecalibrated } : {}) });
+    job.progress(0.92, 'Timing the pruned and the dense model in turn');
+    // Interleaved with the dense model: before and after latencies from one run under one load.
     const state = await this.measureLatency(job);
+    const d = summarizeSpec(this.dense.model.spec, this.dense.name, this.dense.source);
+    const before: CostPoint = { macs: d.macs, params: d.params, latencyMs: state.latency?.dense?.medianMs ?? this.denseCost?.latencyMs ?? null };
     job.progress(1, 'Pruned');
     return { before, after: this.costOf(state), state };
   }
@@ -317,7 +418,6 @@ export class LabSession {
     if (plan.reconstructs && !ftSplit) {
       throw new LabError('bad-dataset', `${name} was made with ${plan.criterionName}, which rebuilds the next layers' weights from images; load a dataset with a training split first.`);
     }
-    const before = this.denseCost ?? (await this.measureDenseCost(job));
     job.progress(0.3, `Applying ${name}`);
     const data = plan.reconstructs && ftSplit ? { split: ftSplit, batches: 2, batchSize: Math.min(16, ftSplit.count) } : undefined;
     const model = await applyPlan(this.dense.model, plan, { criterion, ...(data ? { data } : {}), signal: job.signal });
@@ -337,25 +437,48 @@ export class LabSession {
       message: `Applied the pruning plan ${name} (${plan.criterionName}, ${Math.round(plan.removedFraction * 100)}% of prunable channels removed).`,
     };
     this.setCurrent(model, { ...this.denseLineage(), prune: record, fineTuneSteps: 0 });
-    job.progress(0.92, 'Measuring the pruned model\u2019s latency');
+    job.progress(0.92, 'Timing the pruned and the dense model in turn');
     const state = await this.measureLatency(job);
+    const d = summarizeSpec(this.dense.model.spec, this.dense.name, this.dense.source);
+    const before: CostPoint = { macs: d.macs, params: d.params, latencyMs: state.latency?.dense?.medianMs ?? this.denseCost?.latencyMs ?? null };
     job.progress(1, 'Applied the plan');
     return { before, after: this.costOf(state), state };
   }
 
+  /** The dense model's cost, its latency from the last interleaved measurement. */
   private denseCost: CostPoint | null = null;
-
-  private async measureDenseCost(job: Job): Promise<CostPoint> {
-    const d = this.dense!;
-    const summary = summarizeSpec(d.model.spec, d.name, d.source);
-    const r = await measureLatency(d.model, this.backend(), AUTO_LATENCY, job);
-    this.denseCost = { macs: summary.macs, params: summary.params, latencyMs: r.medianMs };
-    return this.denseCost;
-  }
 
   /** Forget the dense model's measured cost (a new dense model). */
   clearDenseCost(): void {
     this.denseCost = null;
+  }
+
+  /**
+   * Re-estimate the current model's BatchNorm statistics on training images (forward only): a
+   * new model state. The dense model itself is never changed (a copy is recalibrated); a PTL
+   * model keeps its branch (whose statistics the backbone's do not include).
+   */
+  async recalibrateBn(req: RecalibrateRequest, job: Job, progressSpan: [number, number] = [0, 0.97]): Promise<RecalibrateOutcome> {
+    const d = this.requireDataset();
+    if (d.train.count < 2) throw new LabError('bad-dataset', `BatchNorm recalibration runs training images, and ${d.name} has ${d.train.count}; load a dataset with a training split.`);
+    const copy = this.current === this.dense?.model;
+    const model = copy ? await this.requireModel().clone() : this.requireModel();
+    const [a, b] = progressSpan;
+    try {
+      const r = await recalibrateBatchNorm(model, d.train, {
+        ...(req.images !== undefined ? { images: req.images } : {}),
+        seed: req.seed,
+        signal: job.signal,
+        betweenBatches: yieldToEventLoop,
+        onProgress: (done, total) => job.progress(a + ((b - a) * done) / total, `Recalibrating BatchNorm: ${done} of ${total} training images`),
+      });
+      const prior = this.state!.lineage;
+      const state = this.setCurrent(model, { ...prior, bnRecalibrated: r.images }, this.branch);
+      return { images: r.images, layers: r.layers, ms: r.ms, state };
+    } catch (e) {
+      if (copy) model.dispose();
+      throw e;
+    }
   }
 
   async fineTune(req: FineTuneRequest, job: Job): Promise<FineTuneOutcome> {
@@ -371,6 +494,10 @@ export class LabSession {
     for (const p of split.pids) if (p > 0) ids.add(p);
     const p = Math.min(8, ids.size);
     const k = 4;
+    if (req.recalibrateBn) {
+      await this.recalibrateBn({ seed: req.seed }, job, [0, 0.1]);
+      job.progress(0.1, 'BatchNorm recalibrated; fine-tuning');
+    }
     const prior = this.state!.lineage;
     // PTL: continue the current branch when its shape matches, else a fresh one (seeded). A plain
     // fine-tune of a PTL model drops the branch: the model is a plain backbone again.

@@ -60,6 +60,13 @@ describe('ranked lists', () => {
       await lab.page.getByTestId('ranked-show').click();
       await lab.page.getByTestId('ranked-lists').waitFor({ timeout: 120_000 });
       await idle(lab);
+      // The lists open worst-first; the checks below start from query order.
+      expect(await lab.page.getByTestId('ranked-worst').isChecked()).toBe(true);
+      expect(await lab.page.getByTestId('ranked-position').textContent()).toMatch(/^Worst 1 of/);
+      await lab.page.getByTestId('ranked-worst').uncheck();
+      await expect.poll(() => lab.page.getByTestId('ranked-position').textContent()).toMatch(/^Query 1 of/);
+      await expect.poll(() => attr(lab, 'ranked-lists', 'data-stale')).toBe('false');
+      await idle(lab);
       const stateBefore = await attr(lab, 'ranked-lists', 'data-state-id');
       expect(await lab.page.getByTestId('ranked-same').isVisible()).toBe(true);
 

@@ -6,9 +6,10 @@
 import { CancelledError, LabError } from '../errors';
 import type { ReidSplit } from '../data/types';
 import { checkSplitLayout } from '../data/check-split';
-import { distanceRowChunks, type DistanceMetric } from './distance';
+import { distanceRowChunks, type DistanceMetric, type FeatureMatrix } from './distance';
 import { extractFeatures, type Embedder, type ExtractOptions } from './extract';
 import { RankingAccumulator, type ApVariant } from './ranking';
+import { bootstrapByIdentity, type BootstrapOptions } from './bootstrap';
 
 export type EvalPhase = 'query' | 'gallery' | 'ranking';
 
@@ -20,6 +21,23 @@ export interface EvaluateOptions extends Omit<ExtractOptions, 'onProgress'> {
   apVariant?: ApVariant;
   distanceImpl?: 'tf' | 'js';
   onProgress?: (p: { phase: EvalPhase; done: number; total: number }) => void;
+  /** The bootstrap behind `interval` (default: 1000 resamples, seed 1, 95%). */
+  bootstrap?: BootstrapOptions;
+  /**
+   * Where embeddings come from (default: extractFeatures). The worker passes its embedding cache
+   * here, so an evaluation of a model state already embedded does not run the network again.
+   */
+  extract?: (split: ReidSplit, which: 'query' | 'gallery', opts: ExtractOptions) => Promise<FeatureMatrix>;
+}
+
+/** A 95% bootstrap interval over query identities (bootstrap.ts), as fractions like the scores. */
+export interface ScoreInterval {
+  mAP: [number, number];
+  rank1: [number, number];
+  level: number;
+  resamples: number;
+  /** Query identities resampled. */
+  identities: number;
 }
 
 export interface EvaluationResult {
@@ -38,6 +56,7 @@ export interface EvaluationResult {
   flip: boolean;
   normalize: boolean;
   timingsMs: { extract: number; distance: number; ranking: number };
+  interval: ScoreInterval;
 }
 
 function checkSplit(split: ReidSplit, what: string): void {
@@ -62,8 +81,9 @@ export async function evaluateModel(
   const progress = opts.onProgress;
 
   const t0 = performance.now();
-  const qf = await extractFeatures(model, query, { ...opts, onProgress: (d, t) => progress?.({ phase: 'query', done: d, total: t }) });
-  const gf = await extractFeatures(model, gallery, { ...opts, onProgress: (d, t) => progress?.({ phase: 'gallery', done: d, total: t }) });
+  const extract = opts.extract ?? ((split: ReidSplit, _which: 'query' | 'gallery', o: ExtractOptions) => extractFeatures(model, split, o));
+  const qf = await extract(query, 'query', { ...opts, onProgress: (d, t) => progress?.({ phase: 'query', done: d, total: t }) });
+  const gf = await extract(gallery, 'gallery', { ...opts, onProgress: (d, t) => progress?.({ phase: 'gallery', done: d, total: t }) });
   const t1 = performance.now();
   // Distances and ranking chunk by chunk: the full matrix is never held (266 MB for Market).
   // Rank to at least 10 so rank-10 is defined whatever CMC length is asked for.
@@ -86,6 +106,9 @@ export async function evaluateModel(
     tMark = performance.now();
   }
   const r = acc.finish();
+  const mapCi = bootstrapByIdentity(r.ap, query.pids, opts.bootstrap);
+  const hits = Float64Array.from(r.firstMatchRank, (rank, q) => (Number.isNaN(r.ap[q]) ? NaN : rank === 1 ? 1 : 0));
+  const r1Ci = bootstrapByIdentity(hits, query.pids, opts.bootstrap);
   const t3 = performance.now();
   return {
     mAP: r.mAP,
@@ -102,5 +125,6 @@ export async function evaluateModel(
     flip: opts.flip ?? false,
     normalize: opts.normalize ?? false,
     timingsMs: { extract: t1 - t0, distance: tDistance, ranking: t3 - t1 - tDistance },
+    interval: { mAP: [mapCi.low, mapCi.high], rank1: [r1Ci.low, r1Ci.high], level: mapCi.level, resamples: mapCi.resamples, identities: mapCi.identities },
   };
 }

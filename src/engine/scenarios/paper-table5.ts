@@ -9,8 +9,9 @@
  * ResNet-50): its GFLOPs are shown as given, in their own column, never converted to MACs.
  */
 
+// Named as a reader finds it: the paper and its table (where the project copied it from is in the comment above).
 export const PAPER_TABLE5_SOURCE =
-  'Exploiting Prunability for Person Re-Identification (arXiv 1907.02547), Table 5 as transcribed in the seed slide deck. Pruned rows are pruned ResNet-50. FLOPs convention of the paper is unknown (its ResNet-34 counts more than its ResNet-50).';
+  'Exploiting Prunability for Person Re-Identification (arXiv 1907.02547), Table 5. Pruned rows are pruned ResNet-50. FLOPs convention of the paper is unknown (its ResNet-34 counts more than its ResNet-50).';
 
 export const PAPER_TABLE5_COLUMNS = ['network', 'params_M', 'gflops', 'market_mAP', 'market_r1', 'duke_mAP', 'duke_r1', 'cuhk03np_mAP', 'cuhk03np_r1'] as const;
 

@@ -75,9 +75,18 @@ export function selectFineTuneSubset(d: ReidDataset, req: SubsetRequest): ReidSp
  * keeps its difficulty mix. All test identities when `identities` is at least their number.
  */
 export function evaluationSubset(d: Pick<ReidDataset, 'query' | 'gallery'>, identities: number, seed: number): { query: ReidSplit; gallery: ReidSplit } {
+  const rows = evaluationSubsetRows(d, identities, seed);
+  return rows ? { query: subsetSplit(d.query, rows.query), gallery: subsetSplit(d.gallery, rows.gallery) } : { query: d.query, gallery: d.gallery };
+}
+
+/**
+ * The rows of the query and gallery splits evaluationSubset keeps (ascending), or null when it
+ * keeps everything: an embedding cache maps the subset back to the splits' rows with them.
+ */
+export function evaluationSubsetRows(d: Pick<ReidDataset, 'query' | 'gallery'>, identities: number, seed: number): { query: number[]; gallery: number[] } | null {
   wholeAtLeast(identities, 2, 'The number of evaluation identities');
   const ids = [...new Set([...d.query.pids].filter((p) => p > 0))].sort((a, b) => a - b);
-  if (identities >= ids.length) return { query: d.query, gallery: d.gallery };
+  if (identities >= ids.length) return null;
   const keep = new Set(new Prng(seed).fork('evaluation-subset').shuffle(ids).slice(0, identities));
   const share = identities / ids.length;
   const pick = (s: ReidSplit) => {
@@ -92,7 +101,7 @@ export function evaluationSubset(d: Pick<ReidDataset, 'query' | 'gallery'>, iden
         out.push(i);
       }
     }
-    return subsetSplit(s, out);
+    return out;
   };
   return { query: pick(d.query), gallery: pick(d.gallery) };
 }

@@ -8,6 +8,8 @@ import { collectDroppedFiles, type DroppedEntry } from '../../engine/data/market
 import type { DatasetSummary, FineTuneSplitSummary, Thumbnail } from '../../workers/api';
 import type { LabConfig } from '../url';
 import { Panel } from './Panel';
+import { InlineJob } from './InlineJob';
+import type { JobView } from '../useLab';
 import { Thumbnails } from './Thumbnails';
 
 interface Props {
@@ -17,6 +19,8 @@ interface Props {
   ftSplit: FineTuneSplitSummary | null;
   thumbs: Thumbnail[];
   busy: boolean;
+  /** The running dataset job (generate, load), shown next to its button. */
+  job?: JobView;
   onGenerate(): void;
   onFiles(files: { path: string; file: File }[], testIdentities: number): void;
 }
@@ -37,7 +41,7 @@ function pickedFiles(list: FileList | null): { path: string; file: File }[] {
   return Array.from(list ?? []).map((file) => ({ path: (file as File & { webkitRelativePath?: string }).webkitRelativePath || file.name, file }));
 }
 
-export const DataPanel = memo(function DataPanel({ config, setConfig, dataset, ftSplit, thumbs, busy, onGenerate, onFiles }: Props) {
+export const DataPanel = memo(function DataPanel({ config, setConfig, dataset, ftSplit, thumbs, busy, job, onGenerate, onFiles }: Props) {
   const [over, setOver] = useState(false);
   const [quickIds, setQuickIds] = useState(100);
   const onDrop = (e: DragEvent) => {
@@ -75,6 +79,7 @@ export const DataPanel = memo(function DataPanel({ config, setConfig, dataset, f
           Generate
         </button>
       </fieldset>
+      <InlineJob job={job} testId="data-progress" />
 
       <div
         className={`dropzone ${over ? 'over' : ''}`}

@@ -12,6 +12,7 @@ import type { FineTuneSplitSummary, PtlCostPreview, PtlInfo, PtlOptions } from '
 import type { LabConfig } from '../url';
 import type { JobView, TrainingView } from '../useLab';
 import { Panel } from './Panel';
+import { InlineJob } from './InlineJob';
 
 interface Props {
   config: LabConfig;
@@ -19,6 +20,8 @@ interface Props {
   ftSplit: FineTuneSplitSummary | null;
   training: TrainingView | null;
   job: JobView | undefined;
+  /** A job this panel started after training (the quick score), shown next to its button. */
+  after?: JobView;
   busy: boolean;
   /** The current model's PTL side branch (its lineage), if it has one. */
   ptl?: PtlInfo | null;
@@ -137,7 +140,7 @@ function PtlCost({ ptl }: { ptl: PtlInfo }) {
   );
 }
 
-export const FineTunePanel = memo(function FineTunePanel({ config, setConfig, ftSplit, training, job, busy, ptl, modelStateId, ptlPreview, onApplySplit, onStart, onPause }: Props) {
+export const FineTunePanel = memo(function FineTunePanel({ config, setConfig, ftSplit, training, job, after, busy, ptl, modelStateId, ptlPreview, onApplySplit, onStart, onPause }: Props) {
   const running = Boolean(training?.running);
   // What the branch would cost on the current model, shown before training it.
   const [preview, setPreview] = useState<PtlCostPreview | null>(null);
@@ -179,6 +182,9 @@ export const FineTunePanel = memo(function FineTunePanel({ config, setConfig, ft
             Use this subset
           </button>
         </div>
+        <label className="toggle" title="Re-estimate BatchNorm statistics on a few hundred training images (forward only) before the first step">
+          <input type="checkbox" data-testid="ft-bn-recal" checked={config.bnRecal} onChange={(e) => setConfig({ bnRecal: e.target.checked })} /> Recalibrate BatchNorm first
+        </label>
         <div className="row">
           <label className="toggle" title="Progressive Transfer Learning: a side branch of BConv-Cells carries dataset-level information across mini-batches during fine-tuning">
             <input type="checkbox" data-testid="ptl" checked={config.ptl} onChange={(e) => setConfig({ ptl: e.target.checked })} /> PTL side branch
@@ -246,6 +252,7 @@ export const FineTunePanel = memo(function FineTunePanel({ config, setConfig, ft
           </button>
         </div>
       </fieldset>
+      <InlineJob job={after ?? (job && !training?.running ? job : undefined)} testId="finetune-progress" />
       {training && (
         <div className="training" data-testid="training" data-step={training.step}>
           <div className="job-row">

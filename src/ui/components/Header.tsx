@@ -37,9 +37,11 @@ interface Props {
   presenter?: boolean;
   onPresenter?(v: boolean): void;
   onShare?(): void;
+  /** After Share link: 'copied', or the link itself when the clipboard refused (the user copies it by hand). */
+  shared?: { kind: 'copied' } | { kind: 'manual'; url: string } | null;
 }
 
-export function Header({ choice, status, phase, onChoice, largeText, onLargeText, presenter, onPresenter, onShare }: Props) {
+export function Header({ choice, status, phase, onChoice, largeText, onLargeText, presenter, onPresenter, onShare, shared }: Props) {
   return (
     <header className="app-header">
       <div className="brand">
@@ -83,7 +85,7 @@ export function Header({ choice, status, phase, onChoice, largeText, onLargeText
           </select>
         </label>
         <label className="toggle">
-          <input type="checkbox" checked={largeText} onChange={(e) => onLargeText(e.target.checked)} /> Large text
+          <input type="checkbox" data-testid="large-text" checked={largeText} onChange={(e) => onLargeText(e.target.checked)} /> Large text
         </label>
         {onPresenter && (
           <label className="toggle" title="Large type, essentials only; keys: P prune, E evaluate, F fine-tune, R reset, M metric, ? help">
@@ -94,6 +96,16 @@ export function Header({ choice, status, phase, onChoice, largeText, onLargeText
           <button type="button" className="secondary" data-testid="share" onClick={onShare} title="Copy a link that opens the lab with these settings and seeds">
             Share link
           </button>
+        )}
+        {shared?.kind === 'copied' && (
+          <span className="share-status" role="status" data-testid="share-status">
+            Link copied
+          </span>
+        )}
+        {shared?.kind === 'manual' && (
+          <label className="share-status" role="status" data-testid="share-status">
+            Copy this link: <input readOnly value={shared.url} onFocus={(e) => e.target.select()} autoFocus size={32} />
+          </label>
         )}
       </div>
     </header>

@@ -4,12 +4,16 @@ import { memo, useState, type DragEvent } from 'react';
 import type { LatencyResult, Lineage, ModelSummary } from '../../workers/api';
 import { ArchitectureStrip } from './ArchitectureStrip';
 import { Panel } from './Panel';
+import { InlineJob } from './InlineJob';
+import type { JobView } from '../useLab';
 
 interface Props {
   model: ModelSummary | null;
   lineage: Lineage | null;
   latency: LatencyResult | null;
   busy: boolean;
+  /** The running model job (load, open, latency), shown in the panel. */
+  job?: JobView;
   onMeasureLatency(): void;
   onOpen(files: File[]): void;
   onExport(format: 'tfjs' | 'safetensors'): void;
@@ -28,7 +32,7 @@ function lineageText(l: Lineage): string {
   return l.history ? `${l.history}; in the lab: ${here}` : here;
 }
 
-export const ModelPanel = memo(function ModelPanel({ model, lineage, latency, busy, onMeasureLatency, onOpen, onExport }: Props) {
+export const ModelPanel = memo(function ModelPanel({ model, lineage, latency, busy, job, onMeasureLatency, onOpen, onExport }: Props) {
   const [over, setOver] = useState(false);
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
@@ -96,8 +100,14 @@ export const ModelPanel = memo(function ModelPanel({ model, lineage, latency, bu
               Measure latency
             </button>
             {latency && (
-              <span className="muted">
-                median of {latency.runs} runs on {latency.backend}, {latency.imagesPerSecond.toFixed(0)} images/s
+              <span className="muted" data-testid="latency-spread">
+                median of {latency.runs} runs on {latency.backend} (p10{'\u2013'}p90 {latency.p10Ms.toFixed(1)}{'\u2013'}{latency.p90Ms.toFixed(1)} ms), {latency.imagesPerSecond.toFixed(0)} images/s
+                {latency.dense && latency.speedup !== undefined && <>; timed in turn with the dense model ({latency.dense.medianMs.toFixed(1)} ms): {latency.speedup.toFixed(2)}× its speed</>}
+              </span>
+            )}
+            {latency?.busy && (
+              <span className="warn small" data-testid="latency-busy">
+                The machine is busy: the runs spread more than 20% around the median, so these numbers are rough.
               </span>
             )}
             <span className="spacer" />
@@ -108,6 +118,7 @@ export const ModelPanel = memo(function ModelPanel({ model, lineage, latency, bu
               Export .safetensors
             </button>
           </div>
+          <InlineJob job={job} testId="model-progress" />
           <div
             className={`dropzone small ${over ? 'over' : ''}`}
             data-testid="model-drop"

@@ -8,6 +8,8 @@ import { memo } from 'react';
 import { formatMacs, formatParams } from '../../engine/cost/macs';
 import type { CriterionInfo, PruneOutcome } from '../../workers/api';
 import type { LabConfig } from '../url';
+import type { JobView } from '../useLab';
+import { InlineJob } from './InlineJob';
 import { Panel } from './Panel';
 
 interface Props {
@@ -17,8 +19,13 @@ interface Props {
   result: PruneOutcome | null;
   pruned: boolean;
   busy: boolean;
+  /** This panel's running job (prune, BN recalibration, or the quick score after them), shown next to its buttons. */
+  job?: JobView;
+  /** BatchNorm statistics of the current model were re-estimated on this many images (0: not since the last prune). */
+  bnRecalibrated?: number;
   onPrune(): void;
   onReset(): void;
+  onRecalibrate?(): void;
 }
 
 const NEEDS: Record<CriterionInfo['needs'], string> = {
@@ -31,7 +38,7 @@ const NEEDS: Record<CriterionInfo['needs'], string> = {
 const ms = (v: number | null) => (v === null ? '—' : `${v.toFixed(1)} ms`);
 const change = (a: number, b: number) => (a > 0 ? `${b <= a ? '−' : '+'}${Math.abs((1 - b / a) * 100).toFixed(0)}%` : '');
 
-export const PrunePanel = memo(function PrunePanel({ config, setConfig, criteria, result, pruned, busy, onPrune, onReset }: Props) {
+export const PrunePanel = memo(function PrunePanel({ config, setConfig, criteria, result, pruned, busy, job, bnRecalibrated, onPrune, onReset, onRecalibrate }: Props) {
   const c = criteria.find((x) => x.id === config.criterion);
   return (
     <Panel id="prune" title="Prune" step={3}>
@@ -39,7 +46,8 @@ export const PrunePanel = memo(function PrunePanel({ config, setConfig, criteria
         <label className="wide">
           Criterion{' '}
           <select data-testid="criterion" value={config.criterion} onChange={(e) => setConfig({ criterion: e.target.value })}>
-            {criteria.length === 0 && <option value={config.criterion}>{config.criterion}</option>}
+            {/* The names come from the worker's registry; until it answers, say so rather than show a raw id. */}
+            {criteria.length === 0 && <option value={config.criterion}>Loading criteria{'\u2026'}</option>}
             {criteria.map((x) => (
               <option key={x.id} value={x.id}>
                 {x.name}
@@ -98,14 +106,34 @@ export const PrunePanel = memo(function PrunePanel({ config, setConfig, criteria
             <option value="soft">soft (zero, regrow, harden; 3 epochs)</option>
           </select>
         </label>
+        <label className="toggle" title="Re-estimate every BatchNorm's running statistics on a few hundred training images right after pruning (forward only, seconds): prune and recover in one click">
+          <input type="checkbox" data-testid="prune-bn" checked={config.pruneBn} onChange={(e) => setConfig({ pruneBn: e.target.checked })} /> Recalibrate BatchNorm after pruning
+        </label>
         <div className="actions">
           <button type="button" data-testid="prune" onClick={onPrune}>
             Prune
           </button>
+          {onRecalibrate && (
+            <button
+              type="button"
+              className="secondary"
+              data-testid="recalibrate-bn"
+              onClick={onRecalibrate}
+              title="Re-estimate every BatchNorm's running mean and variance on a few hundred training images of the target domain: forward passes only, no gradients, seconds"
+            >
+              Recalibrate BN
+            </button>
+          )}
           <button type="button" className="secondary" data-testid="reset" onClick={onReset} disabled={!pruned}>
             Reset to dense
           </button>
         </div>
+        <InlineJob job={job} testId="prune-progress" />
+        {Boolean(bnRecalibrated) && (
+          <p className="muted small" data-testid="bn-recalibrated">
+            BatchNorm statistics re-estimated on {bnRecalibrated} training images.
+          </p>
+        )}
       </fieldset>
       {result && (
         <div className="prune-result" data-testid="prune-result">
@@ -139,14 +167,25 @@ export const PrunePanel = memo(function PrunePanel({ config, setConfig, criteria
                 <td>{ms(result.before.latencyMs)}</td>
                 <td>→</td>
                 <td data-testid="after-latency">{ms(result.after.latencyMs)}</td>
-                <td className="muted">{result.before.latencyMs && result.after.latencyMs ? change(result.before.latencyMs, result.after.latencyMs) : ''}</td>
+                <td className="muted">
+                  {result.state.latency?.speedup !== undefined
+                    ? `${result.state.latency.speedup.toFixed(2)}× the dense speed`
+                    : result.before.latencyMs && result.after.latencyMs
+                      ? change(result.before.latencyMs, result.after.latencyMs)
+                      : ''}
+                </td>
               </tr>
             </tbody>
           </table>
           {result.state.lineage.prune && (
             <p className="muted">
               {result.state.lineage.prune.criterionName}, {result.state.lineage.prune.strategy}: removed {(result.state.lineage.prune.removedFraction * 100).toFixed(1)}% of the
-              channels in scope. Latency: batch 1, median of 5 runs.
+              channels in scope. Latency: batch 1, median of {result.state.latency?.runs ?? 9} runs of each model, timed in turn in one call (the speed-up is the median of the per-pair ratios).
+            </p>
+          )}
+          {result.state.latency?.busy && (
+            <p className="warn small" data-testid="prune-latency-busy">
+              The machine is busy: the latency runs spread more than 20% around their median, so the latency numbers are rough.
             </p>
           )}
         </div>

@@ -10,12 +10,16 @@
 import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import type { DatasetSummary, ModelState, RankedItem, RankedListsPage, RankedListsRequest, RankedRow, Thumbnail } from '../../workers/api';
 import { Panel } from './Panel';
+import { InlineJob } from './InlineJob';
+import type { JobView } from '../useLab';
 import './RankedListsPanel.css';
 
 interface Props {
   modelState: ModelState | null;
   dataset: DatasetSummary | null;
   busy: boolean;
+  /** The running ranking job, shown in the panel. */
+  job?: JobView;
   fetchPage(req: RankedListsRequest): Promise<RankedListsPage | null>;
 }
 
@@ -71,9 +75,10 @@ function Row({ which, title, row, thumbs }: { which: 'dense' | 'current'; title:
 
 let datasetCounter = 0;
 
-export function RankedListsPanel({ modelState, dataset, busy, fetchPage }: Props) {
+export function RankedListsPanel({ modelState, dataset, busy, fetchPage, job }: Props) {
   const [shown, setShown] = useState(false);
-  const [worst, setWorst] = useState(false);
+  // Worst queries first by default: the failures are what the lists are for.
+  const [worst, setWorst] = useState(true);
   const [position, setPosition] = useState(0);
   const [page, setPage] = useState<RankedListsPage | null>(null);
   // A new dataset object (even with the same name) is new data: its own key, back to the first query.
@@ -154,6 +159,7 @@ export function RankedListsPanel({ modelState, dataset, busy, fetchPage }: Props
               Worst queries first (lowest AP of the current model)
             </label>
           </div>
+          <InlineJob job={job} testId="ranked-progress" />
           {!q ? (
             <p className="hint" data-testid="ranked-loading">
               Ranking the gallery{'\u2026'}

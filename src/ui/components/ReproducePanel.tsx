@@ -14,6 +14,7 @@ import { useEffect, useState } from 'react';
 import type { JobView } from '../useLab';
 import type { ReproduceRequest, ReproduceTick, ReproduceView } from '../../workers/api';
 import { PAPER_TABLE5, PAPER_TABLE5_SOURCE, paperNumber } from '../../engine/scenarios/paper-table5';
+import { committedWhat } from '../reproduce-label';
 import { parseReproduction, type ReproductionRecord } from '../../engine/scenarios/reproduction-json';
 import type { ClaimVerdict, RowSummary, Stat, VerdictKind } from '../../engine/scenarios/report';
 import { SCENARIO_NUMBER, SCENARIO_TITLE } from '../../engine/scenarios/types';
@@ -69,7 +70,7 @@ function duration(sec: number): string {
 function fromRecord(r: ReproductionRecord): Shown {
   return {
     kind: 'committed',
-    label: `Committed ${r.quick ? 'quick' : 'full'} run of ${r.date} on ${r.machine}`,
+    label: `Committed ${committedWhat(r)}, of ${r.date} on ${r.machine}`,
     rows: r.rows,
     verdicts: r.verdicts,
     missingRows: [],

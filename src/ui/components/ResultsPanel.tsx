@@ -3,12 +3,13 @@
  * Pareto front; the paper's Table 5 beside it in its own units; and the runs table (sortable,
  * exportable). Runs persist in IndexedDB.
  */
-import { memo, useEffect, useMemo, useState } from 'react';
-import { CartesianGrid, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
+import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { CartesianGrid, ErrorBar, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
 import { useWidth } from './useWidth';
+import { niceTicks } from '../ticks';
 import { formatMacs, formatParams } from '../../engine/cost/macs';
 import { PAPER_SOURCE, PAPER_TABLE5 } from '../paper-table5';
-import { costOf, paretoFront, type CostAxis, type Metric, type Run } from '../runs';
+import { costOf, evaluationOf, intervalOf, paretoFront, type CostAxis, type Metric, type Run } from '../runs';
 import type { LabConfig } from '../url';
 import { Panel } from './Panel';
 
@@ -27,7 +28,7 @@ const COLORS: Record<string, string> = {
 };
 const color = (k: string) => COLORS[k] ?? '#7f8c8d';
 
-const AXIS_LABEL: Record<CostAxis, string> = { macs: 'MACs per image', params: 'Parameters', latency: 'Latency, batch 1 (ms)' };
+const AXIS_LABEL: Record<CostAxis, string> = { macs: 'MACs per image', params: 'Parameters', latency: 'Latency, batch 1 (ms, median; bars p10\u2013p90)' };
 const METRIC_LABEL: Record<Metric, string> = { mAP: 'mAP (%)', rank1: 'Rank-1 (%)' };
 
 function fmtCost(axis: CostAxis, v: number): string {
@@ -38,15 +39,74 @@ interface Point {
   x: number;
   y: number;
   run: Run;
+  /** Distance from y down and up to the 95% interval's ends (percentage points), for the error bar. */
+  err?: [number, number];
+  /** Latency axis: distance from the median down to p10 and up to p90 (ms). */
+  xErr?: [number, number];
+}
+
+/**
+ * One run's marker: the colour is the criterion; a triangle is a fine-tuned run, a circle one that
+ * was not; a hollow marker is a quick score (a subset of the identities' queries), a filled one
+ * a full evaluation (or the model card's full-set figures).
+ */
+function RunMarker(props: { cx?: number; cy?: number; payload?: Point; fill?: string }) {
+  const { cx, cy, payload } = props;
+  if (cx === undefined || cy === undefined || !payload?.run) return <g />;
+  const r = payload.run;
+  const c = color(series(r));
+  const quick = evaluationOf(r) === 'quick';
+  const fineTuned = r.fineTuneSteps > 0;
+  const common = { fill: quick ? '#fff' : c, stroke: c, strokeWidth: 2.5 };
+  const testAttrs = { 'data-testid': 'run-marker', 'data-shape': fineTuned ? 'triangle' : 'circle', 'data-fill': quick ? 'hollow' : 'filled' };
+  return fineTuned ? (
+    <polygon points={`${cx},${cy - 7} ${cx - 6.5},${cy + 5} ${cx + 6.5},${cy + 5}`} {...common} {...testAttrs} />
+  ) : (
+    <circle cx={cx} cy={cy} r={5.5} {...common} {...testAttrs} />
+  );
 }
 
 const series = (r: Run) => r.criterion ?? 'dense';
 
-const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[]; axis: CostAxis; metric: Metric }) {
+/**
+ * Presenter mode: the chart ends where the first screen ends (its top measured once laid out,
+ * and on resizes), so it is seen whole without scrolling; never shorter than 180 px.
+ */
+function usePresenterHeight(large: boolean | undefined, above: React.RefObject<HTMLElement | null>): number {
+  const [height, setHeight] = useState(420);
+  useLayoutEffect(() => {
+    if (!large) return;
+    const measure = () => {
+      const el = above.current;
+      if (!el) return;
+      const top = el.getBoundingClientRect().bottom + window.scrollY;
+      const h = Math.max(180, Math.min(520, Math.floor(window.innerHeight - top - 12)));
+      setHeight((old) => (Math.abs(old - h) >= 2 ? h : old));
+    };
+    measure();
+    // What sits above the chart (score line, banners, legend) moves it after the first layout,
+    // and nothing reports a move: look again twice a second (one layout read, no render unless it moved).
+    const timer = setInterval(measure, 500);
+    window.addEventListener('resize', measure);
+    return () => {
+      clearInterval(timer);
+      window.removeEventListener('resize', measure);
+    };
+  }, [large, above]);
+  return height;
+}
+
+const RunsChart = memo(function RunsChart({ runs, axis, metric, large }: { runs: Run[]; axis: CostAxis; metric: Metric; large?: boolean }) {
   const points: Point[] = runs.flatMap((run) => {
     const x = costOf(run, axis);
-    return x === null ? [] : [{ x, y: run[metric] * 100, run }];
+    if (x === null) return [];
+    const y = run[metric] * 100;
+    const iv = intervalOf(run, metric);
+    const spread = axis === 'latency' && typeof run.latencyP10 === 'number' && typeof run.latencyP90 === 'number' ? ([Math.max(0, x - run.latencyP10), Math.max(0, run.latencyP90 - x)] as [number, number]) : null;
+    return [{ x, y, run, ...(iv ? { err: [Math.max(0, y - iv[0] * 100), Math.max(0, iv[1] * 100 - y)] as [number, number] } : {}), ...(spread ? { xErr: spread } : {}) }];
   });
+  const anyQuick = runs.some((r) => evaluationOf(r) === 'quick');
+  const anyFineTuned = runs.some((r) => r.fineTuneSteps > 0);
   const groups = new Map<string, Point[]>();
   for (const p of points) {
     const k = series(p.run);
@@ -55,9 +115,18 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
   }
   const front = paretoFront(points, (p) => p.x, (p) => p.y);
   const [ref, width] = useWidth<HTMLDivElement>(640);
+  const keyRef = useRef<HTMLUListElement>(null);
+  const presenterHeight = usePresenterHeight(large, keyRef);
+  // Ticks computed here: distinct labels even for one run, error bars inside the domain.
+  const xTicks = niceTicks(points.flatMap((p) => [p.x - (p.xErr?.[0] ?? 0), p.x + (p.xErr?.[1] ?? 0)]), (v) => fmtCost(axis, v));
+  const yTicks = niceTicks(points.flatMap((p) => [p.y - (p.err?.[0] ?? 0), p.y + (p.err?.[1] ?? 0)]), (v) => v.toFixed(1));
+  const fontSize = large ? 18 : 12;
+  // The rightmost tick label is centred on the plot's edge: leave half its width as margin.
+  const lastLabel = xTicks ? fmtCost(axis, xTicks.ticks[xTicks.ticks.length - 1]) : '';
+  const right = Math.max(24, Math.ceil(lastLabel.length * fontSize * 0.32));
   // The legend is plain HTML: recharts' own legend measures itself and renders the chart twice.
   return (
-    <div className="chart" data-testid="results-chart" data-points={points.length} data-front={front.length} ref={ref}>
+    <div className="chart" data-testid="results-chart" data-points={points.length} data-front={front.length} data-xticks={xTicks?.ticks.map((v) => fmtCost(axis, v)).join('|') ?? ''} ref={ref}>
       <ul className="legend">
         {[...groups.entries()].map(([k, pts]) => (
           <li key={k}>
@@ -71,10 +140,53 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
           </li>
         )}
       </ul>
-      <ScatterChart width={width} height={320} margin={{ top: 10, right: 36, bottom: 24, left: 8 }}>
+      <ul className="legend marker-key" data-testid="marker-key" ref={keyRef}>
+        <li>
+          <svg width="14" height="14" aria-hidden="true"><circle cx="7" cy="7" r="5" fill="#555" stroke="#555" /></svg> not fine-tuned
+        </li>
+        {anyFineTuned && (
+          <li>
+            <svg width="14" height="14" aria-hidden="true"><polygon points="7,1 1,12 13,12" fill="#555" stroke="#555" /></svg> fine-tuned
+          </li>
+        )}
+        <li>
+          <svg width="14" height="14" aria-hidden="true"><circle cx="7" cy="7" r="5" fill="#555" stroke="#555" /></svg> full evaluation
+        </li>
+        {anyQuick && (
+          <li>
+            <svg width="14" height="14" aria-hidden="true"><circle cx="7" cy="7" r="5" fill="#fff" stroke="#555" strokeWidth="2" /></svg> quick evaluation
+          </li>
+        )}
+        <li>
+          <span className="errbar" aria-hidden="true" /> 95% interval
+        </li>
+      </ul>
+      <ScatterChart width={width} height={large ? presenterHeight : 320} margin={{ top: 10, right, bottom: large ? 34 : 24, left: 8 }}>
           <CartesianGrid stroke="#eef1f4" />
-          <XAxis type="number" dataKey="x" name={AXIS_LABEL[axis]} domain={['auto', 'auto']} interval={0} tickCount={6} tickFormatter={(v: number) => fmtCost(axis, v)} label={{ value: AXIS_LABEL[axis], position: 'insideBottom', offset: -14 }} tick={{ fontSize: 12 }} />
-          <YAxis type="number" dataKey="y" name={METRIC_LABEL[metric]} domain={['auto', 'auto']} interval={0} tickCount={6} tickFormatter={(v: number) => v.toFixed(1)} label={{ value: METRIC_LABEL[metric], angle: -90, position: 'insideLeft' }} tick={{ fontSize: 12 }} width={56} />
+          <XAxis
+            type="number"
+            dataKey="x"
+            name={AXIS_LABEL[axis]}
+            domain={xTicks ? xTicks.domain : ['auto', 'auto']}
+            {...(xTicks ? { ticks: xTicks.ticks } : { tickCount: 6 })}
+            interval={0}
+            tickFormatter={(v: number) => fmtCost(axis, v)}
+            label={{ value: AXIS_LABEL[axis], position: 'insideBottom', offset: large ? -22 : -14, fontSize }}
+            tick={{ fontSize }}
+            height={large ? 56 : 40}
+          />
+          <YAxis
+            type="number"
+            dataKey="y"
+            name={METRIC_LABEL[metric]}
+            domain={yTicks ? yTicks.domain : ['auto', 'auto']}
+            {...(yTicks ? { ticks: yTicks.ticks } : { tickCount: 6 })}
+            interval={0}
+            tickFormatter={(v: number) => v.toFixed(1)}
+            label={{ value: METRIC_LABEL[metric], angle: -90, position: 'insideLeft', fontSize }}
+            tick={{ fontSize }}
+            width={large ? 76 : 56}
+          />
           <ZAxis range={[90, 90]} />
           <Tooltip
             isAnimationActive={false}
@@ -88,15 +200,20 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
                   {r.fineTuneSteps > 0 && <div>fine-tuned {r.fineTuneSteps} steps</div>}
                   {r.source === 'card' && <div>from the model card, not measured on this page</div>}
                   <div>
-                    {METRIC_LABEL[metric]}: {p.y.toFixed(2)} · {fmtCost(axis, p.x)}
+                    {METRIC_LABEL[metric]}: {p.y.toFixed(2)}
+                    {p.err ? ` (95% CI ${(p.y - p.err[0]).toFixed(1)}\u2013${(p.y + p.err[1]).toFixed(1)})` : ''} · {fmtCost(axis, p.x)}
                   </div>
+                  <div>{evaluationOf(r) === 'quick' ? 'quick evaluation (a subset of the identities\u2019 queries)' : 'full evaluation'}</div>
                   <div className="muted">{r.dataset}</div>
                 </div>
               );
             }}
           />
           {[...groups.entries()].map(([k, pts]) => (
-            <Scatter key={k} name={k === 'dense' ? 'dense / fine-tuned dense' : (pts[0].run.criterionName ?? k)} data={pts} fill={color(k)} isAnimationActive={false} />
+            <Scatter key={k} name={k === 'dense' ? 'dense / fine-tuned dense' : (pts[0].run.criterionName ?? k)} data={pts} fill={color(k)} shape={RunMarker} isAnimationActive={false}>
+              <ErrorBar isAnimationActive={false} dataKey="err" direction="y" width={5} stroke={color(k)} strokeWidth={1.5} />
+              {axis === 'latency' && <ErrorBar isAnimationActive={false} dataKey="xErr" direction="x" width={5} stroke={color(k)} strokeWidth={1.5} />}
+            </Scatter>
           ))}
           {front.length > 1 && (
             <Scatter name="Pareto front" data={front} fill="none" line={{ stroke: '#2e7d4f', strokeDasharray: '5 4', strokeWidth: 2 }} shape={() => <g />} legendType="line" isAnimationActive={false} />
@@ -106,7 +223,7 @@ const RunsChart = memo(function RunsChart({ runs, axis, metric }: { runs: Run[];
   );
 });
 
-const PaperChart = memo(function PaperChart({ metric }: { metric: Metric }) {
+const PaperChart = memo(function PaperChart({ metric, large }: { metric: Metric; large?: boolean }) {
   const dense = PAPER_TABLE5.filter((r) => r.kind === 'dense').map((r) => ({ x: r.gflops, y: r.market[metric], name: r.network }));
   const pruned = PAPER_TABLE5.filter((r) => r.kind === 'pruned').map((r) => ({ x: r.gflops, y: r.market[metric], name: r.network }));
   const [ref, width] = useWidth<HTMLElement>(360);
@@ -125,8 +242,8 @@ const PaperChart = memo(function PaperChart({ metric }: { metric: Metric }) {
       </figcaption>
         <ScatterChart width={Math.max(200, width - 16)} height={260} margin={{ top: 10, right: 16, bottom: 24, left: 0 }}>
           <CartesianGrid stroke="#eef1f4" />
-          <XAxis type="number" dataKey="x" domain={[2.5, 7]} interval={0} label={{ value: 'GFLOPs (paper)', position: 'insideBottom', offset: -14 }} tick={{ fontSize: 12 }} />
-          <YAxis type="number" dataKey="y" domain={['auto', 'auto']} width={44} interval={0} tick={{ fontSize: 12 }} />
+          <XAxis type="number" dataKey="x" domain={[2.5, 7]} interval={0} label={{ value: 'GFLOPs (paper)', position: 'insideBottom', offset: -14 }} tick={{ fontSize: large ? 18 : 12 }} />
+          <YAxis type="number" dataKey="y" domain={['auto', 'auto']} width={large ? 60 : 44} interval={0} tick={{ fontSize: large ? 18 : 12 }} />
           <ZAxis range={[70, 70]} />
           <Tooltip
             isAnimationActive={false}
@@ -150,7 +267,7 @@ const PaperChart = memo(function PaperChart({ metric }: { metric: Metric }) {
   );
 });
 
-type SortKey = 'criterion' | 'rate' | 'scope' | 'macs' | 'params' | 'latencyMs' | 'mAP' | 'rank1' | 'rank5' | 'fineTuneSteps' | 'createdAt';
+type SortKey = 'criterion' | 'rate' | 'scope' | 'macs' | 'params' | 'latencyMs' | 'mAP' | 'rank1' | 'rank5' | 'fineTuneSteps' | 'evaluation' | 'createdAt';
 const COLUMNS: { key: SortKey; label: string }[] = [
   { key: 'criterion', label: 'Criterion' },
   { key: 'rate', label: 'Rate' },
@@ -162,12 +279,23 @@ const COLUMNS: { key: SortKey; label: string }[] = [
   { key: 'rank1', label: 'R1' },
   { key: 'rank5', label: 'R5' },
   { key: 'fineTuneSteps', label: 'FT steps' },
+  { key: 'evaluation', label: 'Evaluation' },
 ];
+
+/** "31.20" and, when the run has one, its 95% interval in small type. */
+function Score({ v, iv }: { v: number; iv: [number, number] | null }) {
+  return (
+    <>
+      {(v * 100).toFixed(2)}
+      {iv && <span className="muted small ci"> [{(iv[0] * 100).toFixed(1)}, {(iv[1] * 100).toFixed(1)}]</span>}
+    </>
+  );
+}
 
 function RunsTable({ runs }: { runs: Run[] }) {
   const [sort, setSort] = useState<{ key: SortKey; dir: 1 | -1 }>({ key: 'createdAt', dir: 1 });
   const sorted = useMemo(() => {
-    const v = (r: Run) => (sort.key === 'criterion' ? (r.criterionName ?? '') : r[sort.key]);
+    const v = (r: Run) => (sort.key === 'criterion' ? (r.criterionName ?? '') : sort.key === 'evaluation' ? evaluationOf(r) : r[sort.key]);
     return [...runs].sort((a, b) => {
       const x = v(a);
       const y = v(b);
@@ -200,7 +328,7 @@ function RunsTable({ runs }: { runs: Run[] }) {
           </tr>
         ) : (
           sorted.map((r) => (
-            <tr key={r.id} data-testid="run-row" data-kind={r.kind} data-ptl={r.ptl ? 'true' : 'false'} data-source={r.source ?? 'live'}>
+            <tr key={r.id} data-testid="run-row" data-kind={r.kind} data-ptl={r.ptl ? 'true' : 'false'} data-source={r.source ?? 'live'} data-evaluation={evaluationOf(r)}>
               <td>
                 <span className="dot" style={{ background: color(series(r)) }} />
                 {r.criterionName ?? (r.kind === 'fine-tuned' ? 'dense' : 'dense (baseline)')}
@@ -223,10 +351,15 @@ function RunsTable({ runs }: { runs: Run[] }) {
               <td>{formatMacs(r.macs)}</td>
               <td>{formatParams(r.params)}</td>
               <td>{r.latencyMs === null ? '—' : `${r.latencyMs.toFixed(1)} ms`}</td>
-              <td>{(r.mAP * 100).toFixed(2)}</td>
-              <td>{(r.rank1 * 100).toFixed(2)}</td>
+              <td>
+                <Score v={r.mAP} iv={intervalOf(r, 'mAP')} />
+              </td>
+              <td>
+                <Score v={r.rank1} iv={intervalOf(r, 'rank1')} />
+              </td>
               <td>{(r.rank5 * 100).toFixed(2)}</td>
               <td>{r.fineTuneSteps || '—'}</td>
+              <td>{r.source === 'card' ? 'full (card)' : evaluationOf(r)}</td>
             </tr>
           ))
         )}
@@ -279,8 +412,8 @@ export const ResultsPanel = memo(function ResultsPanel({ runs, config, setConfig
         </label>
       </div>
       <div className={`charts ${config.paper ? 'with-paper' : ''}`}>
-        <RunsChart runs={shown} axis={config.xAxis} metric={config.metric} />
-        {config.paper && <PaperChart metric={config.metric} />}
+        <RunsChart runs={shown} axis={config.xAxis} metric={config.metric} large={config.present} />
+        {config.paper && <PaperChart metric={config.metric} large={config.present} />}
       </div>
       <div className="table-head">
         <span className="muted">
