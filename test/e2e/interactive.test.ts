@@ -6,22 +6,11 @@
  * open worst-first. Then the default set-up (ResNet-50 x0.5, SynthReID-S target) as a new user
  * meets it: a baseline without a click, and prune -> quick score.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { chartPoints, idle, launchBrowser, openLab, screenshot, startPreview, type LabBrowser, type Server } from './browser';
+import { chartPoints, idle, openLab, screenshot, useLabServer } from './browser';
 
-let server: Server;
-let lb: LabBrowser;
-
-beforeAll(async () => {
-  server = await startPreview();
-  lb = await launchBrowser();
-});
-
-afterAll(async () => {
-  await lb?.close();
-  await server?.stop();
-});
+const h = useLabServer();
 
 /** Whether the element is on screen now (inside the viewport, not just in the page). */
 async function inViewport(page: Page, testId: string): Promise<boolean> {
@@ -35,7 +24,7 @@ const markers = (page: Page) => page.getByTestId('run-marker').evaluateAll((els)
 
 describe('interactive in seconds', () => {
   it('interval on screen, progress in the Prune panel with the header scrolled away, full replaces quick, BN recalibration, markers, worst-first lists', async () => {
-    const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny&tier=XS&strategy=iterative', { width: 1280, height: 720 });
+    const lab = await openLab(h.lb, h.server.origin, '?backend=wasm&model=tiny&tier=XS&strategy=iterative', { width: 1280, height: 720 });
     try {
       await expect.poll(() => chartPoints(lab), { timeout: 180_000, interval: 250 }).toBe(1);
       await lab.page.getByTestId('last-eval').waitFor({ timeout: 120_000 });
@@ -112,7 +101,7 @@ describe('interactive in seconds', () => {
 
   for (const vp of [{ width: 1440, height: 900 }, { width: 1280, height: 720 }]) {
     it(`presenter mode at ${vp.width}x${vp.height}: the chart is on the first screen, in large type, distinct x ticks, the paper chart when ticked; Share link says "Link copied"`, async () => {
-      const lab = await openLab(lb, server.origin, '?backend=wasm&model=tiny&tier=XS&present=1', vp);
+      const lab = await openLab(h.lb, h.server.origin, '?backend=wasm&model=tiny&tier=XS&present=1', vp);
       try {
         await expect.poll(() => chartPoints(lab), { timeout: 180_000, interval: 250 }).toBe(1);
         await lab.page.getByTestId('last-eval').waitFor({ timeout: 120_000 });
@@ -154,7 +143,7 @@ describe('interactive in seconds', () => {
 
   // The page as a new user meets it, at full size; part of `npm test` (it used to need LAB_E2E_DEFAULT=1).
   it('first impression and the default loop: ResNet-50 x0.5 on SynthReID-S target, a baseline without a click, then prune (L1 50%) -> quick score with its interval', async () => {
-    const lab = await openLab(lb, server.origin, '?backend=wasm');
+    const lab = await openLab(h.lb, h.server.origin, '?backend=wasm');
     try {
       const t0 = Date.now();
       await expect.poll(() => chartPoints(lab), { timeout: 300_000, interval: 250 }).toBeGreaterThanOrEqual(1);
