@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { CancelledError, LabError } from '../errors';
 import type { ReidModel } from '../model/model';
-import { percentile } from './latency';
+import { checkTimingCounts, percentile } from './latency';
 
 type Timed = Pick<ReidModel, 'spec' | 'embed'>;
 
@@ -60,9 +60,7 @@ export async function measureLatencyPair(a: Timed, b: Timed, opts: PairOptions =
   const batch = opts.batch ?? 1;
   const warmup = opts.warmup ?? 1;
   const runs = opts.runs ?? 9;
-  if (!Number.isInteger(batch) || batch < 1) throw new LabError('bad-argument', `Latency batch size must be a positive integer; got ${batch}.`);
-  if (!Number.isInteger(warmup) || warmup < 0) throw new LabError('bad-argument', `Warm-up runs must be a non-negative integer; got ${warmup}.`);
-  if (!Number.isInteger(runs) || runs < 1) throw new LabError('bad-argument', `Timed runs must be a positive integer; got ${runs}.`);
+  checkTimingCounts(batch, warmup, runs);
   const sa = a.spec.input;
   const sb = b.spec.input;
   if (sa.height !== sb.height || sa.width !== sb.width) {

@@ -29,6 +29,13 @@ export interface LatencyResult {
 }
 
 /** Percentile of ascending-sorted values, linear interpolation between ranks (numpy's default). */
+/** Refuse a batch size, warm-up or run count that would make a timing meaningless. */
+export function checkTimingCounts(batch: number, warmup: number, runs: number): void {
+  if (!Number.isInteger(batch) || batch < 1) throw new LabError('bad-argument', `Latency batch size must be a positive integer; got ${batch}.`);
+  if (!Number.isInteger(warmup) || warmup < 0) throw new LabError('bad-argument', `Warm-up runs must be a non-negative integer; got ${warmup}.`);
+  if (!Number.isInteger(runs) || runs < 1) throw new LabError('bad-argument', `Timed runs must be a positive integer; got ${runs}.`);
+}
+
 export function percentile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) throw new RangeError('percentile of an empty list');
   const pos = (sorted.length - 1) * q;
@@ -44,9 +51,7 @@ export async function measureLatency(model: Pick<ReidModel, 'spec' | 'embed'>, o
   const batch = opts.batch ?? 1;
   const warmup = opts.warmup ?? 2;
   const repeats = opts.repeats ?? 10;
-  if (!Number.isInteger(batch) || batch < 1) throw new LabError('bad-argument', `Latency batch size must be a positive integer; got ${batch}.`);
-  if (!Number.isInteger(warmup) || warmup < 0) throw new LabError('bad-argument', `Warm-up runs must be a non-negative integer; got ${warmup}.`);
-  if (!Number.isInteger(repeats) || repeats < 1) throw new LabError('bad-argument', `Timed runs must be a positive integer; got ${repeats}.`);
+  checkTimingCounts(batch, warmup, repeats);
   const { height, width } = model.spec.input;
   // Seeded tfjs random input: values do not change the work done, only avoid degenerate zeros.
   const x = tf.randomNormal([batch, height, width, 3], 0, 1, 'float32', 1234) as tf.Tensor4D;
