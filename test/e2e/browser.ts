@@ -250,9 +250,32 @@ export function chartPoints(lab: LabPage): Promise<number> {
   return lab.page.getByTestId('results-chart').getAttribute('data-points').then((v) => Number(v ?? 0));
 }
 
-/** Wait until the page says no job is running (WebGPU on SwiftShader needs a long timeout). */
+/**
+ * Wait until the page says no job is running (WebGPU on SwiftShader needs a long timeout), then
+ * until its DOM has been quiet for a moment: results render as React transitions, which may land
+ * a few frames after the busy flag drops (so the main thread stays free while a job runs).
+ */
 export async function idle(lab: LabPage, timeout = 120_000): Promise<void> {
   await expect.poll(() => lab.page.locator('.app').getAttribute('data-busy'), { timeout, interval: 200 }).toBe('false');
+  await lab.page.evaluate(
+    ({ quietMs, maxMs }) =>
+      new Promise<void>((resolve) => {
+        let timer = setTimeout(done, quietMs);
+        const cap = setTimeout(done, maxMs);
+        const observer = new MutationObserver(() => {
+          clearTimeout(timer);
+          timer = setTimeout(done, quietMs);
+        });
+        observer.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+        function done() {
+          observer.disconnect();
+          clearTimeout(timer);
+          clearTimeout(cap);
+          resolve();
+        }
+      }),
+    { quietMs: 250, maxMs: 5_000 },
+  );
 }
 
 /** One preview server and one browser for a test file: started before its tests, stopped after. */
