@@ -30,7 +30,7 @@ resume() { [ -f "$1" ] && echo --resume || true; }
 recipe=(--depth "$depth" --width "$width" --optimizer sgd --nesterov --p 16 --k 4 --seed 1 --threads "${ZOO_THREADS:-1}" --checkpoint-every 100 --log-every 50)
 
 pretrain() { # the pool at 64x32: the lab's analogue of ImageNet pre-training
-  generate P source 64 32 "$data/P-64x32"
+  generate P pool 64 32 "$data/P-64x32"
   [ -f "$ck/$name-pretrain.safetensors" ] && return
   py train --data "$data/P-64x32" "${recipe[@]}" --input-size 64x32 --lr 0.05 --warmup-steps 300 --steps 4000 \
     --checkpoint "$ck/$name-pretrain.ckpt" $(resume "$ck/$name-pretrain.ckpt") --out "$out/pretrain.safetensors" "${budget[@]}"
