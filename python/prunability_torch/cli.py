@@ -189,6 +189,8 @@ def _run_training(a: argparse.Namespace, model: ReIDResNet, split: Split, lineag
             raise TrainingError(f"--resume: no checkpoint at {ckpt}.")
         trainer.restore(torch.load(ckpt, map_location="cpu"))
         _say(f"resumed {ckpt} at step {trainer.step} of {cfg.steps}")
+        # wallSeconds below times this process only; say where it started.
+        lineage = dict(lineage, resumedAtStep=trainer.step)
     if device.type != "cpu":
         model.to(device)
     start, t_last, n_last = time.time(), time.time(), trainer.step
@@ -255,8 +257,10 @@ def cmd_train(a: argparse.Namespace) -> int:
     note = _load_init(model, a.init) if a.init else "from scratch"
     _say(f"ResNet-{a.depth} x{a.width} ({macs_and_params(spec)['macs'] / 1e6:.1f} MMACs), {len(ds.train)} images of {n_ids} identities, {note}")
     cmd = "python3 -m prunability_torch " + " ".join(sys.argv[1:])
+    # A model trained from another (pre-training, then source training) carries that one's record.
+    prior = json.loads(load_state_dict_file(a.init)[1].get("prunability-lab.lineage", "null") or "null") if a.init else None
     return _run_training(a, model, ds.train, {"engine": "pytorch", "kind": "train", "data": os.path.basename(os.path.abspath(a.data)),
-                                              "init": a.init or None, "command": cmd})
+                                              "init": a.init or None, "command": cmd, "previous": prior})
 
 
 def cmd_finetune(a: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
 """Trainer: exact resume, DDP equals micro-batches, divergence stops with nothing written, bad input."""
+import json
 import os
 import shutil
 import subprocess
@@ -47,6 +48,19 @@ class TrainTest(unittest.TestCase):
         self.assertEqual(notes, [])  # spec in the metadata: nothing defaulted
         self.assertEqual(model.spec["input"], {"height": 64, "width": 32})
         self.assertIn('"steps":3', meta["prunability-lab.lineage"])
+
+    def test_a_model_trained_from_another_carries_its_record(self):
+        self.assertEqual(self.train("pre.safetensors", "--steps", "2").returncode, 0)
+        r = self.train("src.safetensors", "--steps", "4", "--time-budget", "1e-9")  # stops after one step
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.train("src.safetensors", "--steps", "4", "--resume", "--init", os.path.join(self.dir, "pre.safetensors"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        record = json.loads(load_model(os.path.join(self.dir, "src.safetensors"))[1]["prunability-lab.lineage"])
+        self.assertEqual(record["steps"], 4)
+        self.assertEqual(record["resumedAtStep"], 1)  # its wallSeconds time steps 1-4 only
+        self.assertEqual(record["previous"]["kind"], "train")
+        self.assertEqual(record["previous"]["steps"], 2)
+        self.assertNotIn("resumedAtStep", record["previous"])
 
     def test_resume_is_bit_exact(self):
         self.assertEqual(self.train("full.safetensors", "--steps", "6").returncode, 0)
