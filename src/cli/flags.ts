@@ -40,7 +40,7 @@ export const COMMAND_FLAGS: Readonly<Record<string, CommandFlags>> = {
     value: ['cache', 'charts', 'eval-ids', 'ids', 'images-per-id', 'json-out', 'k', 'out', 'p', 'reading', 'rows', 'seeds', 'steps', 'tier', 'zoo'],
     boolean: ['quick', 'from-cache'],
   },
-  card: { value: [...MODEL, 'notes'], boolean: [] },
+  card: { value: [...MODEL, 'notes', 'lineage'], boolean: ['m-target'] },
   export: { value: [...MODEL, 'format', 'dtype', 'out'], boolean: [] },
 };
 

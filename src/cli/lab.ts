@@ -40,7 +40,8 @@ Commands:
             [--from-cache] (run nothing; report the cells the cache holds, rows may differ in seeds)
             [--reading FILE] (a Markdown interpretation, shown after the verdicts)
   card      Re-evaluate a model folder and rewrite its card.json (keeps the training record)
-            --model DIR [--notes TEXT]
+            --model DIR [--notes TEXT] [--m-target] (also SynthReID M target: minutes)
+            [--lineage FILE.safetensors] (the training record from a PyTorch companion file)
   export    Write a model as ONNX, PyTorch safetensors or a lab model folder, or write its pruning plan
             --model PATH --format onnx|safetensors|folder|plan --out FILE [--dtype F32|F16 | float32|float16]
             (plan: the folder of a \`lab prune\` run; apply it with python3 -m prunability_torch apply-plan)

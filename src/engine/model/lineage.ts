@@ -46,3 +46,13 @@ export function describeExternalLineage(l: ExternalLineage): string {
   const before = l.previous && typeof l.previous === 'object' && typeof l.previous.kind === 'string' ? `; before that ${describeExternalLineage(l.previous)}` : '';
   return now + before;
 }
+
+/** The chain of records, oldest first (pre-training, then source training, ...), each without its `previous`. */
+export function lineagePhases(l: ExternalLineage): Omit<ExternalLineage, 'previous'>[] {
+  const out: Omit<ExternalLineage, 'previous'>[] = [];
+  for (let cur: ExternalLineage | null | undefined = l; cur && typeof cur === 'object'; cur = cur.previous) {
+    const { previous: _previous, ...rest } = cur;
+    out.unshift(rest);
+  }
+  return out;
+}
