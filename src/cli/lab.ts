@@ -27,7 +27,7 @@ Commands:
             --model DIR [--layers] [--json]
   prune     Prune a model (print before/after MACs, params, mAP/R1) and write it
             --model DIR --criterion l1 --rate 0.5 | --macs-target 0.5 [--scope inner|inner+trunk] [--ranking local|global]
-            [--strategy once|iterative|psfp|fpgm-soft|auto-balanced] [--finetune-steps N] [--ids N --images-per-id K] --out DIR [--force]
+            [--strategy once|iterative|psfp|fpgm-soft|auto-balanced] [--finetune-steps N [--train-from-stage N]] [--ids N --images-per-id K] --out DIR [--force]
   finetune  Fine-tune on N identities x K images of a domain's training split
             --model DIR [--tier S --domain target] [--ids 32 --images-per-id 4] [--steps 100] [--eval-ids N] [--ptl] --out DIR [--force]
             [--train-from-stage N] (1-4: train layerN onwards only; the stem and earlier stages stay frozen,
