@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { chartPoints, idle, openLab, screenshot, useLabServer } from './browser';
+import { DEFAULT_MODEL_NAME } from '../../src/workers/model-source';
 
 const h = useLabServer();
 
@@ -150,7 +151,7 @@ describe('interactive in seconds', () => {
       const tBaseline = Date.now() - t0;
       await lab.page.getByTestId('last-eval').waitFor({ timeout: 300_000 });
       expect(await lab.page.getByTestId('dataset-name').textContent()).toBe('SynthReID-S/target');
-      expect(await lab.page.getByTestId('model-name').textContent()).toBe('resnet50-w0.5');
+      expect(await lab.page.getByTestId('model-name').textContent()).toBe(DEFAULT_MODEL_NAME);
       expect(await chartPoints(lab)).toBe(1);
       await idle(lab, 300_000);
       await screenshot(lab.page, 'lab-first-impression');

@@ -11,6 +11,7 @@ import { initBackend } from '../../src/engine/backend/init';
 import { loadModelFromFolder } from '../../src/node/model-files';
 import { modelCost } from '../../src/engine/cost/macs';
 import { evaluateOnSynth, CARD_CHECK, type CardEval } from '../../src/cli/card';
+import { DEFAULT_MODEL_NAME } from '../../src/workers/model-source';
 
 const ZOO = path.resolve('public/models');
 const models = existsSync(ZOO) ? readdirSync(ZOO).filter((d) => existsSync(path.join(ZOO, d, 'model.json'))) : [];
@@ -31,7 +32,8 @@ beforeAll(async () => {
 
 describe('model zoo', () => {
   it('ships the default model the lab opens (ResNet-50)', () => {
-    expect(models).toContain('resnet50-w0.5');
+    expect(models).toContain(DEFAULT_MODEL_NAME);
+    expect(DEFAULT_MODEL_NAME).toMatch(/^resnet50-/);
   });
 
   for (const name of models) {
