@@ -123,7 +123,7 @@ describe('the Reproduce view', () => {
     }
   });
 
-  it('a committed results file is shown by default, labelled with its date, machine and seeds', async () => {
+  it('a committed results file is shown by default, labelled with its date, machine, seeds and models', async () => {
     const stat = (mean: number, std: number, n: number) => ({ mean, std, n });
     const rows: RowSummary[] = selectRows(false).map((row, i) => {
       const ran = row.id === 'resnet50' || row.id === 'haoli';
@@ -141,7 +141,7 @@ describe('the Reproduce view', () => {
       budget: { steps: 100, p: 8, k: 4, lr: 1e-4 },
       macsKeep: 0.5,
       wallSeconds: 3600,
-      setup: [],
+      setup: ['Domains: SynthReID S source and target.', 'Models: ResNet-18 public/models/resnet18-w0.5 (fingerprint 11bebfd8); ResNet-50 public/models/resnet50-w0.5 (fingerprint ce704b5f).'],
       notes: ['resnet34-w0.5 is missing from public/models, so its row is not run.'],
       rows,
       verdicts: claimVerdicts(rows),
@@ -156,6 +156,9 @@ describe('the Reproduce view', () => {
       expect(label).toContain('2026-11-20');
       expect(label).toContain('Test CPU, 2 cores, wasm backend');
       expect(label).toContain('3 seeds (1, 2, 3)');
+      // Which zoo the run used (the zoo has changed between runs): the record's models line.
+      expect(label).toContain('Models: ResNet-18 public/models/resnet18-w0.5 (fingerprint 11bebfd8); ResNet-50 public/models/resnet50-w0.5 (fingerprint ce704b5f).');
+      expect(label).not.toContain('Domains:');
       const states = await labRows(lab);
       expect(states.filter((r) => r.state === 'ran').map((r) => r.id)).toEqual(['resnet50', 'haoli']);
       expect(await panel(lab).locator('[data-row="haoli"] td').nth(3).textContent()).toBe(`${(80 - 3).toFixed(1)} ± 0.5`);

@@ -67,6 +67,12 @@ function duration(sec: number): string {
   return sec < 90 ? `${Math.round(sec)} s` : `${(sec / 60).toFixed(1)} min`;
 }
 
+/** The record's "Models: ..." setup line (folders and weight fingerprints), with a space after it; empty if absent. */
+function modelsLine(setup: readonly string[]): string {
+  const line = setup.find((l) => l.startsWith('Models:'));
+  return line ? `${line} ` : '';
+}
+
 function fromRecord(r: ReproductionRecord): Shown {
   return {
     kind: 'committed',
@@ -75,7 +81,8 @@ function fromRecord(r: ReproductionRecord): Shown {
     verdicts: r.verdicts,
     missingRows: [],
     notes: r.notes,
-    setup: `${budgetText(r.budget, r.seeds, r.tier, r.macsKeep)}. ${Number.isFinite(r.wallSeconds) ? `${duration(r.wallSeconds)} of new runs. ` : ''}Command: ${r.command}`,
+    // The zoo changes between runs (v1: from scratch on S; v2: pre-trained, then M source): name the models this run used.
+    setup: `${budgetText(r.budget, r.seeds, r.tier, r.macsKeep)}. ${modelsLine(r.setup)}${Number.isFinite(r.wallSeconds) ? `${duration(r.wallSeconds)} of new runs. ` : ''}Command: ${r.command}`,
   };
 }
 
