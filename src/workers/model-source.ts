@@ -9,8 +9,8 @@ import { buildSpec, type BuildOptions } from '../engine/model/spec';
 import { loadModel } from '../engine/model/weights-io';
 import type { Job } from './jobs';
 
-/** The zoo folder loaded when the URL names no model. */
-export const DEFAULT_MODEL_NAME = 'resnet50-w0.5';
+/** The zoo folder loaded when the URL names no model: zoo v2's ResNet-50 (docs/ZOO.md). */
+export const DEFAULT_MODEL_NAME = 'resnet50-w0.5-v2';
 /** A model small enough for software WebGPU/WebGL (tests, demos on weak machines). */
 export const TINY_MODEL_NAME = 'tiny';
 
