@@ -1,7 +1,7 @@
 /**
  * The lab in Chromium (wasm and WebGPU), measured from the outside:
  *  (a) time from navigation to the baseline point on the chart, default model (ResNet-50 w0.5:
- *      the zoo's if public/models/resnet50-w0.5 exists, else the random fallback) and the
+ *      the zoo's default (DEFAULT_MODEL_NAME) if public/models has it, else the random fallback) and the
  *      SynthReID-S target test set, on wasm;
  *  (b) requests and bytes the page loads for that, by type (js, wasm, model shards, other);
  *  (c) forward and training img/s, batch 32 at 128x64, ResNet-18/34/50 w0.5 in the lab's worker
@@ -20,6 +20,7 @@ import type { Page } from 'playwright-core';
 import { writeSection } from './section';
 import { ROOT, launchBrowser, startPreview, type LabBrowser } from '../test/e2e/browser';
 import type { ThroughputRequest, ThroughputResult } from '../src/workers/api';
+import { DEFAULT_MODEL_NAME } from '../src/workers/model-source';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -166,7 +167,7 @@ function markdown(meta: Record<string, unknown>, load: LoadResult | null, wasm: 
     L.push(
       '### First impression (wasm)',
       '',
-      `\`/?backend=wasm\` with the defaults: ${load.model} (**${load.modelSource === 'zoo' ? 'trained zoo weights' : 'random fallback: public/models/resnet50-w0.5 is absent'}**), dataset ${load.dataset}. Times are the page's clock from navigation.`,
+      `\`/?backend=wasm\` with the defaults: ${load.model} (**${load.modelSource === 'zoo' ? 'trained zoo weights' : `random fallback: public/models/${DEFAULT_MODEL_NAME} is absent`}**), dataset ${load.dataset}. Times are the page's clock from navigation.`,
       '',
       '| Milestone | Seconds |',
       '|---|---:|',
