@@ -23,9 +23,8 @@ import { initBackend } from '../src/engine/backend/init';
 import { buildSpec, type Depth } from '../src/engine/model/spec';
 import { ReidModel } from '../src/engine/model/model';
 import { Trainer } from '../src/engine/train/trainer';
-import { Prng } from '../src/engine/util/prng';
 import { setFusedTrainOps } from '../src/engine/model/fused-train-ops';
-import type { ReidSplit } from '../src/engine/data/types';
+import { randomSplit } from '../src/workers/throughput';
 
 const P = 8;
 const K = 4;
@@ -71,16 +70,6 @@ function median(xs: number[]): number {
 function cpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e3;
-}
-
-function randomSplit(ids: number, perId: number, h: number, w: number): ReidSplit {
-  const rng = new Prng(1);
-  const count = ids * perId;
-  const images = new Uint8Array(count * h * w * 3);
-  for (let i = 0; i < images.length; i++) images[i] = rng.nextU32() & 0xff;
-  const pids = Int32Array.from({ length: count }, (_, i) => 1 + Math.floor(i / perId));
-  const camids = Int32Array.from({ length: count }, (_, i) => 1 + (i % 6));
-  return { images, count, height: h, width: w, pids, camids };
 }
 
 async function profileModel(depth: Depth, width: number, h: number, w: number, steps: number, trainFromStage: number, variant: Variant): Promise<ProfileRow> {

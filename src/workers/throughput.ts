@@ -17,7 +17,7 @@ import type { BackendName, ThroughputRequest, ThroughputResult } from './api';
 import { yieldToEventLoop, type Job } from './jobs';
 
 /** Random uint8 images of `ids` identities x `perId` (enough for P×K sampling). */
-function randomSplit(ids: number, perId: number, h: number, w: number): ReidSplit {
+export function randomSplit(ids: number, perId: number, h: number, w: number): ReidSplit {
   const rng = new Prng(1);
   const count = ids * perId;
   const images = new Uint8Array(count * h * w * 3);
