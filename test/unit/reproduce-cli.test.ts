@@ -123,17 +123,25 @@ describe('lab reproduce', () => {
     );
   });
 
-  it('names a missing zoo model and the command that makes it', async () => {
-    let err: unknown;
-    try {
-      await run(reproduceCommand, ['--quick', '--zoo', path.join(tmp, 'empty-zoo')]);
-    } catch (e) {
-      err = e;
-    }
-    expect(isLabError(err, 'bad-model-file')).toBe(true);
-    expect((err as Error).message).toContain('resnet50-w0.5');
-    expect((err as Error).message).toContain('resnet18-w0.5');
-    expect((err as Error).message).toContain('lab -- train --depth 50');
+  it("names a missing zoo model and the command that makes it, in the regime's zoo", async () => {
+    const failure = async (extra: string[]) => {
+      try {
+        await run(reproduceCommand, ['--quick', '--zoo', path.join(tmp, 'empty-zoo'), ...extra]);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
+    const v1 = await failure(['--regime', 'v1']);
+    expect(isLabError(v1, 'bad-model-file')).toBe(true);
+    expect((v1 as Error).message).toContain('resnet18-w0.5 and resnet50-w0.5 in');
+    expect((v1 as Error).message).toContain('lab -- train --depth 50');
+    // v2 (the default) looks for the v2 folders and names the companion's recipe.
+    const v2 = await failure([]);
+    expect(isLabError(v2, 'bad-model-file')).toBe(true);
+    expect((v2 as Error).message).toContain('resnet18-w0.5-v2 and resnet50-w0.5-v2 in');
+    expect((v2 as Error).message).toContain('bash scripts/zoo-v2.sh resnet50-w0.5');
+    expect(isLabError(await failure(['--regime', 'v3']), 'bad-argument')).toBe(true);
   });
 
   it('runs the cells, caches each one, and a second run reuses them all', async () => {
@@ -142,7 +150,7 @@ describe('lab reproduce', () => {
     (await writeTiny(path.join(zoo, 'resnet18-w0.5'), 18, 4)).dispose();
     const cache = path.join(tmp, 'rep', 'results.json');
     const report = path.join(tmp, 'rep', 'REPRODUCTION.md');
-    const args = ['--zoo', zoo, '--tier', 'XS', '--seeds', '2', '--steps', '2', '--p', '4', '--k', '2', '--ids', '6', '--images-per-id', '2', '--eval-ids', '0', '--rows', 'resnet50,resnet18,haoli,molchanov-source', '--cache', cache, '--out', report];
+    const args = ['--zoo', zoo, '--regime', 'v1', '--tier', 'XS', '--seeds', '2', '--steps', '2', '--p', '4', '--k', '2', '--ids', '6', '--images-per-id', '2', '--eval-ids', '0', '--rows', 'resnet50,resnet18,haoli,molchanov-source', '--cache', cache, '--out', report];
     const first = await run(reproduceCommand, args);
     expect(first).toMatch(/Ran 8 new cell\(s\)/);
     const stored = JSON.parse(readFileSync(cache, 'utf8'));

@@ -79,7 +79,7 @@ describe('the reproduction loop', () => {
     expect(first.reused).toBe(0);
     expect(first.missingRows).toEqual(['resnet34']);
     expect(first.missingDepths).toEqual([34]);
-    expect(first.notes.join(' ')).toContain('resnet34-w0.5 is not in the zoo yet');
+    expect(first.notes.join(' ')).toContain('resnet34-w0.5-v2 is not in the zoo yet');
     // One summary per planned row, in the plan's order; the missing one has no runs.
     expect(first.summaries.map((s) => [s.row.id, s.n])).toEqual([['resnet50', 1], ['resnet34', 0], ['resnet18', 1], ['haoli', 1], ['molchanov-source', 1]]);
     expect(first.verdicts).toHaveLength(3);
@@ -161,13 +161,26 @@ describe('the reproduction loop', () => {
     expect(out.summaries[0].n).toBe(1);
   });
 
+  it("v2's ResNet-34 rows prune ResNet-34 to ResNet-18's MACs; v1's plan does not have them", async () => {
+    const out = await runReproduction(input(['resnet18', 'haoli-r34'], memoryCache()));
+    expect(out.ran).toBe(2);
+    const r18 = modelCost(spec(18)).macs;
+    const pruned = out.summaries.find((s) => s.row.id === 'haoli-r34')!;
+    expect(pruned.n).toBe(1);
+    expect(Math.abs(pruned.macs.mean / r18 - 1)).toBeLessThanOrEqual(0.02);
+    // ResNet-50's own target is unchanged by the ResNet-34 row.
+    expect(out.macsKeep).toBeCloseTo(r18 / modelCost(spec(50)).macs, 12);
+    expect(selectRows(false, undefined, 'v1').map((r) => r.id)).not.toContain('haoli-r34');
+    expect(selectRows(false, undefined, 'v2').map((r) => r.id)).toEqual(expect.arrayContaining(['haoli-r34', 'molchanov-r34']));
+  });
+
   it('without ResNet-50 nothing runs and every row says why', async () => {
     const loads: string[] = [];
     const out = await runReproduction(input(['resnet50', 'resnet18', 'haoli'], memoryCache(), [50], loads));
     expect(loads).toEqual([]);
     expect(out.cells).toBe(0);
     expect(out.missingRows).toEqual(['resnet50', 'resnet18', 'haoli']);
-    expect(out.notes[0]).toMatch(/needs resnet50-w0\.5 .* no cell was run/);
+    expect(out.notes[0]).toMatch(/needs resnet50-w0\.5-v2 .* no cell was run/);
     expect(out.verdicts.map((v) => v.verdict)).toEqual(['inconclusive', 'inconclusive', 'inconclusive']);
   });
 });
@@ -177,7 +190,7 @@ describe('lab reproduce --json-out', () => {
     const zoo = path.join(tmp, 'zoo');
     for (const d of [18, 50] as const) {
       const m = ReidModel.init(spec(d), d);
-      await saveModelToFolder(m, path.join(zoo, `resnet${d}-w0.5`));
+      await saveModelToFolder(m, path.join(zoo, `resnet${d}-w0.5-v2`));
       m.dispose();
     }
     const json = path.join(tmp, 'out', 'reproduction.json');
@@ -201,7 +214,7 @@ describe('lab reproduce --json-out', () => {
     expect(rec.rows[1].after.rank1.mean).toBeGreaterThanOrEqual(0);
     expect(rec.rows[1].imagesSeen).toEqual([1 * 3 * 2]);
     expect(rec.verdicts).toHaveLength(3);
-    expect(rec.notes.join(' ')).toContain('resnet34-w0.5 is missing');
+    expect(rec.notes.join(' ')).toContain('resnet34-w0.5-v2 is missing');
   });
 
   it('a file that is not a reproduction is refused with a sentence', () => {

@@ -26,7 +26,7 @@ import { generateSynthReid } from '../../engine/data/synth';
 import type { ReidDataset } from '../../engine/data/types';
 import { formatMacs } from '../../engine/cost/macs';
 import type { ScenarioResult, Snapshot } from '../../engine/scenarios/types';
-import { REQUIRED_DEPTHS, reproduceSettings, selectRows, zooName, type ReproduceRow, type ReproduceSettings, type ZooDepth } from '../../engine/scenarios/reproduce-plan';
+import { REQUIRED_DEPTHS, DEFAULT_REGIME, regimeOf, reproduceSettings, selectRows, zooName, type Regime, type ReproduceRow, type ReproduceSettings, type ZooDepth } from '../../engine/scenarios/reproduce-plan';
 import { claimVerdicts, renderReproduction, summarizeRow } from '../../engine/scenarios/report';
 import { runReproduction, type ReproduceCache } from '../../engine/scenarios/reproduce';
 import { reproductionCharts } from '../../engine/scenarios/reproduction-charts';
@@ -89,18 +89,20 @@ async function fingerprint(dir: string): Promise<string> {
   return (h >>> 0).toString(16).padStart(8, '0');
 }
 
-function trainHint(depth: ZooDepth, width: number, dir: string): string {
-  return `npm run lab -- train --depth ${depth} --width ${width} --tier S --domain source --steps 2000 --out ${path.join(dir, zooName(depth, width))}`;
+function trainHint(depth: ZooDepth, width: number, dir: string, regime: Regime): string {
+  // v2's recipe is the companion's (pre-training on the pool, then M source), one script per model.
+  if (regime.id === 'v2') return `bash scripts/zoo-v2.sh resnet${depth}-w${width}`;
+  return `npm run lab -- train --depth ${depth} --width ${width} --tier S --domain source --steps 2000 --out ${path.join(dir, zooName(depth, width, regime))}`;
 }
 
 /** The zoo's folders for the depths the rows need; a clear error naming what is missing. */
-async function findZoo(zoo: string, rows: ReproduceRow[], width: number, notes: string[]): Promise<{ rows: ReproduceRow[]; dirs: Map<ZooDepth, string> }> {
+async function findZoo(zoo: string, rows: ReproduceRow[], width: number, regime: Regime, notes: string[]): Promise<{ rows: ReproduceRow[]; dirs: Map<ZooDepth, string> }> {
   // ResNet-18 and -50 are always needed: the cost target is ResNet-18's MACs on ResNet-50.
   const needed = [...new Set([...REQUIRED_DEPTHS, ...rows.map((r) => r.depth)])];
   const dirs = new Map<ZooDepth, string>();
   const missing: ZooDepth[] = [];
   for (const d of needed) {
-    const dir = path.join(zoo, zooName(d, width));
+    const dir = path.join(zoo, zooName(d, width, regime));
     if (existsSync(path.join(dir, MODEL_JSON))) dirs.set(d, dir);
     else missing.push(d);
   }
@@ -108,11 +110,11 @@ async function findZoo(zoo: string, rows: ReproduceRow[], width: number, notes: 
   if (required.length) {
     throw new LabError(
       'bad-model-file',
-      `The reproduction needs the zoo models ${required.map((d) => zooName(d, width)).join(' and ')} in ${zoo}, and ${required.length === 1 ? 'it is' : 'they are'} missing. Make ${required.length === 1 ? 'it' : 'them'} with:\n${required.map((d) => `  ${trainHint(d, width, zoo)}`).join('\n')}\n(or point --zoo at a folder that has them).`,
+      `The reproduction needs the zoo models ${required.map((d) => zooName(d, width, regime)).join(' and ')} in ${zoo}, and ${required.length === 1 ? 'it is' : 'they are'} missing. Make ${required.length === 1 ? 'it' : 'them'} with:\n${required.map((d) => `  ${trainHint(d, width, zoo, regime)}`).join('\n')}\n(or point --zoo at a folder that has them).`,
     );
   }
   for (const d of missing) {
-    const msg = `${zooName(d, width)} is missing from ${zoo}, so its row is not run; make it with \`${trainHint(d, width, zoo)}\`.`;
+    const msg = `${zooName(d, width, regime)} is missing from ${zoo}, so its row is not run; make it with \`${trainHint(d, width, zoo, regime)}\`.`;
     process.stderr.write(`warning: ${msg}\n`);
     notes.push(msg);
   }
@@ -120,7 +122,7 @@ async function findZoo(zoo: string, rows: ReproduceRow[], width: number, notes: 
     try {
       const card = JSON.parse(await readTextBounded(path.join(dir, 'card.json'), 16 << 20, 'bad-model-file', 'The card')) as { training?: { steps?: number; plannedSteps?: number; complete?: boolean } };
       if (card.training?.complete === false) {
-        const msg = `${zooName(d, width)} is only partly trained (${card.training.steps} of ${card.training.plannedSteps} steps); its numbers describe that model.`;
+        const msg = `${zooName(d, width, regime)} is only partly trained (${card.training.steps} of ${card.training.plannedSteps} steps); its numbers describe that model.`;
         process.stderr.write(`warning: ${msg}\n`);
         notes.push(msg);
       }
@@ -134,7 +136,8 @@ async function findZoo(zoo: string, rows: ReproduceRow[], width: number, notes: 
 function setupLines(s: ReproduceSettings, macsKeep: number, dirs: Map<ZooDepth, string>, fingerprints: Map<ZooDepth, string>, datasetSizes: string): string[] {
   const b = s.budget;
   return [
-    `Domains: SynthReID ${s.tier} source (pre-training; the zoo models were trained on it) and SynthReID ${s.tier} target (operational; every number here is on its query/gallery). ${datasetSizes}`,
+    `Regime: ${s.regime.label}. The zoo models were ${s.regime.training}.`,
+    `Domains: SynthReID ${s.sourceTier} source (the zoo models' training source; scenario 1 prunes with its training split) and SynthReID ${s.tier} target (operational; every number here is on its query/gallery). ${datasetSizes}`,
     `Models: ${[...dirs].map(([d, dir]) => `ResNet-${d} ${dir} (fingerprint ${fingerprints.get(d)})`).join('; ')}.`,
     `Cost budget: pruned ResNet-50 keeps ${(100 * macsKeep).toFixed(2)}% of its MACs = ResNet-18's MACs (from the two specs' cost), inner-block channels only (scope "inner"), local ranking.`,
     `Fine-tuning budget, equal for every row: ${b.steps} steps of P=${b.p} x K=${b.k} = ${b.steps * b.p * b.k} training images seen, Adam lr ${b.lr}, triplet loss, on ${s.fineTuneIds} target training identities x ${s.imagesPerId} images (seeded by the run's seed). Scenario 2 splits it half before pruning, half after; AutoBalanced's penalty training is its first half; soft pruning spreads it over ${s.softEpochs} epochs.`,
@@ -145,8 +148,8 @@ function setupLines(s: ReproduceSettings, macsKeep: number, dirs: Map<ZooDepth, 
 }
 
 /** The commands a reader needs to redo or continue the report: the zoo, this report, the missing cells, the charts. */
-function reportCommands(argv: string[], width: number, zoo: string, fromCache: boolean, file: string, jsonOut: string | undefined, chartsDir: string | undefined): { comment: string; command: string }[] {
-  const cmds = ([18, 50, 34] as const).map((d) => ({ comment: `zoo model ResNet-${d} (resumable with --resume${d === 34 ? '; optional, its row is skipped if missing' : ''})`, command: trainHint(d, width, zoo) }));
+function reportCommands(argv: string[], width: number, regime: Regime, zoo: string, fromCache: boolean, file: string, jsonOut: string | undefined, chartsDir: string | undefined): { comment: string; command: string }[] {
+  const cmds = ([18, 50, 34] as const).map((d) => ({ comment: `zoo model ResNet-${d} (resumable with --resume${d === 34 ? '; optional, its row is skipped if missing' : ''})`, command: trainHint(d, width, zoo, regime) }));
   const q = reproduceSettings({ quick: true });
   const quickLook = `quick look: ${q.seeds.length} seed, ${q.budget.steps} fine-tuning steps, ${q.evalIds} test identities, ${selectRows(true).length} rows (indicative only)`;
   cmds.push({ comment: quickLook, command: 'npm run lab -- reproduce --quick' });
@@ -165,8 +168,10 @@ function reportCommands(argv: string[], width: number, zoo: string, fromCache: b
 
 export async function reproduceCommand(flags: Flags, argv: string[]): Promise<void> {
   const quick = bool(flags, 'quick');
+  const regime = regimeOf(str(flags, 'regime', DEFAULT_REGIME));
   const settings = reproduceSettings({
     quick,
+    regime: regime.id,
     seeds: flags.seeds !== undefined ? num(flags, 'seeds', 3, { integer: true, min: 1, max: 20 }) : undefined,
     steps: flags.steps !== undefined ? num(flags, 'steps', 100, { integer: true, min: 1 }) : undefined,
     evalIds: flags['eval-ids'] !== undefined ? num(flags, 'eval-ids', 0, { integer: true, min: 0 }) : undefined,
@@ -197,8 +202,8 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
   const prepareJson = jsonOut ? await checkOutputFile(jsonOut, '--json-out') : undefined;
   await checkOutputFile(cacheFile, '--cache');
   const notes: string[] = [];
-  const { rows, dirs } = await findZoo(zoo, selectRows(quick, rowIds), settings.width, notes);
-  if (rows.length === 0) throw new LabError('bad-argument', `No rows to run; known rows: ${selectRows(false).map((r) => r.id).join(', ')}.`);
+  const { rows, dirs } = await findZoo(zoo, selectRows(quick, rowIds, regime.id), settings.width, regime, notes);
+  if (rows.length === 0) throw new LabError('bad-argument', `No rows to run; known rows in regime ${regime.id}: ${selectRows(false, undefined, regime.id).map((r) => r.id).join(', ')}.`);
 
   const started = Date.now();
   const signal = { aborted: false };
@@ -223,9 +228,12 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
         await writeCache(cacheFile, cache);
       },
     };
+    // The target at the plan's tier; the source at the regime's (its training split only: scenario 1 prunes with it).
     const gen = (domain: 'source' | 'target', size: { height: number; width: number }) => {
-      const bar = new ProgressBar(`SynthReID ${settings.tier}/${domain}`, 1);
-      const { dataset } = generateSynthReid({ tier: settings.tier, domain, ...size, onProgress: ({ done, total }) => ((bar.total = total), bar.update(done)) });
+      const tier = domain === 'source' ? settings.sourceTier : settings.tier;
+      const bar = new ProgressBar(`SynthReID ${tier}/${domain}`, 1);
+      const splits = domain === 'source' ? (['train'] as const) : undefined;
+      const { dataset } = generateSynthReid({ tier, domain, ...size, ...(splits ? { splits: [...splits] } : {}), onProgress: ({ done, total }) => ((bar.total = total), bar.update(done)) });
       bar.finish();
       return dataset;
     };
@@ -264,7 +272,7 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
     // The loop's notes: partly trained models, cells not run (stopped early or --from-cache).
     notes.push(...outcome.notes.filter((n) => !notes.includes(n)));
     // Rows whose model is missing were not passed to the loop: they are reported as not run.
-    const summaries = selectRows(quick, rowIds).map((r) => outcome.summaries.find((s) => s.row.id === r.id) ?? summarizeRow(r, []));
+    const summaries = selectRows(quick, rowIds, regime.id).map((r) => outcome.summaries.find((s) => s.row.id === r.id) ?? summarizeRow(r, []));
     const sizes = `Target: ${target?.train.count ?? 0} training images; evaluated on ${outcome.evaluation.queries} queries and ${outcome.evaluation.gallery} gallery images.`;
     const meta = {
       command: `npm run lab -- ${argv.join(' ')}`,
@@ -287,7 +295,7 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
     };
     const charts = chartsDir ? reproductionCharts(record).map((c) => ({ title: c.title, path: `${chartsDir}/${c.name}.png` })) : undefined;
     const file = reportFile;
-    const md = renderReproduction(summaries, { ...meta, ...(charts ? { charts } : {}), ...(reading ? { reading } : {}), commands: reportCommands(argv, settings.width, zoo, fromCache, file, jsonOut, chartsDir) });
+    const md = renderReproduction(summaries, { ...meta, ...(charts ? { charts } : {}), ...(reading ? { reading } : {}), commands: reportCommands(argv, settings.width, regime, zoo, fromCache, file, jsonOut, chartsDir) });
     await prepareReport();
     await writeFileAtomically(file, md);
     if (jsonOut) {

@@ -7,9 +7,54 @@
  */
 import type { FineTuneBudget } from './budget';
 import type { PruneMethod, ScenarioId } from './types';
+import { LabError } from '../errors';
 import { hashString } from '../util/prng';
 
 export type ZooDepth = 18 | 34 | 50;
+
+/**
+ * The regime a reproduction runs in: which zoo, and which source domain its models were trained
+ * on (scenario 1 prunes with that source's training data). The target (SynthReID S target) and
+ * the plan are the same in both, so their verdicts can be set side by side.
+ */
+export type RegimeId = 'v1' | 'v2';
+
+export interface Regime {
+  id: RegimeId;
+  /** One line a reader sees beside every number of this regime. */
+  label: string;
+  /** Appended to the zoo folder names ("resnet50-w0.5" + suffix). */
+  zooSuffix: string;
+  /** SynthReID tier of the source domain the zoo models were trained on. */
+  sourceTier: 'XS' | 'S' | 'M';
+  /** How the zoo models were made, for the report's setup. */
+  training: string;
+}
+
+export const REGIMES: Readonly<Record<RegimeId, Regime>> = {
+  v1: {
+    id: 'v1',
+    label: 'v1: trained from scratch on SynthReID S source (150 identities)',
+    zooSuffix: '',
+    sourceTier: 'S',
+    training: 'trained from scratch on SynthReID S source (150 identities, 2,000 steps, the lab\'s trainer)',
+  },
+  v2: {
+    id: 'v2',
+    label: 'v2: pre-trained on the SynthReID pool (5,000 identities), then trained on SynthReID M source (751 identities)',
+    zooSuffix: '-v2',
+    sourceTier: 'M',
+    training: 'pre-trained on the SynthReID pool P (5,000 identities, 64x32) and trained on SynthReID M source (751 identities, 128x64) with the PyTorch companion (docs/ZOO.md)',
+  },
+};
+
+export const DEFAULT_REGIME: RegimeId = 'v2';
+
+export function regimeOf(id: string): Regime {
+  const r = (REGIMES as Record<string, Regime>)[id];
+  if (!r) throw new LabError('bad-argument', `The regime must be one of ${Object.keys(REGIMES).join(', ')}; got "${id}".`);
+  return r;
+}
 
 export interface ReproduceRow {
   id: string;
@@ -19,6 +64,8 @@ export interface ReproduceRow {
   depth: ZooDepth;
   scenario: ScenarioId;
   method?: PruneMethod;
+  /** Regimes whose plan has this row (default: every regime). */
+  regimes?: readonly RegimeId[];
 }
 
 export const REPRODUCE_ROWS: readonly ReproduceRow[] = [
@@ -34,6 +81,9 @@ export const REPRODUCE_ROWS: readonly ReproduceRow[] = [
   { id: 'cop', label: 'COP', depth: 50, scenario: 'finetune-prune-finetune', method: 'cop' },
   { id: 'molchanov-source', label: 'Molchanov, pruned at the source', depth: 50, scenario: 'prune-at-source', method: 'taylor' },
   { id: 'haoli-source', label: 'Hao Li, pruned at the source', depth: 50, scenario: 'prune-at-source', method: 'l1' },
+  // Claim 2 on a second large-vs-small pair: ResNet-34 pruned to ResNet-18's MACs (added with zoo v2).
+  { id: 'haoli-r34', label: 'Hao Li, ResNet-34 pruned', depth: 34, scenario: 'finetune-prune-finetune', method: 'l1', regimes: ['v2'] },
+  { id: 'molchanov-r34', label: 'Molchanov, ResNet-34 pruned', depth: 34, scenario: 'finetune-prune-finetune', method: 'taylor', regimes: ['v2'] },
 ];
 
 /** Rows of --quick: enough for one comparison per claim. */
@@ -56,9 +106,12 @@ export interface ReproduceSettings {
   softEpochs: number;
   tier: 'XS' | 'S';
   width: number;
+  regime: Regime;
+  /** SynthReID tier of the source data scenario 1 prunes with: the regime's, or XS in smoke runs. */
+  sourceTier: 'XS' | 'S' | 'M';
 }
 
-export function reproduceSettings(o: { quick: boolean; seeds?: number; steps?: number; evalIds?: number; fineTuneIds?: number; imagesPerId?: number; tier?: 'XS' | 'S'; p?: number; k?: number }): ReproduceSettings {
+export function reproduceSettings(o: { quick: boolean; seeds?: number; steps?: number; evalIds?: number; fineTuneIds?: number; imagesPerId?: number; tier?: 'XS' | 'S'; p?: number; k?: number; regime?: RegimeId }): ReproduceSettings {
   const quick = o.quick;
   const n = o.seeds ?? (quick ? 1 : 3);
   return {
@@ -73,17 +126,21 @@ export function reproduceSettings(o: { quick: boolean; seeds?: number; steps?: n
     softEpochs: 5,
     tier: o.tier ?? 'S',
     width: 0.5,
+    regime: REGIMES[o.regime ?? DEFAULT_REGIME],
+    sourceTier: o.tier === 'XS' ? 'XS' : REGIMES[o.regime ?? DEFAULT_REGIME].sourceTier,
   };
 }
 
-export function selectRows(quick: boolean, ids?: readonly string[]): ReproduceRow[] {
-  const wanted = ids ?? (quick ? QUICK_ROW_IDS : REPRODUCE_ROWS.map((r) => r.id));
-  return REPRODUCE_ROWS.filter((r) => wanted.includes(r.id));
+/** The plan's rows (a regime's, when given), or those named in `ids`. */
+export function selectRows(quick: boolean, ids?: readonly string[], regime: RegimeId = DEFAULT_REGIME): ReproduceRow[] {
+  const inRegime = REPRODUCE_ROWS.filter((r) => !r.regimes || r.regimes.includes(regime));
+  const wanted = ids ?? (quick ? QUICK_ROW_IDS : inRegime.map((r) => r.id));
+  return inRegime.filter((r) => wanted.includes(r.id));
 }
 
-/** Zoo folder name of a depth, e.g. "resnet50-w0.5". */
-export function zooName(depth: ZooDepth, width: number): string {
-  return `resnet${depth}-w${width}`;
+/** Zoo folder name of a depth, e.g. "resnet50-w0.5" (v1) or "resnet50-w0.5-v2". */
+export function zooName(depth: ZooDepth, width: number, regime: Pick<Regime, 'zooSuffix'> = REGIMES[DEFAULT_REGIME]): string {
+  return `resnet${depth}-w${width}${regime.zooSuffix}`;
 }
 
 /**
@@ -104,6 +161,8 @@ export function cellKey(row: ReproduceRow, seed: number, s: ReproduceSettings, m
     tier: s.tier,
     macsKeep: macsKeep ?? null,
     model: modelFingerprint,
+    // Only where it differs from v1's, so v1's cached cells keep their keys.
+    ...(s.sourceTier !== s.tier && row.scenario === 'prune-at-source' ? { sourceTier: s.sourceTier } : {}),
   };
   const text = JSON.stringify(parts);
   // The short key names the cell; the full text is stored with it and compared on reuse.

@@ -198,20 +198,23 @@ export async function runReproduction(input: ReproduceInput, hooks: ReproduceHoo
     }
     const requiredMissing = missingDepths.filter((d) => REQUIRED_DEPTHS.includes(d));
     if (requiredMissing.length) {
-      notes.push(`The reproduction needs ${requiredMissing.map((d) => zooName(d, settings.width)).join(' and ')} (the cost target is ResNet-50 pruned to ResNet-18's MACs), and the zoo does not have ${requiredMissing.length === 1 ? 'it' : 'them'} yet: no cell was run.`);
+      notes.push(`The reproduction needs ${requiredMissing.map((d) => zooName(d, settings.width, settings.regime)).join(' and ')} (the cost target is ResNet-50 pruned to ResNet-18's MACs), and the zoo does not have ${requiredMissing.length === 1 ? 'it' : 'them'} yet: no cell was run.`);
       return emptyOutcome(rows, missingDepths, notes, started);
     }
     for (const d of missingDepths) {
-      const msg = `${zooName(d, settings.width)} is not in the zoo yet, so its row is not run.`;
+      const msg = `${zooName(d, settings.width, settings.regime)} is not in the zoo yet, so its row is not run.`;
       log(msg);
       notes.push(msg);
     }
     for (const [d, m] of models) {
-      if (m.partlyTrained) notes.push(`${zooName(d, settings.width)} is only partly trained (${m.partlyTrained.steps} of ${m.partlyTrained.plannedSteps} steps); its numbers describe that model.`);
+      if (m.partlyTrained) notes.push(`${zooName(d, settings.width, settings.regime)} is only partly trained (${m.partlyTrained.steps} of ${m.partlyTrained.plannedSteps} steps); its numbers describe that model.`);
     }
     const runnable = rows.filter((r) => models.has(r.depth));
     const r50 = models.get(50)!.model;
-    const macsKeep = equalCostKeep(r50.spec, models.get(18)!.model.spec);
+    const r18 = models.get(18)!.model.spec;
+    const macsKeep = equalCostKeep(r50.spec, r18);
+    // A pruned row's target is ResNet-18's MACs, whichever depth it prunes (ResNet-50 or -34).
+    const keepOf = (d: ZooDepth) => (d === 50 ? macsKeep : equalCostKeep(models.get(d)!.model.spec, r18));
     const size = { height: r50.spec.input.height, width: r50.spec.input.width };
     const data = await input.loadData({ source: !input.cachedOnly && runnable.some((r) => r.scenario === 'prune-at-source'), ...size });
     const target = data.target;
@@ -221,7 +224,7 @@ export async function runReproduction(input: ReproduceInput, hooks: ReproduceHoo
     const planned = settings.seeds.flatMap((seed) => runnable.map((row) => ({ row, seed })));
     const cells: { info: CellInfo; key: string; text: string; hit?: CachedCell }[] = [];
     for (const [i, { row, seed }] of planned.entries()) {
-      const { key, text } = cellKey(row, seed, settings, models.get(row.depth)!.fingerprint, row.scenario !== 'finetune-only' ? macsKeep : undefined);
+      const { key, text } = cellKey(row, seed, settings, models.get(row.depth)!.fingerprint, row.scenario !== 'finetune-only' ? keepOf(row.depth) : undefined);
       const hit = await cache.getCell(key);
       cells.push({ info: { index: i + 1, total: planned.length, row, seed }, key, text, ...(hit && hit.text === text ? { hit } : {}) });
     }
@@ -254,10 +257,10 @@ export async function runReproduction(input: ReproduceInput, hooks: ReproduceHoo
       const label = `Cell ${c.info.index} of ${c.info.total}: ${row.label}, seed ${seed}`;
       report(c.info, 0, label);
       const model = models.get(row.depth)!;
-      const beforeKey = `${zooName(row.depth, settings.width)}/${model.fingerprint}/${settings.tier}/eval${settings.evalIds}`;
+      const beforeKey = `${zooName(row.depth, settings.width, settings.regime)}/${model.fingerprint}/${settings.tier}/eval${settings.evalIds}`;
       let before = await cache.getBefore(beforeKey);
       if (!before) {
-        log(`Evaluating ${zooName(row.depth, settings.width)} on the target before fine-tuning...`);
+        log(`Evaluating ${zooName(row.depth, settings.width, settings.regime)} on the target before fine-tuning...`);
         before = await snapshot(model.model, evaluation);
         await cache.putBefore(beforeKey, before);
       }
@@ -272,7 +275,7 @@ export async function runReproduction(input: ReproduceInput, hooks: ReproduceHoo
         seed,
       };
       if (row.method) cfg.method = row.method;
-      if (row.scenario !== 'finetune-only') cfg.macsKeep = macsKeep;
+      if (row.scenario !== 'finetune-only') cfg.macsKeep = keepOf(row.depth);
       const fineTune = selectFineTuneSubset(target, { identities: settings.fineTuneIds, imagesPerIdentity: settings.imagesPerId, seed });
       let result: ScenarioResult;
       try {

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Reproduction v2 (docs/reproduction-v2/plan.md): the cells, in two lanes (one process per core),
+# headline rows first. Resumable: every finished cell is in the shared cache; a re-run skips it.
+#   bash scripts/reproduce-v2.sh a    # ResNet-50 rows: dense, Hao Li, Molchanov, then the others
+#   bash scripts/reproduce-v2.sh b    # ResNet-18/34, pruned at the source, ResNet-34 pruned, soft pruning
+#   bash scripts/reproduce-v2.sh sweep-300 | sweep-1000   # the recovery budget sweep
+set -u
+cd "$(dirname "$0")/.."
+CACHE=docs/reproduction-v2/cache.json
+mkdir -p runs/reproduce-v2
+run() { # seeds steps rows
+  local seeds=$1 steps=$2 rows=$3
+  echo "== $(date -u +%FT%TZ) rows $rows, $steps steps, $seeds seeds"
+  npm run --silent lab -- reproduce --regime v2 --seeds "$seeds" --steps "$steps" --rows "$rows" --cache "$CACHE" \
+    --out "runs/reproduce-v2/${rows//,/-}-$steps.md" || echo "!! rows $rows failed ($?)"
+}
+case "${1:-}" in
+  a) run 3 100 resnet50,haoli,molchanov; run 3 100 autobalanced,entropy,cop ;;
+  b) run 3 100 resnet18,resnet34; run 3 100 molchanov-source,haoli-source; run 3 100 haoli-r34,molchanov-r34; run 3 100 psfp,fpgm ;;
+  sweep-300) run 3 300 resnet50,haoli,molchanov ;;
+  sweep-1000) run 1 1000 resnet50,haoli,molchanov ;;
+  *) echo "usage: $0 a|b|sweep-300|sweep-1000" >&2; exit 2 ;;
+esac
