@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { isLabError } from '../src/engine/errors';
 import { reproductionCharts, type Chart } from '../src/engine/scenarios/reproduction-charts';
-import { parseReproduction, type ReproductionRecord } from '../src/engine/scenarios/reproduction-json';
+import { parseReproductions, type ReproductionRecord } from '../src/engine/scenarios/reproduction-json';
 
 const USAGE = 'Usage: npx tsx scripts/reproduction-charts.ts [--in public/reproduction.json] [--out docs/reproduction] [--scale 2]';
 
@@ -47,7 +47,8 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-function readRecord(path: string): ReproductionRecord {
+/** The file's records: the first is the report's regime, the others are set beside it. */
+function readRecords(path: string): ReproductionRecord[] {
   if (!existsSync(path)) throw new ChartError(`No reproduction results at ${path}. Write them first with: npm run lab -- reproduce --json-out ${path} --out docs/REPRODUCTION.md`);
   let text: string;
   try {
@@ -55,8 +56,8 @@ function readRecord(path: string): ReproductionRecord {
   } catch (e) {
     throw new ChartError(`Cannot read ${path}: ${(e as Error).message}`);
   }
-  // parseReproduction throws a LabError sentence for anything that is not a results file.
-  return parseReproduction(text);
+  // parseReproductions throws a LabError sentence for anything that is not a results file.
+  return parseReproductions(text);
 }
 
 /** Render each SVG to a PNG of its own size × scale, in one headless Chromium with a throwaway profile. */
@@ -93,8 +94,8 @@ async function renderPngs(charts: readonly Chart[], outDir: string, o: Options):
 async function main(): Promise<number> {
   try {
     const o = parseArgs(process.argv.slice(2));
-    const record = readRecord(resolve(o.input));
-    const charts = reproductionCharts(record);
+    const [record, ...others] = readRecords(resolve(o.input));
+    const charts = reproductionCharts(record, others);
     const outDir = resolve(o.out);
     mkdirSync(outDir, { recursive: true });
     for (const c of charts) {

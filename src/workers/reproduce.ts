@@ -42,7 +42,7 @@ async function zooModel(name: string): Promise<ZooModel | null> {
 export async function runReproduceJob(req: ReproduceRequest, backend: string, job: Job, onTick: (t: ReproduceTick) => void): Promise<ReproduceView> {
   const quick = req.quick ?? true;
   const models = req.models ?? 'zoo';
-  const settings = reproduceSettings({
+  const planned = reproduceSettings({
     quick,
     ...(req.seeds !== undefined ? { seeds: req.seeds } : {}),
     ...(req.steps !== undefined ? { steps: req.steps } : {}),
@@ -53,7 +53,11 @@ export async function runReproduceJob(req: ReproduceRequest, backend: string, jo
     ...(req.p !== undefined ? { p: req.p } : {}),
     ...(req.k !== undefined ? { k: req.k } : {}),
   });
-  const rows = selectRows(quick, req.rows);
+  // Scenario 1 prunes with S source here, the same source domain as zoo v2's M source (fewer
+  // identities): M's ~13k training images would take minutes and ~0.3 GB to render in a page.
+  const settings = { ...planned, sourceTier: planned.sourceTier === 'M' ? ('S' as const) : planned.sourceTier };
+  const sourceNote = planned.sourceTier !== settings.sourceTier ? [`Scenario 1 prunes with SynthReID ${settings.sourceTier} source data in the browser (the zoo's source domain, fewer identities); \`lab reproduce\` uses ${planned.sourceTier} source.`] : [];
+  const rows = selectRows(quick, req.rows, settings.regime.id);
   const missingModels: string[] = [];
   const { cache, close, note } = await openReproduceCache();
   try {
@@ -63,14 +67,14 @@ export async function runReproduceJob(req: ReproduceRequest, backend: string, jo
         settings,
         loadModel: async (depth) => {
           job.throwIfCancelled();
-          const name = zooName(depth, settings.width);
+          const name = zooName(depth, settings.width, settings.regime);
           job.progress(0, `Loading ${models === 'tiny' ? `a tiny random ResNet-${depth}` : name}`, undefined, true);
           const m = models === 'tiny' ? tinyModel(depth) : await zooModel(name);
           if (!m) missingModels.push(name);
           return m;
         },
         loadData: async ({ source, height, width }) => {
-          const gen = (domain: 'source' | 'target') => generateSynth({ tier: settings.tier, domain, shift: domain === 'target' ? 1 : 0, seed: SYNTH_DEFAULT_SEED }, { height, width }, job);
+          const gen = (domain: 'source' | 'target') => generateSynth({ tier: domain === 'source' ? settings.sourceTier : settings.tier, domain, shift: domain === 'target' ? 1 : 0, seed: SYNTH_DEFAULT_SEED }, { height, width }, job);
           const target = await gen('target');
           return { target, ...(source ? { source: await gen('source') } : {}) };
         },
@@ -98,7 +102,7 @@ export async function runReproduceJob(req: ReproduceRequest, backend: string, jo
       reused: outcome.reused,
       notRun: outcome.notRun,
       cancelled: outcome.cancelled,
-      notes: [...(note ? [note] : []), ...(models === 'tiny' ? ['Tiny random models (a test set-up): the numbers say nothing about the paper.'] : []), ...outcome.notes],
+      notes: [...(note ? [note] : []), ...(models === 'tiny' ? ['Tiny random models (a test set-up): the numbers say nothing about the paper.'] : []), ...(rows.some((r) => r.scenario === 'prune-at-source') ? sourceNote : []), ...outcome.notes],
       seconds: outcome.seconds,
       backend,
     };

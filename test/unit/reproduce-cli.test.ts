@@ -19,6 +19,7 @@ import { parseFlags } from '../../src/cli/args';
 import { pruneCommand } from '../../src/cli/commands/prune';
 import { finetuneCommand } from '../../src/cli/commands/finetune';
 import { readCache, reproduceCommand, writeCache, type CacheFile } from '../../src/cli/commands/reproduce';
+import { parseReproductions } from '../../src/engine/scenarios/reproduction-json';
 
 let tmp: string;
 
@@ -177,6 +178,40 @@ describe('lab reproduce', () => {
     expect(fromCache).toContain('# quick look: 1 seed, 8 fine-tuning steps, 30 test identities, 6 rows (indicative only)\nnpm run lab -- reproduce --quick\n');
     expect(fromCache).toContain(`\nnpm run lab -- ${args.map((a, i) => (args[i - 1] === '--seeds' ? '3' : a)).join(' ')}\n`);
     expect(fromCache).toContain('Reported from the cache only: 4 of 12 planned cells were not run. Rows with fewer seeds than planned: ResNet-50 (2 of 3), ResNet-18 (2 of 3), Hao Li (l1) (2 of 3), Molchanov, pruned at the source (2 of 3).');
+  });
+
+  it('--sweep reports other budgets from the cache; --compare sets another regime beside this one, in the report and the JSON', async () => {
+    // The zoo and cache of the test above (2 seeds of 4 rows at 2 steps).
+    const zoo = path.join(tmp, 'zoo');
+    const cache = path.join(tmp, 'rep', 'results.json');
+    const base = ['--zoo', zoo, '--regime', 'v1', '--tier', 'XS', '--seeds', '2', '--p', '4', '--k', '2', '--ids', '6', '--images-per-id', '2', '--eval-ids', '0', '--cache', cache];
+    // The sweep's cells: the headline rows at 3 steps.
+    const swept = await run(reproduceCommand, [...base, '--steps', '3', '--rows', 'resnet50,haoli', '--out', path.join(tmp, 'rep', 'sweep.md')]);
+    expect(swept).toMatch(/Ran 4 new cell\(s\)/);
+    const v1json = path.join(tmp, 'rep', 'v1.json');
+    const rows = ['--rows', 'resnet50,resnet18,haoli,molchanov-source'];
+    await run(reproduceCommand, [...base, '--steps', '2', ...rows, '--from-cache', '--out', path.join(tmp, 'rep', 'v1.md'), '--json-out', v1json]);
+    const both = path.join(tmp, 'rep', 'both.json');
+    const report = path.join(tmp, 'rep', 'both.md');
+    const out = await run(reproduceCommand, [...base, '--steps', '2', ...rows, '--from-cache', '--sweep', '3,9', '--compare', v1json, '--out', report, '--json-out', both]);
+    expect(out).toMatch(/Ran 0 new cell\(s\)/);
+    const recs = parseReproductions(readFileSync(both, 'utf8'));
+    expect(recs).toHaveLength(2);
+    expect(recs[0].regime?.id).toBe('v1');
+    // Sweep: 3 steps has both rows at 2 seeds; 9 steps was never run (n = 0).
+    expect(recs[0].sweep!.map((p) => [p.steps, p.rows.map((r) => `${r.row.id}:${r.n}`).join(',')])).toEqual([[3, 'resnet50:2,haoli:2'], [9, 'resnet50:0,haoli:0']]);
+    // The preconditions: ResNet-50 vs ResNet-18 judged; the cut of Hao Li measured; the budget from the tiny cards (none: not known).
+    expect(recs[0].preconditions!.map((p) => p.id)).toEqual(['resnet50-stronger', 'cut-drop', 'budget']);
+    expect(recs[0].preconditions![1].evidence[0]).toMatch(/^Hao Li \(l1\): ResNet-50 rank-1 /);
+    const md = readFileSync(report, 'utf8');
+    expect(md).toContain('## Preconditions');
+    expect(md).toMatch(/Rests on: Dense ResNet-50 is stronger than dense ResNet-18/);
+    expect(md).toContain('## Recovery budget sweep');
+    expect(md).toContain('| 2 steps (16 images) | 3 steps (24 images) | 9 steps (72 images) |');
+    expect(md).toContain('## Both regimes');
+    expect(md).toContain('| Claim 1 |');
+    await expect(run(reproduceCommand, [...base, '--steps', '2', ...rows, '--from-cache', '--sweep', '3,x', '--out', report])).rejects.toSatisfy((e: unknown) => isLabError(e, 'bad-argument') && (e as Error).message.includes('"x" is not one'));
+    await expect(run(reproduceCommand, [...base, '--steps', '2', ...rows, '--from-cache', '--compare', path.join(tmp, 'nope.json'), '--out', report])).rejects.toSatisfy((e: unknown) => isLabError(e, 'bad-argument') && (e as Error).message.includes('--compare file'));
   });
 
   it('two processes sharing one cache file keep each other\'s cells', async () => {

@@ -174,6 +174,26 @@ describe('the reproduction loop', () => {
     expect(selectRows(false, undefined, 'v2').map((r) => r.id)).toEqual(expect.arrayContaining(['haoli-r34', 'molchanov-r34']));
   });
 
+  it('measures the cut alone (pruned to ResNet-18 MACs, no fine-tuning) once, caches it, even with cachedOnly', async () => {
+    const c = memoryCache();
+    const first = await runReproduction({ ...input(['resnet18', 'haoli'], c), measureCuts: ['haoli', 'molchanov'] });
+    // Only asked-for rows that are in the plan: molchanov is not among the rows, so no cut for it.
+    expect(first.cuts.map((x) => x.rowId)).toEqual(['haoli']);
+    const cut = first.cuts[0];
+    const r18 = modelCost(spec(18)).macs;
+    expect(Math.abs(cut.cut.macs / r18 - 1)).toBeLessThanOrEqual(0.02);
+    // The dense snapshot is the zoo model's score before fine-tuning: the cell's own "before".
+    expect(cut.dense.rank1).toBe(first.summaries.find((s) => s.row.id === 'haoli')!.before.rank1.mean / 100);
+    expect(cut.cut.rank1).toBeGreaterThanOrEqual(0);
+    expect(cut.cut.rank1).toBeLessThanOrEqual(1);
+    const cutKeys = [...c.before.keys()].filter((k) => k.startsWith('cut/'));
+    expect(cutKeys).toHaveLength(1);
+    // Again, from the cache only: nothing runs, the same cut comes back.
+    const again = await runReproduction({ ...input(['resnet18', 'haoli'], c), measureCuts: ['haoli'], cachedOnly: true });
+    expect(again.ran).toBe(0);
+    expect(again.cuts[0].cut).toEqual(cut.cut);
+  });
+
   it('without ResNet-50 nothing runs and every row says why', async () => {
     const loads: string[] = [];
     const out = await runReproduction(input(['resnet50', 'resnet18', 'haoli'], memoryCache(), [50], loads));

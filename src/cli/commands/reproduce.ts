@@ -30,7 +30,10 @@ import { REQUIRED_DEPTHS, DEFAULT_REGIME, regimeOf, reproduceSettings, selectRow
 import { claimVerdicts, renderReproduction, summarizeRow } from '../../engine/scenarios/report';
 import { runReproduction, type ReproduceCache } from '../../engine/scenarios/reproduce';
 import { reproductionCharts } from '../../engine/scenarios/reproduction-charts';
-import { REPRODUCTION_FORMAT, reproductionToJson, type ReproductionRecord } from '../../engine/scenarios/reproduction-json';
+import { REPRODUCTION_FORMAT, parseReproductions, reproductionToJson, reproductionsToJson, type ReproductionRecord, type SweepPoint } from '../../engine/scenarios/reproduction-json';
+import { preconditions, renderPreconditions, restsOn, trainingImagesOf } from '../../engine/scenarios/preconditions';
+import { SWEEP_ROW_IDS, renderSweep, sweepPoints } from '../../engine/scenarios/sweep-report';
+import { renderRegimes } from '../../engine/scenarios/regime-report';
 import { loadModelFromFolder, modelFolder, MODEL_JSON } from '../../node/model-files';
 import { readBounded, readTextBounded } from '../../node/bounded-read';
 import { checkOutputFile, writeFileAtomically } from '../../node/output-folder';
@@ -96,7 +99,7 @@ function trainHint(depth: ZooDepth, width: number, dir: string, regime: Regime):
 }
 
 /** The zoo's folders for the depths the rows need; a clear error naming what is missing. */
-async function findZoo(zoo: string, rows: ReproduceRow[], width: number, regime: Regime, notes: string[]): Promise<{ rows: ReproduceRow[]; dirs: Map<ZooDepth, string> }> {
+async function findZoo(zoo: string, rows: ReproduceRow[], width: number, regime: Regime, notes: string[]): Promise<{ rows: ReproduceRow[]; dirs: Map<ZooDepth, string>; trainingImages: Partial<Record<ZooDepth, number>> }> {
   // ResNet-18 and -50 are always needed: the cost target is ResNet-18's MACs on ResNet-50.
   const needed = [...new Set([...REQUIRED_DEPTHS, ...rows.map((r) => r.depth)])];
   const dirs = new Map<ZooDepth, string>();
@@ -118,9 +121,12 @@ async function findZoo(zoo: string, rows: ReproduceRow[], width: number, regime:
     process.stderr.write(`warning: ${msg}\n`);
     notes.push(msg);
   }
+  const trainingImages: Partial<Record<ZooDepth, number>> = {};
   for (const [d, dir] of dirs) {
     try {
       const card = JSON.parse(await readTextBounded(path.join(dir, 'card.json'), 16 << 20, 'bad-model-file', 'The card')) as { training?: { steps?: number; plannedSteps?: number; complete?: boolean } };
+      const images = trainingImagesOf(card);
+      if (images !== undefined) trainingImages[d] = images;
       if (card.training?.complete === false) {
         const msg = `${zooName(d, width, regime)} is only partly trained (${card.training.steps} of ${card.training.plannedSteps} steps); its numbers describe that model.`;
         process.stderr.write(`warning: ${msg}\n`);
@@ -130,7 +136,7 @@ async function findZoo(zoo: string, rows: ReproduceRow[], width: number, regime:
       /* a folder without a card is still a model */
     }
   }
-  return { rows: rows.filter((r) => dirs.has(r.depth)), dirs };
+  return { rows: rows.filter((r) => dirs.has(r.depth)), dirs, trainingImages };
 }
 
 function setupLines(s: ReproduceSettings, macsKeep: number, dirs: Map<ZooDepth, string>, fingerprints: Map<ZooDepth, string>, datasetSizes: string): string[] {
@@ -196,13 +202,26 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
   // Report what the cache holds without running the missing cells (rows may then differ in seeds).
   const fromCache = bool(flags, 'from-cache');
   const rowIds = optStr(flags, 'rows')?.split(',').map((s) => s.trim()).filter(Boolean);
+  // Other fine-tuning budgets of the headline rows, reported from the cache (run them with --steps N --rows resnet50,haoli,molchanov).
+  const sweepSteps = (optStr(flags, 'sweep') ?? '').split(',').filter(Boolean).map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 1) throw new LabError('bad-argument', `--sweep takes step counts separated by commas (e.g. 300,1000); "${x}" is not one.`);
+    return n;
+  });
+  // Another regime's results (its --json-out file), set beside this one's.
+  const compareFile = optStr(flags, 'compare');
+  const compare = compareFile
+    ? parseReproductions(await readTextBounded(compareFile, 16 << 20, 'bad-argument', 'The --compare file').catch((e: Error) => {
+        throw new LabError('bad-argument', `The --compare file ${compareFile} cannot be read (${e.message}).`);
+      }))
+    : [];
   // Unwritable outputs fail now, not after hours of cells.
   const reportFile = out ?? path.join(path.dirname(cacheFile), quick ? 'report-quick.md' : 'report.md');
   const prepareReport = await checkOutputFile(reportFile, out ? '--out' : 'the report');
   const prepareJson = jsonOut ? await checkOutputFile(jsonOut, '--json-out') : undefined;
   await checkOutputFile(cacheFile, '--cache');
   const notes: string[] = [];
-  const { rows, dirs } = await findZoo(zoo, selectRows(quick, rowIds, regime.id), settings.width, regime, notes);
+  const { rows, dirs, trainingImages } = await findZoo(zoo, selectRows(quick, rowIds, regime.id), settings.width, regime, notes);
   if (rows.length === 0) throw new LabError('bad-argument', `No rows to run; known rows in regime ${regime.id}: ${selectRows(false, undefined, regime.id).map((r) => r.id).join(', ')}.`);
 
   const started = Date.now();
@@ -239,22 +258,25 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
     };
     let target: ReidDataset | undefined;
     let bar: ProgressBar | undefined;
+    const loadModel = async (d: ZooDepth) => {
+      const dir = dirs.get(d);
+      if (!dir) return null;
+      const fp = await fingerprint(dir);
+      return { model: (await loadModelFromFolder(dir)).model, fingerprint: fp };
+    };
     const outcome = await runReproduction(
       {
         rows,
         settings,
-        loadModel: async (d) => {
-          const dir = dirs.get(d);
-          if (!dir) return null;
-          const fp = await fingerprint(dir);
-          return { model: (await loadModelFromFolder(dir)).model, fingerprint: fp };
-        },
+        loadModel,
         loadData: async ({ source, height, width }) => {
-          target = gen('target', { height, width });
+          target ??= gen('target', { height, width });
           return { target, ...(source ? { source: gen('source', { height, width }) } : {}) };
         },
         cache: fileCache,
         cachedOnly: fromCache,
+        // The cut alone (no fine-tuning) of the headline pruned rows: a precondition the report states.
+        measureCuts: quick ? [] : ['haoli', 'molchanov', 'haoli-r34', 'molchanov-r34'],
       },
       {
         signal,
@@ -267,6 +289,13 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
       },
     );
 
+    // The sweep's other budgets: cached cells only (its cells are run with --steps).
+    const sweep: SweepPoint[] = [];
+    for (const steps of sweepSteps.filter((n) => n !== settings.budget.steps)) {
+      const sweepRows = rows.filter((r) => SWEEP_ROW_IDS.includes(r.id));
+      const o = await runReproduction({ rows: sweepRows, settings: { ...settings, budget: { ...settings.budget, steps } }, loadModel, loadData: async () => ({ target: target! }), cache: fileCache, cachedOnly: true });
+      sweep.push({ steps, rows: o.summaries });
+    }
     const wall = (Date.now() - started) / 1000;
     const fingerprints = new Map<ZooDepth, string>([...dirs.keys()].map((d) => [d, outcome.fingerprints[d] ?? '']));
     // The loop's notes: partly trained models, cells not run (stopped early or --from-cache).
@@ -282,9 +311,13 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
       setup: setupLines(settings, outcome.macsKeep, dirs, fingerprints, sizes),
       notes,
     };
+    const conditions = quick ? undefined : preconditions({ rows: summaries, cuts: outcome.cuts, trainingImages, fineTuneImages: settings.budget.steps * settings.budget.p * settings.budget.k });
     const record: ReproductionRecord = {
       format: REPRODUCTION_FORMAT,
       ...meta,
+      regime: { id: regime.id, label: regime.label },
+      ...(conditions ? { preconditions: conditions } : {}),
+      ...(sweep.length ? { sweep } : {}),
       quick,
       tier: settings.tier,
       seeds: settings.seeds,
@@ -293,14 +326,28 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
       rows: summaries,
       verdicts: claimVerdicts(summaries),
     };
-    const charts = chartsDir ? reproductionCharts(record).map((c) => ({ title: c.title, path: `${chartsDir}/${c.name}.png` })) : undefined;
+    const charts = chartsDir ? reproductionCharts(record, compare).map((c) => ({ title: c.title, path: `${chartsDir}/${c.name}.png` })) : undefined;
     const file = reportFile;
-    const md = renderReproduction(summaries, { ...meta, ...(charts ? { charts } : {}), ...(reading ? { reading } : {}), commands: reportCommands(argv, settings.width, regime, zoo, fromCache, file, jsonOut, chartsDir) });
+    const sections: { title: string; body: string }[] = [];
+    if (sweep.length) {
+      const points = sweepPoints(settings.budget.steps, summaries, sweep);
+      sections.push({ title: 'Recovery budget sweep', body: `The headline rows at ${points.map((x) => x.steps).join(', ')} fine-tuning steps (P=${settings.budget.p} x K=${settings.budget.k}; the same recipe, only the number of steps changes). At each budget the pruned rows are judged against the dense ResNet-50 of the same budget, "rank-1 drop at most 1 pp", by the rule below.\n\n${renderSweep(points, settings.budget.p, settings.budget.k)}` });
+    }
+    if (compare.length) sections.push({ title: 'Both regimes', body: `The same plan, benchmark and verdict rule on each zoo; only the models (and scenario 1's source data) differ.\n\n${renderRegimes([record, ...compare])}` });
+    const md = renderReproduction(summaries, {
+      ...meta,
+      regime: regime.label,
+      ...(conditions ? { preconditions: { markdown: renderPreconditions(conditions), restsOn: record.verdicts.map((_, i) => restsOn(conditions, i + 1)) } } : {}),
+      ...(sections.length ? { sections } : {}),
+      ...(charts ? { charts } : {}),
+      ...(reading ? { reading } : {}),
+      commands: reportCommands(argv, settings.width, regime, zoo, fromCache, file, jsonOut, chartsDir),
+    });
     await prepareReport();
     await writeFileAtomically(file, md);
     if (jsonOut) {
       await prepareJson!();
-      await writeFileAtomically(jsonOut, reproductionToJson(record));
+      await writeFileAtomically(jsonOut, compare.length ? reproductionsToJson([record, ...compare]) : reproductionToJson(record));
     }
     process.stdout.write(md.split('## Table 5, side by side')[0]);
     process.stdout.write(`Ran ${outcome.ran} new cell(s) in ${formatSeconds(wall)}; ${outcome.reused} reused from ${cacheFile}. Report written to ${file}${jsonOut ? ` and ${jsonOut}` : ''}.\n`);

@@ -16,7 +16,7 @@ import type { CancelSignal } from '../train/trainer';
 import { hashString } from '../util/prng';
 import { equalCostKeep } from './budget';
 import { evaluationSubset, selectFineTuneSubset } from './subset';
-import { runScenario } from './run';
+import { cutOnly, runScenario } from './run';
 import type { ScenarioConfig, ScenarioResult, Snapshot } from './types';
 import { REQUIRED_DEPTHS, cellKey, zooName, type ReproduceRow, type ReproduceSettings, type ZooDepth } from './reproduce-plan';
 import { claimVerdicts, summarizeRow, type ClaimVerdict, type RowSummary } from './report';
@@ -108,6 +108,23 @@ export interface ReproduceInput {
    * numbers of seeds (the headline rows 3, the others fewer) without starting the missing cells.
    */
   cachedOnly?: boolean;
+  /**
+   * Rows (one-shot pruning) whose cut alone is measured: the zoo model pruned as the row prunes,
+   * scored before any fine-tuning (first seed's data; cached; run even with cachedOnly: it is
+   * one pruning and one evaluation per row).
+   */
+  measureCuts?: readonly string[];
+}
+
+/** A zoo model pruned as a row prunes it, scored before any fine-tuning. */
+export interface CutResult {
+  rowId: string;
+  label: string;
+  depth: ZooDepth;
+  seed: number;
+  /** The zoo model and the cut model on the target evaluation set (fractions 0..1). */
+  dense: Snapshot;
+  cut: Snapshot;
 }
 
 export interface ReproduceOutcome {
@@ -127,6 +144,8 @@ export interface ReproduceOutcome {
   notRun: number;
   cancelled: boolean;
   evaluation: { queries: number; gallery: number; targetTrain: number };
+  /** The cuts asked for with measureCuts (rows that were not runnable are left out). */
+  cuts: CutResult[];
   notes: string[];
   /** Wall time of this call in seconds. */
   seconds: number;
@@ -168,6 +187,7 @@ function emptyOutcome(rows: readonly ReproduceRow[], missingDepths: ZooDepth[], 
     notRun: 0,
     cancelled: false,
     evaluation: { queries: 0, gallery: 0, targetTrain: 0 },
+    cuts: [],
     notes,
     seconds: (now() - started) / 1000,
   };
@@ -229,6 +249,17 @@ export async function runReproduction(input: ReproduceInput, hooks: ReproduceHoo
       cells.push({ info: { index: i + 1, total: planned.length, row, seed }, key, text, ...(hit && hit.text === text ? { hit } : {}) });
     }
     const toRun = cells.filter((c) => !c.hit).length;
+    // Each zoo model's score before fine-tuning, computed once and cached.
+    const denseBefore = async (d: ZooDepth): Promise<Snapshot> => {
+      const key = `${zooName(d, settings.width, settings.regime)}/${models.get(d)!.fingerprint}/${settings.tier}/eval${settings.evalIds}`;
+      let before = await cache.getBefore(key);
+      if (!before) {
+        log(`Evaluating ${zooName(d, settings.width, settings.regime)} on the target before fine-tuning...`);
+        before = await snapshot(models.get(d)!.model, evaluation);
+        await cache.putBefore(key, before);
+      }
+      return before;
+    };
     const results = new Map<string, ScenarioResult[]>(runnable.map((r) => [r.id, []]));
     let ran = 0;
     let reused = 0;
@@ -257,13 +288,7 @@ export async function runReproduction(input: ReproduceInput, hooks: ReproduceHoo
       const label = `Cell ${c.info.index} of ${c.info.total}: ${row.label}, seed ${seed}`;
       report(c.info, 0, label);
       const model = models.get(row.depth)!;
-      const beforeKey = `${zooName(row.depth, settings.width, settings.regime)}/${model.fingerprint}/${settings.tier}/eval${settings.evalIds}`;
-      let before = await cache.getBefore(beforeKey);
-      if (!before) {
-        log(`Evaluating ${zooName(row.depth, settings.width, settings.regime)} on the target before fine-tuning...`);
-        before = await snapshot(model.model, evaluation);
-        await cache.putBefore(beforeKey, before);
-      }
+      const before = await denseBefore(row.depth);
       const cfg: ScenarioConfig = {
         scenario: row.scenario,
         budget: settings.budget,
@@ -301,6 +326,30 @@ export async function runReproduction(input: ReproduceInput, hooks: ReproduceHoo
       hooks.onCellDone?.(c.info, result, false);
     }
 
+    const cuts: CutResult[] = [];
+    for (const row of runnable.filter((r) => input.measureCuts?.includes(r.id) && r.method)) {
+      if (hooks.signal?.aborted) break;
+      const seed = settings.seeds[0];
+      const keep = keepOf(row.depth);
+      const m = models.get(row.depth)!;
+      const cutKey = `cut/${cellKey(row, seed, settings, m.fingerprint, keep).key}`;
+      let cut = await cache.getBefore(cutKey);
+      if (!cut) {
+        if (row.scenario === 'prune-at-source' && !data.source) continue; // no source data in this call
+        log(`Measuring the cut alone: ${row.label} on ${zooName(row.depth, settings.width, settings.regime)}, before fine-tuning...`);
+        const fineTune = selectFineTuneSubset(target, { identities: settings.fineTuneIds, imagesPerIdentity: settings.imagesPerId, seed });
+        const cfg: ScenarioConfig = { scenario: row.scenario, method: row.method, macsKeep: keep, budget: settings.budget, scope: 'inner', ranking: 'local', criterionBatches: settings.criterionBatches, criterionBatchSize: settings.criterionBatchSize, seed };
+        try {
+          cut = await cutOnly(m.model, { fineTune, evaluation, sourceTrain: data.source?.train }, cfg, hooks.signal ? { signal: hooks.signal } : {});
+        } catch (e) {
+          if (isLabError(e, 'cancelled')) break;
+          throw e;
+        }
+        await cache.putBefore(cutKey, cut);
+      }
+      cuts.push({ rowId: row.id, label: row.label, depth: row.depth, seed, dense: await denseBefore(row.depth), cut });
+    }
+
     const summaries = rows.map((r) => summarizeRow(r, results.get(r.id) ?? []));
     const notRun = cells.length - ran - reused;
     if (notRun > 0 && input.cachedOnly) {
@@ -322,6 +371,7 @@ export async function runReproduction(input: ReproduceInput, hooks: ReproduceHoo
       notRun,
       cancelled,
       evaluation: { queries: evaluation.query.count, gallery: evaluation.gallery.count, targetTrain: target.train.count },
+      cuts,
       notes,
       seconds: (now() - started) / 1000,
     };

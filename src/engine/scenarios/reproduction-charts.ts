@@ -18,6 +18,7 @@
 import { PAPER_TABLE5, PAPER_TABLE5_SOURCE } from './paper-table5';
 import type { RowSummary, Stat } from './report';
 import type { ReproductionRecord } from './reproduction-json';
+import { SWEEP_ROW_IDS, sweepPoints } from './sweep-report';
 import { SCENARIO_NUMBER, type ScenarioId } from './types';
 
 export type ChartMetric = 'rank1' | 'mAP';
@@ -398,7 +399,8 @@ function seedsNote(r: ReproductionRecord): string {
 }
 
 function labSubtitle(r: ReproductionRecord): string {
-  return `Lab benchmark: SynthReID ${r.tier} target (pre-trained on ${r.tier} source), ${seedsNote(r)} per row, ${r.budget.steps} fine-tuning steps; MACs by the lab's counting rules; ${r.date}${r.quick ? '; quick run, indicative only' : ''}.`;
+  const zoo = r.regime?.id === 'v2' ? 'zoo v2: pre-trained on the pool, then M source' : `zoo v1: from scratch on ${r.tier} source`;
+  return `Lab benchmark: SynthReID ${r.tier} target (${zoo}), ${seedsNote(r)} per row, ${r.budget.steps} fine-tuning steps; MACs by the lab's counting rules; ${r.date}${r.quick ? '; quick run, indicative only' : ''}.`;
 }
 
 /**
@@ -550,7 +552,110 @@ export function beforeAfterChart(record: ReproductionRecord, metric: ChartMetric
   return { name, title, width: CHART_WIDTH, height: CHART_HEIGHT, svg: parts.join('\n') + '\n' };
 }
 
-/** Every chart of a reproduction, in the order the report shows them. */
-export function reproductionCharts(record: ReproductionRecord): Chart[] {
-  return [accuracyVsCostChart(record, 'rank1'), accuracyVsCostChart(record, 'mAP'), beforeAfterChart(record, 'rank1'), paperChart('rank1', 'market')];
+const SWEEP_STYLE: Record<string, PointStyle> = {
+  resnet50: DENSE,
+  haoli: { shape: 'circle', color: '#0072B2', legend: 'Hao Li (L1), scenario 2' },
+  molchanov: { shape: 'triangle', color: '#D55E00', legend: 'Molchanov (Taylor), scenario 2' },
+};
+
+/**
+ * The recovery budget sweep: rank-1 after fine-tuning against the number of fine-tuning steps
+ * (budgets evenly spaced, labelled with their steps), one line per headline row, ±1 sample std,
+ * and the "dense − 1 pp" line of each budget: does "within 1%" become a matter of budget?
+ */
+export function sweepChart(record: ReproductionRecord): Chart {
+  const name = 'sweep-rank1-vs-steps';
+  const title = 'Rank-1 after fine-tuning vs fine-tuning budget (lab benchmark)';
+  const points = sweepPoints(record.budget.steps, record.rows, record.sweep ?? []).filter((p) => p.rows.some((r) => r.n > 0));
+  const legend: LegendItem[] = SWEEP_ROW_IDS.map((id) => SWEEP_STYLE[id]).map((st, i) => ({ kind: 'marker' as const, shape: st.shape, color: st.color, text: i === 0 ? 'dense ResNet-50, fine-tuned' : st.legend }));
+  legend.push({ kind: 'errorbar', text: '±1 sample std over seeds' }, { kind: 'dash', color: CLAIM_COLOR, text: 'dense ResNet-50 − 1 pp at that budget' });
+  const frame = openFrame(title, `${labSubtitle(record)} Budgets: ${points.map((p) => p.steps).join(', ')} steps of P=${record.budget.p} x K=${record.budget.k}.`, legend, [], 52);
+  const { parts, plot } = frame;
+  if (points.length === 0) {
+    parts.push(`<text class="empty" x="${px((plot.x0 + plot.x1) / 2)}" y="${px((plot.y0 + plot.y1) / 2)}" text-anchor="middle" font-size="14" fill="#555555">No budget has run yet.</text>`, '</svg>');
+    return { name, title, width: CHART_WIDTH, height: CHART_HEIGHT, svg: parts.join('\n') + '\n' };
+  }
+  const ys: number[] = [];
+  for (const p of points) {
+    for (const r of p.rows.filter((x) => x.n > 0)) ys.push(r.after.rank1.mean - r.after.rank1.std, r.after.rank1.mean + r.after.rank1.std);
+    const d = p.rows.find((r) => r.row.id === 'resnet50' && r.n > 0);
+    if (d) ys.push(d.after.rank1.mean - 1);
+  }
+  const y = linear(accuracyTicks(ys), plot.y1, plot.y0);
+  yAxis(parts, plot, y, 'Rank-1 after fine-tuning (%)');
+  parts.push(`<line class="axis-x" x1="${px(plot.x0)}" y1="${px(plot.y1)}" x2="${px(plot.x1)}" y2="${px(plot.y1)}" stroke="#333333"/>`);
+  const gx = (i: number) => plot.x0 + ((i + 0.5) * (plot.x1 - plot.x0)) / points.length;
+  points.forEach((p, i) => parts.push(`<text class="tick-label-x" data-value="${p.steps}" x="${px(gx(i))}" y="${px(plot.y1 + 19)}" text-anchor="middle" fill="#333333">${p.steps} steps (${p.steps * record.budget.p * record.budget.k} images)</text>`));
+  parts.push(`<text class="axis-label-x" x="${px((plot.x0 + plot.x1) / 2)}" y="${px(plot.y1 + 40)}" text-anchor="middle" font-size="13" fill="#111111">Fine-tuning budget (same recipe; budgets evenly spaced, not to scale)</text>`);
+  // The claim's line: a short dashed segment at each budget's dense − 1 pp.
+  const half = Math.min(60, (plot.x1 - plot.x0) / points.length / 2 - 8);
+  points.forEach((p, i) => {
+    const d = p.rows.find((r) => r.row.id === 'resnet50' && r.n > 0);
+    if (!d) return;
+    const v = d.after.rank1.mean - 1;
+    parts.push(`<line class="claim-line" data-steps="${p.steps}" data-value="${v}" x1="${px(gx(i) - half)}" y1="${px(y(v))}" x2="${px(gx(i) + half)}" y2="${px(y(v))}" stroke="${CLAIM_COLOR}" stroke-width="2" stroke-dasharray="7,4"/>`);
+  });
+  SWEEP_ROW_IDS.forEach((id, k) => {
+    const st = SWEEP_STYLE[id];
+    const dx = (k - 1) * 10; // side by side within a budget, so bars do not hide each other
+    const pts = points.map((p, i) => ({ i, r: p.rows.find((r) => r.row.id === id && r.n > 0), steps: p.steps })).filter((q) => q.r);
+    if (pts.length > 1) parts.push(`<polyline class="sweep-line" data-row="${id}" points="${pts.map((q) => `${px(gx(q.i) + dx)},${px(y(q.r!.after.rank1.mean))}`).join(' ')}" fill="none" stroke="${st.color}" stroke-width="1.5"/>`);
+    for (const q of pts) {
+      const s = q.r!.after.rank1;
+      const cx = gx(q.i) + dx;
+      if (q.r!.n > 1 && s.std > 0) parts.push(`<line class="error-bar" data-row="${id}" data-steps="${q.steps}" x1="${px(cx)}" y1="${px(y(s.mean + s.std))}" x2="${px(cx)}" y2="${px(y(s.mean - s.std))}" stroke="${st.color}" stroke-width="1.4"/>`);
+      parts.push(`<g class="point" data-row="${id}" data-steps="${q.steps}" data-mean="${s.mean}" data-std="${s.std}" data-n="${q.r!.n}" transform="translate(${px(cx)},${px(y(s.mean))})"><title>${esc(`${q.r!.row.label}, ${q.steps} steps: rank-1 ${pmText(s)} % (n = ${q.r!.n})`)}</title>${marker(st.shape, st.color)}</g>`);
+    }
+  });
+  parts.push('</svg>');
+  return { name, title, width: CHART_WIDTH, height: CHART_HEIGHT, svg: parts.join('\n') + '\n' };
+}
+
+const REGIME_COLORS = ['#0072B2', '#A6CEE3', '#E69F00', '#999999'];
+
+/**
+ * The regimes side by side: each row's rank-1 after fine-tuning in each regime (grouped bars,
+ * ±1 sample std), the first record's rows in its order. Same benchmark, plan and verdict rule;
+ * only the zoo differs.
+ */
+export function regimesChart(records: readonly ReproductionRecord[]): Chart {
+  const name = 'regimes-rank1';
+  const title = 'Rank-1 after fine-tuning, per row, in each regime (lab benchmark)';
+  const ids = records[0].rows.map((r) => r.row.id).filter((id) => records.some((rec) => rec.rows.some((r) => r.row.id === id && r.n > 0)));
+  const legend: LegendItem[] = records.map((r, i) => ({ kind: 'swatch' as const, color: REGIME_COLORS[i % REGIME_COLORS.length], text: `${r.regime?.id ?? 'v1'}: ${(r.regime?.label ?? 'from scratch on SynthReID S source').replace(/^v\d+: /, '')}` }));
+  legend.push({ kind: 'errorbar', text: '±1 sample std over seeds' });
+  const frame = openFrame(title, `SynthReID ${records[0].tier} target, ${records[0].budget.steps} fine-tuning steps in every row; the bars of a row differ only in the zoo model it starts from.`, legend, [], 72);
+  const { parts, plot } = frame;
+  const vals = records.flatMap((rec) => rec.rows.filter((r) => ids.includes(r.row.id) && r.n > 0).map((r) => r.after.rank1.mean + r.after.rank1.std));
+  const y = linear(niceTicks(0, Math.min(100, Math.max(1, ...vals) * 1.04), 6), plot.y1, plot.y0);
+  yAxis(parts, plot, y, 'Rank-1 after fine-tuning (%)');
+  parts.push(`<line class="axis-x" x1="${px(plot.x0)}" y1="${px(plot.y1)}" x2="${px(plot.x1)}" y2="${px(plot.y1)}" stroke="#333333"/>`);
+  const gw = (plot.x1 - plot.x0) / Math.max(1, ids.length);
+  const bw = Math.min(20, (gw * 0.8) / records.length);
+  const maxChars = Math.max(6, Math.floor(gw / (10 * 0.58)));
+  ids.forEach((id, i) => {
+    const c = plot.x0 + gw * (i + 0.5);
+    records.forEach((rec, k) => {
+      const r = rec.rows.find((x) => x.row.id === id && x.n > 0);
+      if (!r) return;
+      const s = r.after.rank1;
+      const bx = c - (records.length * bw) / 2 + k * bw;
+      const yt = y(s.mean);
+      parts.push(`<rect class="bar" data-row="${esc(id)}" data-regime="${esc(rec.regime?.id ?? 'v1')}" data-mean="${s.mean}" data-std="${s.std}" data-n="${r.n}" x="${px(bx)}" y="${px(yt)}" width="${px(bw - 1)}" height="${px(y(0) - yt)}" fill="${REGIME_COLORS[k % REGIME_COLORS.length]}"><title>${esc(`${r.row.label}, ${rec.regime?.id ?? 'v1'}: rank-1 ${pmText(s)} % (n = ${r.n})`)}</title></rect>`);
+      if (r.n > 1 && s.std > 0) parts.push(`<line class="error-bar" data-row="${esc(id)}" x1="${px(bx + bw / 2)}" y1="${px(y(s.mean + s.std))}" x2="${px(bx + bw / 2)}" y2="${px(y(Math.max(0, s.mean - s.std)))}" stroke="#222222" stroke-width="1.2"/>`);
+    });
+    const label = records[0].rows.find((x) => x.row.id === id)!.row.label;
+    wrap(label, maxChars).slice(0, 3).forEach((line, k) => parts.push(`<text class="category-label" data-row="${esc(id)}" x="${px(c)}" y="${px(plot.y1 + 14 + 12 * k)}" text-anchor="middle" font-size="10" fill="#111111">${esc(line)}</text>`));
+  });
+  parts.push('</svg>');
+  return { name, title, width: CHART_WIDTH, height: CHART_HEIGHT, svg: parts.join('\n') + '\n' };
+}
+
+/** Every chart of a reproduction, in the order the report shows them; `others`: other regimes' records. */
+export function reproductionCharts(record: ReproductionRecord, others: readonly ReproductionRecord[] = []): Chart[] {
+  const charts = [accuracyVsCostChart(record, 'rank1'), accuracyVsCostChart(record, 'mAP'), beforeAfterChart(record, 'rank1')];
+  if (record.sweep?.length) charts.push(sweepChart(record));
+  if (others.length) charts.push(regimesChart([record, ...others]));
+  charts.push(paperChart('rank1', 'market'));
+  return charts;
 }

@@ -9,9 +9,18 @@ import { LabError } from '../errors';
 import type { FineTuneBudget } from './budget';
 import type { ClaimVerdict, RowSummary, Stat, VerdictKind } from './report';
 import type { ReproduceRow } from './reproduce-plan';
+import type { Precondition, PreconditionStatus } from './preconditions';
 import { SCENARIO_NUMBER } from './types';
 
 export const REPRODUCTION_FORMAT = 'prunability-lab/reproduction@1';
+/** Several regimes' records in one file (public/reproduction.json): the page shows the first by default. */
+export const REPRODUCTIONS_FORMAT = 'prunability-lab/reproductions@1';
+
+/** The recovery budget sweep: the headline rows at one fine-tuning budget. */
+export interface SweepPoint {
+  steps: number;
+  rows: RowSummary[];
+}
 
 export interface ReproductionRecord {
   format: typeof REPRODUCTION_FORMAT;
@@ -31,6 +40,11 @@ export interface ReproductionRecord {
   notes: string[];
   rows: RowSummary[];
   verdicts: ClaimVerdict[];
+  /** Which zoo and source the run used (absent in records made before regimes: those are v1). */
+  regime?: { id: string; label: string };
+  preconditions?: Precondition[];
+  /** The headline rows at other fine-tuning budgets (the main budget's point is `rows`). */
+  sweep?: SweepPoint[];
 }
 
 /** Stat means of rows that did not run are NaN; JSON writes them as null. */
@@ -82,8 +96,45 @@ function rowOf(v: unknown, i: number): RowSummary {
   };
 }
 
-/** Read and check a results file's text; a clear LabError if it is not one. */
-export function parseReproduction(text: string): ReproductionRecord {
+/** Several regimes' records as one file; the first is the one shown by default. */
+export function reproductionsToJson(records: readonly ReproductionRecord[]): string {
+  return JSON.stringify({ format: REPRODUCTIONS_FORMAT, records }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';
+}
+
+const STATUSES: readonly PreconditionStatus[] = ['held', 'failed', 'unknown', 'stated'];
+
+function preconditionOf(v: unknown, i: number): Precondition {
+  const w = `precondition ${i + 1}`;
+  if (!isObj(v) || typeof v.id !== 'string' || typeof v.text !== 'string' || !STATUSES.includes(v.status as PreconditionStatus)) fail(`${w} needs an id, a text and one of ${STATUSES.join(', ')}`);
+  if (!Array.isArray(v.claims) || v.claims.some((c) => typeof c !== 'number')) fail(`${w}.claims should be a list of claim numbers`);
+  return { id: v.id, text: v.text, status: v.status as PreconditionStatus, evidence: strings(v.evidence, `${w}.evidence`), claims: v.claims as number[] };
+}
+
+function sweepOf(v: unknown, i: number): SweepPoint {
+  if (!isObj(v) || typeof v.steps !== 'number' || !Array.isArray(v.rows)) fail(`sweep point ${i + 1} needs steps and rows`);
+  return { steps: v.steps, rows: v.rows.map((r, j) => rowOf(r, j)) };
+}
+
+/**
+ * Read a results file: one record (a file written before regimes, read as it is) or several
+ * (REPRODUCTIONS_FORMAT). A clear LabError if it is neither.
+ */
+export function parseReproductions(text: string): ReproductionRecord[] {
+  const v = parseJsonObject(text);
+  if (v.format === REPRODUCTIONS_FORMAT) {
+    if (!Array.isArray(v.records) || v.records.length === 0) fail('records should be a non-empty list');
+    return v.records.map((r, i) => {
+      try {
+        return recordOf(r);
+      } catch (e) {
+        throw new LabError('bad-argument', `${(e as Error).message} (record ${i + 1})`);
+      }
+    });
+  }
+  return [recordOf(v)];
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -91,6 +142,16 @@ export function parseReproduction(text: string): ReproductionRecord {
     fail(`it is not JSON (${(e as Error).message})`);
   }
   if (!isObj(v)) fail('it is not a JSON object');
+  return v;
+}
+
+/** Read and check one record's text; a clear LabError if it is not one. */
+export function parseReproduction(text: string): ReproductionRecord {
+  return recordOf(parseJsonObject(text));
+}
+
+function recordOf(v: unknown): ReproductionRecord {
+  if (!isObj(v)) fail('a record is not a JSON object');
   if (v.format !== REPRODUCTION_FORMAT) fail(`its format is ${JSON.stringify(v.format)}, expected "${REPRODUCTION_FORMAT}"`);
   if (typeof v.date !== 'string' || typeof v.machine !== 'string' || typeof v.command !== 'string') fail('date, machine or command is missing');
   if (!Array.isArray(v.seeds) || v.seeds.some((s) => typeof s !== 'number')) fail('seeds should be a list of numbers');
@@ -116,5 +177,8 @@ export function parseReproduction(text: string): ReproductionRecord {
     notes: strings(v.notes ?? [], 'notes'),
     rows: v.rows.map(rowOf),
     verdicts,
+    ...(isObj(v.regime) && typeof v.regime.id === 'string' && typeof v.regime.label === 'string' ? { regime: { id: v.regime.id, label: v.regime.label } } : {}),
+    ...(v.preconditions !== undefined ? { preconditions: Array.isArray(v.preconditions) ? v.preconditions.map(preconditionOf) : fail('preconditions should be a list') } : {}),
+    ...(v.sweep !== undefined ? { sweep: Array.isArray(v.sweep) ? v.sweep.map(sweepOf) : fail('sweep should be a list') } : {}),
   };
 }

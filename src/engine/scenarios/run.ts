@@ -290,3 +290,23 @@ export async function runScenario(model: ReidModel, data: ScenarioData, cfg: Sce
     throw e;
   }
 }
+
+/**
+ * The cut alone: prune `model` as `cfg`'s scenario would (its criterion, cost target and the
+ * pruning domain's data: the target fine-tuning subset, or the source for scenario 1) and score
+ * the result before any fine-tuning. The reproduction reports it as a precondition: how far
+ * pruning drops accuracy before the budget has to recover it. `model` is unchanged.
+ */
+export async function cutOnly(model: ReidModel, data: ScenarioData, cfg: ScenarioConfig, opts: Pick<RunScenarioOptions, 'signal'> = {}): Promise<Snapshot> {
+  const kind = validateScenarioConfig(cfg);
+  if (kind !== 'one-shot') bad('Only one-shot criteria (not soft pruning or AutoBalanced) have a cut to measure on its own.');
+  const atSource = cfg.scenario === 'prune-at-source';
+  if (atSource && !data.sourceTrain) bad('Scenario 1 prunes with source-domain data; give the source training split.');
+  const log = new RunLog(cfg, data, opts);
+  const { model: pruned } = await pruneWith(log, model, cfg, atSource ? data.sourceTrain! : data.fineTune, atSource ? 'source' : 'target', opts.signal);
+  try {
+    return await log.evaluate(pruned, 'the pruned model, before fine-tuning');
+  } finally {
+    pruned.dispose();
+  }
+}

@@ -4,9 +4,10 @@
  * analogue (our units: MACs, params, SynthReID target mAP / rank-1 as mean ± std over seeds),
  * never mixed in one column; a verdict with its evidence for each of the paper's three claims.
  *
- * Shown by default: a committed full run (public/reproduction.json, written by
- * `npm run lab -- reproduce --json-out public/reproduction.json`), labelled with its date,
- * machine and seeds. "Run quick reproduction" runs `lab reproduce --quick` in the worker, with
+ * Shown by default: the committed runs (public/reproduction.json, written by
+ * `npm run lab -- reproduce --json-out public/reproduction.json [--compare v1.json]`): the first
+ * regime (zoo v2) with the others one click away, each labelled with its regime, date, machine
+ * and seeds, its preconditions above the verdicts. "Run quick reproduction" runs `lab reproduce --quick` in the worker, with
  * progress, ETA and cancel; finished cells are kept in this browser, so a rerun resumes.
  * `?repro=tiny` swaps the zoo for tiny random models and tier XS (tests; numbers mean nothing).
  */
@@ -15,7 +16,8 @@ import type { JobView } from '../useLab';
 import type { ReproduceRequest, ReproduceTick, ReproduceView } from '../../workers/api';
 import { PAPER_TABLE5, PAPER_TABLE5_SOURCE, paperNumber } from '../../engine/scenarios/paper-table5';
 import { committedWhat } from '../reproduce-label';
-import { parseReproduction, type ReproductionRecord } from '../../engine/scenarios/reproduction-json';
+import { parseReproductions, type ReproductionRecord } from '../../engine/scenarios/reproduction-json';
+import { restsOn, type Precondition } from '../../engine/scenarios/preconditions';
 import type { ClaimVerdict, RowSummary, Stat, VerdictKind } from '../../engine/scenarios/report';
 import { SCENARIO_NUMBER, SCENARIO_TITLE } from '../../engine/scenarios/types';
 import { formatMacs } from '../../engine/cost/macs';
@@ -36,7 +38,10 @@ interface Props {
 /** What both sources of results have in common. */
 interface Shown {
   kind: 'committed' | 'local';
+  /** The regime's id ("v1", "v2") for committed runs. */
+  regime?: string;
   label: string;
+  preconditions: Precondition[];
   rows: RowSummary[];
   verdicts: ClaimVerdict[];
   missingRows: string[];
@@ -73,10 +78,18 @@ function modelsLine(setup: readonly string[]): string {
   return line ? `${line} ` : '';
 }
 
+/** A record without a regime was written before regimes existed: zoo v1. */
+function regimeOf(r: ReproductionRecord): { id: string; label: string } {
+  return r.regime ?? { id: 'v1', label: 'v1: trained from scratch on SynthReID S source (150 identities)' };
+}
+
 function fromRecord(r: ReproductionRecord): Shown {
+  const regime = regimeOf(r);
   return {
     kind: 'committed',
-    label: `Committed ${committedWhat(r)}, of ${r.date} on ${r.machine}`,
+    regime: regime.id,
+    label: `Committed ${committedWhat(r)}, zoo ${regime.label}; of ${r.date} on ${r.machine}`,
+    preconditions: r.preconditions ?? [],
     rows: r.rows,
     verdicts: r.verdicts,
     missingRows: [],
@@ -91,6 +104,7 @@ function fromView(v: ReproduceView): Shown {
   return {
     kind: 'local',
     label: `This browser's quick run (${what}, ${v.backend} backend${v.cancelled ? ', stopped early' : ''})`,
+    preconditions: [],
     rows: v.rows,
     verdicts: v.verdicts,
     missingRows: v.missingRows,
@@ -182,7 +196,31 @@ function LabTable({ shown }: { shown: Shown }) {
   );
 }
 
-function Verdicts({ verdicts }: { verdicts: ClaimVerdict[] }) {
+const STATUS_CLASS: Record<Precondition['status'], string> = { held: 'holds', failed: 'fails', unknown: 'unsure', stated: 'unsure' };
+
+function Preconditions({ items }: { items: Precondition[] }) {
+  return (
+    <div className="repro-preconditions" data-testid="repro-preconditions">
+      <h3>Preconditions (measured before the verdicts)</h3>
+      <ul>
+        {items.map((p) => (
+          <li key={p.id} data-testid="repro-precondition" data-id={p.id} data-status={p.status}>
+            <span className={`repro-badge ${STATUS_CLASS[p.status]}`}>{p.status}</span> {p.text} <span className="muted">(claims {p.claims.join(', ')})</span>
+            <ul>
+              {p.evidence.map((e, j) => (
+                <li key={j} className="muted">
+                  {e}
+                </li>
+              ))}
+            </ul>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+function Verdicts({ verdicts, preconditions }: { verdicts: ClaimVerdict[]; preconditions: Precondition[] }) {
   return (
     <ol className="repro-verdicts" data-testid="repro-verdicts">
       {verdicts.map((v, i) => (
@@ -194,6 +232,11 @@ function Verdicts({ verdicts }: { verdicts: ClaimVerdict[] }) {
             </span>
           </div>
           <p className="repro-headline">Decided by: {v.headline}.</p>
+          {preconditions.length > 0 && (
+            <p className="repro-headline" data-testid="repro-rests-on">
+              Rests on: {restsOn(preconditions, i + 1)}.
+            </p>
+          )}
           <details>
             <summary>Evidence ({v.evidence.length})</summary>
             <ul>
@@ -209,10 +252,11 @@ function Verdicts({ verdicts }: { verdicts: ClaimVerdict[] }) {
 }
 
 export function ReproducePanel({ busy, ready, job, run }: Props) {
-  const [committed, setCommitted] = useState<ReproductionRecord | null>(null);
+  const [committed, setCommitted] = useState<ReproductionRecord[]>([]);
   const [committedError, setCommittedError] = useState<string | null>(null);
   const [local, setLocal] = useState<ReproduceView | null>(null);
-  const [view, setView] = useState<'committed' | 'local'>('committed');
+  // A committed record's index (0: the file's first regime, the default) or this browser's run.
+  const [view, setView] = useState<number | 'local'>(0);
   const [tick, setTick] = useState<ReproduceTick | null>(null);
   const [running, setRunning] = useState(false);
   // One seed is the CLI's --quick; three give the spread the verdicts need (seed 1's cells are reused).
@@ -227,8 +271,8 @@ export function ReproducePanel({ busy, ready, job, run }: Props) {
         const text = await res.text();
         // A static host may answer a missing file with the page itself.
         if (!text.trimStart().startsWith('{')) return;
-        const rec = parseReproduction(text);
-        if (live) setCommitted(rec);
+        const recs = parseReproductions(text);
+        if (live) setCommitted(recs);
       } catch (e) {
         if (live) setCommittedError(e instanceof Error ? e.message : String(e));
       }
@@ -253,7 +297,8 @@ export function ReproducePanel({ busy, ready, job, run }: Props) {
     }
   };
 
-  const shown = view === 'local' && local ? fromView(local) : committed ? fromRecord(committed) : local ? fromView(local) : null;
+  const chosen = typeof view === 'number' ? committed[view] ?? committed[0] : committed[0];
+  const shown = view === 'local' && local ? fromView(local) : chosen ? fromRecord(chosen) : local ? fromView(local) : null;
   const pct = Math.round((job?.fraction ?? 0) * 100);
 
   return (
@@ -274,13 +319,24 @@ export function ReproducePanel({ busy, ready, job, run }: Props) {
             <option value={3}>3 (spread for the verdicts; about 3× longer)</option>
           </select>
         </label>
-        {(committed || local) && (
+        {(committed.length > 0 || local) && (
           <div className="repro-switch" role="radiogroup" aria-label="Results shown">
-            {committed && (
-              <label>
-                <input type="radio" name="repro-view" data-testid="repro-view-committed" checked={shown?.kind === 'committed'} onChange={() => setView('committed')} /> committed run
-              </label>
-            )}
+            {committed.map((r, i) => {
+              const regime = regimeOf(r);
+              return (
+                <label key={i} title={regime.label}>
+                  <input
+                    type="radio"
+                    name="repro-view"
+                    data-testid={i === 0 ? 'repro-view-committed' : `repro-view-committed-${regime.id}`}
+                    data-regime={regime.id}
+                    checked={shown?.kind === 'committed' && shown.regime === regime.id}
+                    onChange={() => setView(i)}
+                  />{' '}
+                  committed run, zoo {regime.id}
+                </label>
+              );
+            })}
             {local && (
               <label>
                 <input type="radio" name="repro-view" data-testid="repro-view-local" checked={shown?.kind === 'local'} onChange={() => setView('local')} /> this browser's quick run
@@ -313,7 +369,7 @@ export function ReproducePanel({ busy, ready, job, run }: Props) {
       )}
 
       {shown ? (
-        <div className="repro-source" data-testid="repro-source" data-kind={shown.kind}>
+        <div className="repro-source" data-testid="repro-source" data-kind={shown.kind} data-regime={shown.regime ?? ''}>
           <strong>{shown.label}</strong>
           <span className="muted"> · {shown.setup}</span>
         </div>
@@ -324,7 +380,8 @@ export function ReproducePanel({ busy, ready, job, run }: Props) {
         </p>
       )}
 
-      {shown && <Verdicts verdicts={shown.verdicts} />}
+      {shown && shown.preconditions.length > 0 && <Preconditions items={shown.preconditions} />}
+      {shown && <Verdicts verdicts={shown.verdicts} preconditions={shown.preconditions} />}
 
       <div className="repro-tables">
         <PaperTable />
