@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { QUICK_ROW_IDS, selectRows } from '../../src/engine/scenarios/reproduce-plan';
 import { claimVerdicts, type RowSummary } from '../../src/engine/scenarios/report';
-import { REPRODUCTION_FORMAT, reproductionToJson, type ReproductionRecord } from '../../src/engine/scenarios/reproduction-json';
+import { REPRODUCTION_FORMAT, reproductionToJson, reproductionsToJson, type ReproductionRecord } from '../../src/engine/scenarios/reproduction-json';
 import { idle, openLab, screenshot, type LabPage, useLabServer } from './browser';
 
 const QUERY = '?backend=wasm&model=tiny&tier=XS&repro=tiny';
@@ -164,6 +164,34 @@ describe('the Reproduce view', () => {
       expect(await panel(lab).locator('[data-row="haoli"] td').nth(3).textContent()).toBe(`${(80 - 3).toFixed(1)} ± 0.5`);
       expect(await panel(lab).getByTestId('repro-verdict').evaluateAll((els) => els.map((e) => e.getAttribute('data-verdict')))).toEqual(rec.verdicts.map((v) => v.verdict));
       await screenshot(lab.page, 'reproduce-committed');
+
+      // Two regimes in one file: v2 shown by default with its preconditions, v1 one click away.
+      const v2: ReproductionRecord = {
+        ...rec,
+        date: '2026-12-08',
+        regime: { id: 'v2', label: 'v2: pre-trained on the pool, then M source' },
+        rows: rows.map((r) => (r.n > 0 ? { ...r, after: { ...r.after, rank1: { mean: 90, std: 1, n: 3 } } } : r)),
+        preconditions: [{ id: 'resnet50-stronger', text: 'Dense ResNet-50 is stronger than dense ResNet-18.', status: 'failed', evidence: ['rank-1 40 vs 45'], claims: [1, 2] }],
+      };
+      await lab.context.unroute('**/reproduction.json');
+      await lab.context.route('**/reproduction.json', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: reproductionsToJson([v2, rec]) }));
+      await lab.page.reload();
+      await lab.page.getByTestId('repro-source').waitFor();
+      const src = lab.page.getByTestId('repro-source');
+      expect(await src.getAttribute('data-regime')).toBe('v2');
+      expect(await src.textContent()).toContain('zoo v2: pre-trained on the pool, then M source; of 2026-12-08');
+      expect(await panel(lab).getByTestId('repro-precondition').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-id')}:${e.getAttribute('data-status')}`))).toEqual(['resnet50-stronger:failed']);
+      expect(await panel(lab).getByTestId('repro-rests-on').first().textContent()).toContain('Dense ResNet-50 is stronger than dense ResNet-18 (failed)');
+      // Rank-1 (the fifth cell) is the v2 record's.
+      expect(await panel(lab).locator('[data-row="haoli"] td').nth(4).textContent()).toBe('90.0 ± 1.0');
+      await panel(lab).screenshot({ path: await screenshot(lab.page, 'reproduce-regimes', false) });
+      await panel(lab).getByTestId('repro-view-committed-v1').check();
+      await lab.page.waitForFunction(() => document.querySelector('[data-testid="repro-source"]')?.getAttribute('data-regime') === 'v1');
+      expect(await src.textContent()).toContain('2026-11-20');
+      expect(await panel(lab).getByTestId('repro-preconditions').count()).toBe(0);
+      expect(await panel(lab).locator('[data-row="haoli"] td').nth(4).textContent()).toBe(`${(80 - 3).toFixed(1)} ± 0.5`);
+      await panel(lab).getByTestId('repro-view-committed').check();
+      await lab.page.waitForFunction(() => document.querySelector('[data-testid="repro-source"]')?.getAttribute('data-regime') === 'v2');
     } finally {
       await lab.close();
     }

@@ -232,7 +232,7 @@ function Verdicts({ verdicts, preconditions }: { verdicts: ClaimVerdict[]; preco
             </span>
           </div>
           <p className="repro-headline">Decided by: {v.headline}.</p>
-          {preconditions.length > 0 && (
+          {restsOn(preconditions, i + 1) && (
             <p className="repro-headline" data-testid="repro-rests-on">
               Rests on: {restsOn(preconditions, i + 1)}.
             </p>
