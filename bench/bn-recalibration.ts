@@ -36,9 +36,11 @@ import { selectFineTuneSubset } from '../src/engine/scenarios/subset';
 import { initBackend } from '../src/engine/backend/init';
 import { loadModelFromFolder } from '../src/node/model-files';
 import { writeSection } from './section';
+import { DEFAULT_MODEL_NAME } from '../src/workers/model-source';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
-const MODEL_DIR = path.join(ROOT, 'public/models/resnet50-w0.5');
+// The page's default zoo model (zoo v2 since 2026-12-07; the first table was on v1's).
+const MODEL_DIR = path.join(ROOT, 'public/models', DEFAULT_MODEL_NAME);
 const CACHE = path.join(ROOT, 'runs/bn-recalibration.json');
 const HEADING = '## BatchNorm recalibration vs fine-tuning (ResNet-50 at half the MACs)';
 
@@ -88,7 +90,7 @@ async function main(): Promise<void> {
   const model = quick
     ? ReidModel.init(buildSpec({ depth: 50, widthMultiplier: 0.125, inputHeight: 64, inputWidth: 32 }), SEED)
     : (await loadModelFromFolder(MODEL_DIR)).model;
-  const key = quick ? 'quick' : `r50|${readFileSync(path.join(MODEL_DIR, 'card.json'), 'utf8').length}|${LR}|${SEED}`;
+  const key = quick ? 'quick' : `${DEFAULT_MODEL_NAME}|${readFileSync(path.join(MODEL_DIR, 'card.json'), 'utf8').length}|${LR}|${SEED}`;
   const { height, width } = model.spec.input;
   const d = generateSynthReid(synthParamsOf({ tier: quick ? 'XS' : 'S', domain: 'target', height, width })).dataset;
   const subset = selectFineTuneSubset(d, SUBSET);
@@ -155,7 +157,7 @@ async function main(): Promise<void> {
     [
       HEADING,
       '',
-      `Measured ${new Date().toISOString().slice(0, 10)} with \`npx tsx bench/bn-recalibration.ts\` on ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores (shared with other jobs: the 1-minute load average per row is in the last column), Node ${process.version}, tfjs ${tf.version.tfjs} (wasm, single-threaded). Model: public/models/resnet50-w0.5, dense ${formatMacs(dense.macs)}, mAP ${pct(dense.mAP)} / rank-1 ${pct(dense.rank1)} on SynthReID S target (full evaluation: ${d.query.count} queries, ${d.gallery.count} gallery images).`,
+      `Measured ${new Date().toISOString().slice(0, 10)} with \`npx tsx bench/bn-recalibration.ts\` on ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores (shared with other jobs: the 1-minute load average per row is in the last column), Node ${process.version}, tfjs ${tf.version.tfjs} (wasm, single-threaded). Model: public/models/${DEFAULT_MODEL_NAME} (the page's default), dense ${formatMacs(dense.macs)}, mAP ${pct(dense.mAP)} / rank-1 ${pct(dense.rank1)} on SynthReID S target (full evaluation: ${d.query.count} queries, ${d.gallery.count} gallery images).`,
       '',
       `Pruned once to 50% of the MACs (inner scope, local ranking). BN recalibration: forward passes over ${DEFAULT_RECALIBRATION_IMAGES} target training images (no labels), batch 32. Fine-tuning: the page's default subset (${SUBSET.identities} training identities x ${SUBSET.imagesPerIdentity} images), P=8 x K=4, Adam ${LR}, seed ${SEED}; 100 steps = the 20-step model fine-tuned 80 steps more. Scores are mAP / rank-1 (%); seconds are wall clock for the recovery step alone (evaluation excluded).`,
       '',

@@ -4,6 +4,7 @@
 #   bash scripts/reproduce-v2.sh a    # ResNet-50 rows: dense, Hao Li, Molchanov, then the others
 #   bash scripts/reproduce-v2.sh b    # ResNet-18/34, pruned at the source, ResNet-34 pruned, soft pruning
 #   bash scripts/reproduce-v2.sh sweep-300 | sweep-1000   # the recovery budget sweep
+#   bash scripts/reproduce-v2.sh report   # docs/REPRODUCTION.md (v2, with v1 beside it), the JSON and the charts, from the caches
 set -u
 cd "$(dirname "$0")/.."
 CACHE=docs/reproduction-v2/cache.json
@@ -19,5 +20,15 @@ case "${1:-}" in
   b) run 3 100 resnet18,resnet34; run 3 100 molchanov-source,haoli-source; run 3 100 haoli-r34,molchanov-r34; run 3 100 psfp,fpgm ;;
   sweep-300) run 3 300 resnet50,haoli,molchanov ;;
   sweep-1000) run 1 1000 resnet50,haoli,molchanov ;;
-  *) echo "usage: $0 a|b|sweep-300|sweep-1000" >&2; exit 2 ;;
+  report)
+    # v1: its committed cache, report and JSON record (the regime set beside v2).
+    npm run --silent lab -- reproduce --regime v1 --seeds 3 --from-cache --cache docs/reproduction/cache.json \
+      --out docs/reproduction/v1.md --json-out docs/reproduction/v1.json --charts . --reading docs/reproduction/reading.md
+    npm run --silent repro-charts -- --in docs/reproduction/v1.json --out docs/reproduction
+    # v2 with its sweep, v1 beside it: the report, the page's file and the charts.
+    npm run --silent lab -- reproduce --regime v2 --seeds 3 --from-cache --sweep 300,1000 --cache "$CACHE" \
+      --compare docs/reproduction/v1.json --out docs/REPRODUCTION.md --json-out public/reproduction.json \
+      --charts reproduction-v2 --reading docs/reproduction-v2/reading.md
+    npm run --silent repro-charts -- --in public/reproduction.json --out docs/reproduction-v2 ;;
+  *) echo "usage: $0 a|b|sweep-300|sweep-1000|report" >&2; exit 2 ;;
 esac
