@@ -28,7 +28,7 @@ case "${1:-}" in
     # v2 with its sweep, v1 beside it: the report, the page's file and the charts.
     npm run --silent lab -- reproduce --regime v2 --seeds 3 --from-cache --sweep 300,1000 --cache "$CACHE" \
       --compare docs/reproduction/v1.json --out docs/REPRODUCTION.md --json-out public/reproduction.json \
-      --charts reproduction-v2 --reading docs/reproduction-v2/reading.md
+      --charts reproduction-v2 --reading docs/reproduction-v2/reading.md --plan docs/reproduction-v2/plan.md
     npm run --silent repro-charts -- --in public/reproduction.json --out docs/reproduction-v2 ;;
   *) echo "usage: $0 a|b|sweep-300|sweep-1000|report" >&2; exit 2 ;;
 esac

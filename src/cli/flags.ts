@@ -37,7 +37,7 @@ export const COMMAND_FLAGS: Readonly<Record<string, CommandFlags>> = {
   finetune: { value: [...MODEL, ...FINE_TUNE, 'steps', 'out'], boolean: ['no-eval', 'ptl', 'force'] },
   scenario: { value: [...MODEL, ...FINE_TUNE, 'scenario', 'method', 'small', 'macs-target', 'steps', 'scope', 'ranking', 'criterion-batches'], boolean: ['json'] },
   reproduce: {
-    value: ['cache', 'charts', 'compare', 'eval-ids', 'ids', 'images-per-id', 'json-out', 'k', 'out', 'p', 'reading', 'regime', 'rows', 'seeds', 'steps', 'sweep', 'tier', 'zoo'],
+    value: ['cache', 'charts', 'compare', 'eval-ids', 'ids', 'images-per-id', 'json-out', 'k', 'out', 'p', 'plan', 'reading', 'regime', 'rows', 'seeds', 'steps', 'sweep', 'tier', 'zoo'],
     boolean: ['quick', 'from-cache'],
   },
   card: { value: [...MODEL, 'notes', 'lineage'], boolean: ['m-target'] },

@@ -41,6 +41,7 @@ Commands:
             [--charts reproduction] (links the PNGs 'npm run repro-charts' draws, relative to --out)
             [--from-cache] (run nothing; report the cells the cache holds, rows may differ in seeds)
             [--reading FILE] (a Markdown interpretation, shown after the verdicts)
+            [--plan FILE] (the plan as fixed before the run, Markdown, shown before the setup)
   card      Re-evaluate a model folder and rewrite its card.json (keeps the training record)
             --model DIR [--notes TEXT] [--m-target] (also SynthReID M target: minutes)
             [--lineage FILE.safetensors] (the training record from a PyTorch companion file)

@@ -5,7 +5,7 @@
  * a missing zoo model is a clear error that names it and the command that makes it.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -193,7 +193,9 @@ describe('lab reproduce', () => {
     await run(reproduceCommand, [...base, '--steps', '2', ...rows, '--from-cache', '--out', path.join(tmp, 'rep', 'v1.md'), '--json-out', v1json]);
     const both = path.join(tmp, 'rep', 'both.json');
     const report = path.join(tmp, 'rep', 'both.md');
-    const out = await run(reproduceCommand, [...base, '--steps', '2', ...rows, '--from-cache', '--sweep', '3,9', '--compare', v1json, '--out', report, '--json-out', both]);
+    const planFile = path.join(tmp, 'rep', 'plan.md');
+    writeFileSync(planFile, '# The plan\n\nFixed on 2026-12-07.\n\n## Rows\n\nAll of them.\n');
+    const out = await run(reproduceCommand, [...base, '--steps', '2', ...rows, '--from-cache', '--sweep', '3,9', '--compare', v1json, '--plan', planFile, '--out', report, '--json-out', both]);
     expect(out).toMatch(/Ran 0 new cell\(s\)/);
     const recs = parseReproductions(readFileSync(both, 'utf8'));
     expect(recs).toHaveLength(2);
@@ -204,6 +206,8 @@ describe('lab reproduce', () => {
     expect(recs[0].preconditions!.map((p) => p.id)).toEqual(['resnet50-stronger', 'cut-drop', 'budget']);
     expect(recs[0].preconditions![1].evidence[0]).toMatch(/^Hao Li \(l1\): ResNet-50 rank-1 /);
     const md = readFileSync(report, 'utf8');
+    expect(md).toContain('## Plan\n\nFixed on 2026-12-07.\n\n### Rows\n\nAll of them.\n\n## Setup');
+    expect(md).toContain("Engine: the lab's own trainer and evaluator");
     expect(md).toContain('## Preconditions');
     expect(md).toMatch(/Rests on: Dense ResNet-50 is stronger than dense ResNet-18/);
     expect(md).toContain('## Recovery budget sweep');

@@ -147,6 +147,7 @@ function setupLines(s: ReproduceSettings, macsKeep: number, dirs: Map<ZooDepth, 
     `Models: ${[...dirs].map(([d, dir]) => `ResNet-${d} ${dir} (fingerprint ${fingerprints.get(d)})`).join('; ')}.`,
     `Cost budget: pruned ResNet-50 keeps ${(100 * macsKeep).toFixed(2)}% of its MACs = ResNet-18's MACs (from the two specs' cost), inner-block channels only (scope "inner"), local ranking.`,
     `Fine-tuning budget, equal for every row: ${b.steps} steps of P=${b.p} x K=${b.k} = ${b.steps * b.p * b.k} training images seen, Adam lr ${b.lr}, triplet loss, on ${s.fineTuneIds} target training identities x ${s.imagesPerId} images (seeded by the run's seed). Scenario 2 splits it half before pruning, half after; AutoBalanced's penalty training is its first half; soft pruning spreads it over ${s.softEpochs} epochs.`,
+    `Engine: the lab's own trainer and evaluator (tfjs, ${tf.getBackend()} backend, Node) for every cell; none was fine-tuned by the PyTorch companion.`,
     `Criterion data (Taylor, entropy, COP): ${s.criterionBatches} x ${s.criterionBatchSize} images of the pruning domain's training data: the target fine-tuning subset (scenario 2) or the whole source training split (scenario 1).`,
     `Evaluation: ${s.evalIds > 0 ? `${s.evalIds} seeded target test identities (with the same share of distractors and junk)` : 'all target test identities'}; Euclidean distance, no flip, Market-1501 protocol.`,
     `Seeds: ${s.seeds.join(', ')}${s.quick ? ' (--quick: indicative only)' : ''}.`,
@@ -198,6 +199,11 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
   const readingFile = optStr(flags, 'reading');
   const reading = readingFile ? await readTextBounded(readingFile, 4 << 20, 'bad-argument', 'The --reading file').catch((e: Error) => {
     throw new LabError('bad-argument', `The --reading file ${readingFile} cannot be read (${e.message}).`);
+  }) : undefined;
+  // The plan as fixed before the run (Markdown), shown before the setup.
+  const planFile = optStr(flags, 'plan');
+  const plan = planFile ? await readTextBounded(planFile, 4 << 20, 'bad-argument', 'The --plan file').catch((e: Error) => {
+    throw new LabError('bad-argument', `The --plan file ${planFile} cannot be read (${e.message}).`);
   }) : undefined;
   // Report what the cache holds without running the missing cells (rows may then differ in seeds).
   const fromCache = bool(flags, 'from-cache');
@@ -341,6 +347,7 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
       ...(sections.length ? { sections } : {}),
       ...(charts ? { charts } : {}),
       ...(reading ? { reading } : {}),
+      ...(plan ? { plan } : {}),
       commands: reportCommands(argv, settings.width, regime, zoo, fromCache, file, jsonOut, chartsDir),
     });
     await prepareReport();
