@@ -122,7 +122,7 @@ describe('every command that writes writes only its outputs, atomically', () => 
     { name: 'export folder', args: () => ['export', '--model', 'm.safetensors', '--format', 'folder', '--dtype', 'float16', '--out', 'mf'], outputs: ['mf'], check: 'mf/model.json' },
     {
       name: 'reproduce',
-      args: () => ['reproduce', '--zoo', 'zoo', '--tier', 'XS', '--seeds', '1', '--steps', '1', '--p', '2', '--k', '2', '--ids', '4', '--images-per-id', '2', '--eval-ids', '0', '--rows', 'resnet18', '--cache', 'rep/cache.json', '--out', 'rep/R.md', '--json-out', 'rep/r.json'],
+      args: () => ['reproduce', '--zoo', 'zoo', '--regime', 'v1', '--tier', 'XS', '--seeds', '1', '--steps', '1', '--p', '2', '--k', '2', '--ids', '4', '--images-per-id', '2', '--eval-ids', '0', '--rows', 'resnet18', '--cache', 'rep/cache.json', '--out', 'rep/R.md', '--json-out', 'rep/r.json'],
       outputs: ['rep'],
       check: 'rep/r.json',
     },
@@ -241,7 +241,7 @@ describe('hostile inputs end within time and memory caps', () => {
   it('--resume-from and --reading naming /dev/zero: refused at once, bounded', async () => {
     const cases: [string[], string][] = [
       [['train', '--depth', '18', '--width', '0.125', '--height', '64', '--img-width', '32', '--tier', 'XS', '--steps', '1', '--resume-from', '/dev/zero', '--out', 'z-train', '--run-dir', 'runs/z'], '/dev/zero is not a regular file'],
-      [['reproduce', '--zoo', 'zoo', '--tier', 'XS', '--rows', 'resnet18', '--reading', '/dev/zero', '--cache', 'z/c.json', '--out', 'z/R.md'], '/dev/zero is not a regular file'],
+      [['reproduce', '--zoo', 'zoo', '--regime', 'v1', '--tier', 'XS', '--rows', 'resnet18', '--reading', '/dev/zero', '--cache', 'z/c.json', '--out', 'z/R.md'], '/dev/zero is not a regular file'],
     ];
     for (const [args, msg] of cases) {
       const r = await lab(args, tmp, TIME_CAP_S);

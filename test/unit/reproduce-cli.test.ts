@@ -177,6 +177,7 @@ describe('lab reproduce', () => {
     // The quick run's description comes from its settings (1 seed, 8 steps, 30 test ids, 6 rows).
     expect(fromCache).toContain('# quick look: 1 seed, 8 fine-tuning steps, 30 test identities, 6 rows (indicative only)\nnpm run lab -- reproduce --quick\n');
     expect(fromCache).toContain(`\nnpm run lab -- ${args.map((a, i) => (args[i - 1] === '--seeds' ? '3' : a)).join(' ')}\n`);
+    expect(fromCache).toContain('**Partial: 8 of 12 planned cells have run;');
     expect(fromCache).toContain('Reported from the cache only: 4 of 12 planned cells were not run. Rows with fewer seeds than planned: ResNet-50 (2 of 3), ResNet-18 (2 of 3), Hao Li (l1) (2 of 3), Molchanov, pruned at the source (2 of 3).');
   });
 

@@ -340,8 +340,12 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
       sections.push({ title: 'Recovery budget sweep', body: `The headline rows at ${points.map((x) => x.steps).join(', ')} fine-tuning steps (P=${settings.budget.p} x K=${settings.budget.k}; the same recipe, only the number of steps changes). At each budget the pruned rows are judged against the dense ResNet-50 of the same budget, "rank-1 drop at most 1 pp", by the rule below.\n\n${renderSweep(points, settings.budget.p, settings.budget.k)}` });
     }
     if (compare.length) sections.push({ title: 'Both regimes', body: `The same plan, benchmark and verdict rule on each zoo; only the models (and scenario 1's source data) differ.\n\n${renderRegimes([record, ...compare])}` });
+    const planned = outcome.cells;
+    const done = outcome.ran + outcome.reused;
+    const status = done < planned ? `Partial: ${done} of ${planned} planned cells have run; a verdict with fewer than 2 seeds on a side is inconclusive, and the missing cells are listed under Notes.` : undefined;
     const md = renderReproduction(summaries, {
       ...meta,
+      ...(status ? { status } : {}),
       regime: regime.label,
       ...(conditions ? { preconditions: { markdown: renderPreconditions(conditions), restsOn: record.verdicts.map((_, i) => restsOn(conditions, i + 1)) } } : {}),
       ...(sections.length ? { sections } : {}),
