@@ -3,7 +3,9 @@
  * run: the worker's benchmarkThroughput with the fused training ops off ("old", the step before
  * issue #21) and on ("new"), alternating, for ResNet-18/50 x0.5, batch 32 at 128x64.
  *
- *   npx vite build --outDir dist-x && LAB_DIST=dist-x npx tsx bench/browser-train.ts [--steps 2] [--rounds 2] [--models 50,18]
+ *   npx vite build --outDir dist-x && LAB_DIST=dist-x npx tsx bench/browser-train.ts [--steps 2] [--rounds 2] [--models 50,18] [--macs 0.5]
+ * --macs 0.5: each model pruned first (L1, local ranking, inner scope: the page's defaults) to that
+ * share of its MACs, e.g. the default model as the page prunes it.
  */
 import * as os from 'node:os';
 import { launchBrowser, startPreview } from '../test/e2e/browser';
@@ -18,6 +20,9 @@ async function main(): Promise<void> {
   const steps = Number(arg('steps', '2'));
   const rounds = Number(arg('rounds', '2'));
   const depths = arg('models', '50,18').split(',').map(Number) as (18 | 50)[];
+  const macsArg = arg('macs', '');
+  const macsKeep = macsArg ? Number(macsArg) : undefined;
+  const what = macsKeep ? ` pruned to ${Math.round(100 * macsKeep)}% MACs` : '';
   const load0 = os.loadavg()[0];
   const server = await startPreview();
   const lb = await launchBrowser();
@@ -35,11 +40,11 @@ async function main(): Promise<void> {
     for (const depth of depths) {
       for (let round = 0; round < rounds; round++) {
         for (const fused of [false, true]) {
-          const req: ThroughputRequest = { depth, width: 0.5, batch: 32, steps, fusedTrainOps: fused };
+          const req: ThroughputRequest = { depth, width: 0.5, batch: 32, steps, fusedTrainOps: fused, ...(macsKeep ? { macsKeep } : {}) };
           const r = await page.evaluate(([q, id]) => window.__lab!.benchmarkThroughput(q, id), [req, `bench-${++n}`] as const);
           const variant = fused ? 'new' : 'old';
           results.push({ depth, variant, r });
-          console.log(`ResNet-${depth} x0.5 ${variant}: forward ${r.forwardImagesPerSecond.toFixed(1)} img/s, training ${r.trainImagesPerSecond?.toFixed(2)} img/s (${r.trainMsPerStep?.toFixed(0)} ms/step), load ${os.loadavg()[0].toFixed(1)}`);
+          console.log(`ResNet-${depth} x0.5${what} (${(r.macs / 1e6).toFixed(1)} MMACs) ${variant}: forward ${r.forwardImagesPerSecond.toFixed(1)} img/s, training ${r.trainImagesPerSecond?.toFixed(2)} img/s (${r.trainMsPerStep?.toFixed(0)} ms/step), load ${os.loadavg()[0].toFixed(1)}`);
         }
       }
     }
@@ -48,7 +53,7 @@ async function main(): Promise<void> {
     for (const depth of depths) {
       for (const variant of ['old', 'new']) {
         const rs = results.filter((x) => x.depth === depth && x.variant === variant).map((x) => x.r);
-        console.log(`| ResNet-${depth} x0.5 | ${variant} | ${rs.length} | ${rs.map((r) => r.trainImagesPerSecond?.toFixed(2)).join(', ')} | ${rs.map((r) => r.forwardImagesPerSecond.toFixed(1)).join(', ')} |`);
+        console.log(`| ResNet-${depth} x0.5${what} | ${variant} | ${rs.length} | ${rs.map((r) => r.trainImagesPerSecond?.toFixed(2)).join(', ')} | ${rs.map((r) => r.forwardImagesPerSecond.toFixed(1)).join(', ')} |`);
       }
     }
     console.log(JSON.stringify({ date: new Date().toISOString(), chromium: lb.browser.version(), threads, loadStart: load0, loadEnd: os.loadavg()[0], steps, rounds }));

@@ -495,6 +495,12 @@ export interface ThroughputRequest {
    * gradient), as it was before issue #21, for an old-vs-new comparison (default true).
    */
   fusedTrainOps?: boolean;
+  /**
+   * Time a pruned model: Hao Li's L1 with local ranking (every layer at the same rate, so the
+   * channel counts do not depend on the random weights) to this share of the MACs, inner scope,
+   * the page's defaults. E.g. 0.5: the default model as the page prunes it at 50%.
+   */
+  macsKeep?: number;
 }
 
 export interface ThroughputResult {
@@ -504,6 +510,8 @@ export interface ThroughputResult {
   batch: number;
   input: { height: number; width: number };
   steps: number;
+  /** The timed model's MACs per image (after pruning, with macsKeep). */
+  macs: number;
   forwardMsPerBatch: number;
   forwardImagesPerSecond: number;
   trainMsPerStep: number | null;

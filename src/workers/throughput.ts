@@ -15,6 +15,9 @@ import { Prng } from '../engine/util/prng';
 import { setFusedTrainOps } from '../engine/model/fused-train-ops';
 import type { BackendName, ThroughputRequest, ThroughputResult } from './api';
 import { yieldToEventLoop, type Job } from './jobs';
+import { applyPlan, planPrune } from '../engine/prune/plan';
+import { CRITERIA } from '../engine/prune/criteria';
+import { modelCost } from '../engine/cost/macs';
 
 /** Random uint8 images of `ids` identities x `perId` (enough for P×K sampling). */
 export function randomSplit(ids: number, perId: number, h: number, w: number): ReidSplit {
@@ -35,8 +38,16 @@ export async function benchmarkThroughput(req: ThroughputRequest, backend: Backe
   if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new LabError('bad-argument', `Steps must be a whole number from 1 to 1000; got ${String(steps)}.`);
   const k = 4;
   const p = batch / k;
+  if (req.macsKeep !== undefined && !(req.macsKeep > 0 && req.macsKeep < 1)) throw new LabError('bad-argument', `The share of MACs to keep must be between 0 and 1; got ${String(req.macsKeep)}.`);
   const spec = buildSpec({ depth: depth as Depth, widthMultiplier: width, inputHeight: height, inputWidth, numClasses: p });
-  const model = ReidModel.init(spec, 1);
+  let model = ReidModel.init(spec, 1);
+  if (req.macsKeep !== undefined) {
+    job.progress(0, `Pruning to ${Math.round(100 * req.macsKeep)}% of the MACs`);
+    const plan = await planPrune(model, CRITERIA.l1, { criterion: 'l1', macsTarget: req.macsKeep, scope: 'inner', ranking: 'local', seed: 1 });
+    const pruned = await applyPlan(model, plan, { criterion: CRITERIA.l1 });
+    model.dispose();
+    model = pruned;
+  }
   let trainer: Trainer | null = null;
   setFusedTrainOps(req.fusedTrainOps ?? true);
   const x = tf.randomNormal([batch, height, inputWidth, 3]) as tf.Tensor4D;
@@ -77,6 +88,7 @@ export async function benchmarkThroughput(req: ThroughputRequest, backend: Backe
       batch,
       input: { height, width: inputWidth },
       steps,
+      macs: modelCost(model.spec).macs,
       forwardMsPerBatch: forwardMs,
       forwardImagesPerSecond: (batch * 1000) / forwardMs,
       trainMsPerStep: trainStepMs,
