@@ -142,7 +142,7 @@ async function findZoo(zoo: string, rows: ReproduceRow[], width: number, regime:
 function setupLines(s: ReproduceSettings, macsKeep: number, dirs: Map<ZooDepth, string>, fingerprints: Map<ZooDepth, string>, datasetSizes: string): string[] {
   const b = s.budget;
   return [
-    `Regime: ${s.regime.label}. The zoo models were ${s.regime.training}.`,
+    `Zoo ${s.regime.id}: the models were ${s.regime.training}.`,
     `Domains: SynthReID ${s.sourceTier} source (the zoo models' training source; scenario 1 prunes with its training split) and SynthReID ${s.tier} target (operational; every number here is on its query/gallery). ${datasetSizes}`,
     `Models: ${[...dirs].map(([d, dir]) => `ResNet-${d} ${dir} (fingerprint ${fingerprints.get(d)})`).join('; ')}.`,
     `Cost budget: pruned ResNet-50 keeps ${(100 * macsKeep).toFixed(2)}% of its MACs = ResNet-18's MACs (from the two specs' cost), inner-block channels only (scope "inner"), local ranking.`,
