@@ -65,7 +65,7 @@ function largerStronger(rows: readonly RowSummary[], large: 'resnet50' | 'resnet
 }
 
 function cutDrop(cuts: readonly CutResult[]): Precondition {
-  const text = "Pruning to ResNet-18's MACs leaves something for the fine-tuning budget to recover: the cut alone, before any fine-tuning.";
+  const text = "How far the cut alone (pruning to ResNet-18's MACs, no fine-tuning) drops accuracy.";
   if (cuts.length === 0) return { id: 'cut-drop', text, status: 'unknown', evidence: ['Not measured in this report.'], claims: [1, 2] };
   return {
     id: 'cut-drop',
@@ -126,7 +126,8 @@ export function trainingImagesOf(card: unknown): number | undefined {
   return undefined;
 }
 
-const STATUS_TEXT: Record<PreconditionStatus, string> = { held: 'held', failed: 'failed', unknown: 'not known', stated: 'stated' };
+const STATUS_TEXT: Record<PreconditionStatus, string> = { held: 'held', failed: 'failed', unknown: 'not known', stated: 'measured' };
+const STATUS_HEAD: Record<PreconditionStatus, string> = { held: 'HELD', failed: 'FAILED', unknown: 'NOT KNOWN', stated: 'MEASURED (no pass or fail: the paper gives no threshold)' };
 
 /** "Rests on: ..." for claim `n` (1-based): each precondition it rests on, with its status. */
 export function restsOn(all: readonly Precondition[], n: number): string {
@@ -137,7 +138,7 @@ export function restsOn(all: readonly Precondition[], n: number): string {
 export function renderPreconditions(all: readonly Precondition[]): string {
   const lines: string[] = [];
   for (const p of all) {
-    lines.push(`- **${p.text}** ${p.status.toUpperCase()}; claims ${p.claims.join(', ')} rest on it.`);
+    lines.push(`- **${p.text}** ${STATUS_HEAD[p.status]}; claims ${p.claims.join(', ')} rest on it.`);
     for (const e of p.evidence) lines.push(`  - ${e}`);
   }
   return lines.join('\n');

@@ -197,6 +197,7 @@ function LabTable({ shown }: { shown: Shown }) {
 }
 
 const STATUS_CLASS: Record<Precondition['status'], string> = { held: 'holds', failed: 'fails', unknown: 'unsure', stated: 'unsure' };
+const STATUS_BADGE: Record<Precondition['status'], string> = { held: 'held', failed: 'failed', unknown: 'not known', stated: 'measured' };
 
 function Preconditions({ items }: { items: Precondition[] }) {
   return (
@@ -205,7 +206,7 @@ function Preconditions({ items }: { items: Precondition[] }) {
       <ul>
         {items.map((p) => (
           <li key={p.id} data-testid="repro-precondition" data-id={p.id} data-status={p.status}>
-            <span className={`repro-badge ${STATUS_CLASS[p.status]}`}>{p.status}</span> {p.text} <span className="muted">(claims {p.claims.join(', ')})</span>
+            <span className={`repro-badge ${STATUS_CLASS[p.status]}`}>{STATUS_BADGE[p.status]}</span> {p.text} <span className="muted">(claims {p.claims.join(', ')})</span>
             <ul>
               {p.evidence.map((e, j) => (
                 <li key={j} className="muted">
