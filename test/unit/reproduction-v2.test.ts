@@ -123,6 +123,17 @@ describe('recovery budget sweep', () => {
   });
 });
 
+describe("claim 2's evidence", () => {
+  it('lists the pruned ResNet-34 rows against ResNet-18; the headline stays Hao Li on ResNet-50', async () => {
+    const { claimVerdicts } = await import('../../src/engine/scenarios/report');
+    const rows = [rs('resnet50', 3, 69, 1), rs('resnet18', 3, 71, 0.5, 10, 1e8), rs('haoli', 3, 55, 0.6, 10, 1e8), rs('haoli-r34', 3, 65.5, 0.2, 10, 1e8)];
+    const [c1, c2] = claimVerdicts(rows);
+    expect(c2.evidence.some((e) => e.startsWith('Hao Li, ResNet-34 pruned: rank-1 65.5 ± 0.2 vs ResNet-18 71.0 ± 0.5') && e.includes('does not hold'))).toBe(true);
+    expect(c1.evidence.some((e) => e.includes('ResNet-34 pruned'))).toBe(false);
+    expect(c2.verdict).toBe('does not hold');
+  });
+});
+
 describe('two regimes side by side', () => {
   const v2: ReproductionRecord = { ...handMadeRecord([]), rows: [rs('resnet50', 3, 50, 1), rs('resnet18', 3, 55, 1), rs('haoli', 3, 45, 1)], regime: { id: 'v2', label: 'v2: pre-trained' }, verdicts: [{ claim: 'c1', verdict: 'does not hold', headline: 'h', evidence: [] }] };
   const v1: ReproductionRecord = { ...handMadeRecord([]), date: '2026-12-06', rows: [rs('resnet50', 3, 30, 1), rs('resnet18', 3, 35, 1), rs('haoli', 2, 23, 1)], verdicts: [{ claim: 'c1', verdict: 'inconclusive', headline: 'h', evidence: [] }] };
@@ -135,6 +146,8 @@ describe('two regimes side by side', () => {
     expect(md).toContain('| ResNet-34, rank-1 after FT | — | — |');
     // Cells: v2 3 rows x 3 seeds all ran; v1's Hao Li has 2 of 3.
     expect(md).toContain('| Cells run / planned | 9 / 9 | 8 / 9 |');
+    expect(md).toContain('- v2: pre-trained.');
+    expect(md).not.toContain('v2: v2:');
   });
 
   it('one chart: a bar per row and regime at its mean', () => {

@@ -26,6 +26,6 @@ export function renderRegimes(records: readonly ReproductionRecord[]): string {
     lines.push(`| ${label} | ${records.map((r) => r1(r.rows, id)).join(' | ')} |`);
   }
   lines.push(`| Cells run / planned | ${records.map((r) => `${r.rows.reduce((a, x) => a + Math.min(x.n, r.seeds.length), 0)} / ${r.rows.length * r.seeds.length}`).join(' | ')} |`);
-  const legend = records.map((r) => `- ${regimeName(r)}: ${r.regime?.label ?? 'trained from scratch on SynthReID S source (150 identities)'}.`);
+  const legend = records.map((r) => `- ${regimeName(r)}: ${(r.regime?.label ?? 'trained from scratch on SynthReID S source (150 identities)').replace(/^v\d+: /, '')}.`);
   return [lines.join('\n'), '', ...legend].join('\n');
 }

@@ -159,7 +159,8 @@ export function claimVerdicts(rows: readonly RowSummary[], costTolerance = 0.02)
     let headline: Verdict | undefined;
     if (!r18) evidence.push(notRun('ResNet-18 fine-tuned (the small baseline)'));
     else {
-      for (const p of pruned) {
+      // Also the pruned ResNet-34 rows (zoo v2's plan): a second large network at the same cost.
+      for (const p of [...pruned, ...['haoli-r34', 'molchanov-r34'].map((id) => find(rows, id)).filter((r): r is RowSummary => !!r)]) {
         const cost = p.macs.mean / r18.macs.mean;
         let v = verdictBetter(p.after.rank1, r18.after.rank1);
         if (Math.abs(cost - 1) > costTolerance) v = { ...v, verdict: 'inconclusive', reason: `${v.reason}; but its cost is ${(100 * cost).toFixed(1)}% of ResNet-18's, not equal` };
