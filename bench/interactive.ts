@@ -210,7 +210,7 @@ export function formatSection(results: RunResult[], browser: string): string {
   // Other jobs than this benchmark's Chromium: a load above ~2.5 on 2 cores says so.
   const shared = Math.max(...loads) > 2.5;
   return [
-    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --only interactive\` (bench/interactive.ts): ${browser} headless (Debian's /usr/bin/chromium), wasm backend with 2 threads, on ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${shared ? 'shared with other jobs' : 'no other job running'}: 1-minute load average ${results.map((r) => `${r.loadStart.toFixed(1)}-${r.loadEnd.toFixed(1)}`).join(', ')} during the ${results.length} run(s) (the benchmark's own Chromium included). The page's defaults: ResNet-50 x0.5 (zoo), SynthReID S target (512 queries, 1,191 gallery images); quick evaluation = the queries of 40 of 150 test identities against the whole gallery.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --only interactive\` (bench/interactive.ts): ${browser.startsWith('Chromium') ? browser : `Chromium ${browser}`} headless (Debian's /usr/bin/chromium), wasm backend with 2 threads, on ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${shared ? 'shared with other jobs' : 'no other job running'}: 1-minute load average ${results.map((r) => `${r.loadStart.toFixed(1)}-${r.loadEnd.toFixed(1)}`).join(', ')} during the ${results.length} run(s) (the benchmark's own Chromium included). The page's defaults: ResNet-50 x0.5 (zoo), SynthReID S target (512 queries, 1,191 gallery images); quick evaluation = the queries of 40 of 150 test identities against the whole gallery.`,
     '',
     '| Step | Median s | Runs (s) | What |',
     '|---|---:|---:|---|',
