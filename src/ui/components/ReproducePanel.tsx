@@ -224,7 +224,9 @@ function Preconditions({ items }: { items: Precondition[] }) {
 function Verdicts({ verdicts, preconditions }: { verdicts: ClaimVerdict[]; preconditions: Precondition[] }) {
   return (
     <ol className="repro-verdicts" data-testid="repro-verdicts">
-      {verdicts.map((v, i) => (
+      {verdicts.map((v, i) => {
+        const rests = restsOn(preconditions, i + 1);
+        return (
         <li key={i} className={`repro-verdict ${VERDICT_CLASS[v.verdict]}`} data-testid="repro-verdict" data-verdict={v.verdict}>
           <div className="repro-claim">
             <span className={`repro-badge ${VERDICT_CLASS[v.verdict]}`}>{VERDICT_TEXT[v.verdict]}</span>
@@ -233,9 +235,9 @@ function Verdicts({ verdicts, preconditions }: { verdicts: ClaimVerdict[]; preco
             </span>
           </div>
           <p className="repro-headline">Decided by: {v.headline}.</p>
-          {restsOn(preconditions, i + 1) && (
+          {rests && (
             <p className="repro-headline" data-testid="repro-rests-on">
-              Rests on: {restsOn(preconditions, i + 1)}.
+              Rests on: {rests}.
             </p>
           )}
           <details>
@@ -247,7 +249,8 @@ function Verdicts({ verdicts, preconditions }: { verdicts: ClaimVerdict[]; preco
             </ul>
           </details>
         </li>
-      ))}
+        );
+      })}
     </ol>
   );
 }
