@@ -3,7 +3,8 @@
 # headline rows first. Resumable: every finished cell is in the shared cache; a re-run skips it.
 #   bash scripts/reproduce-v2.sh a    # ResNet-50 rows: dense, Hao Li, Molchanov, then the others
 #   bash scripts/reproduce-v2.sh b    # ResNet-18/34, pruned at the source, ResNet-34 pruned, soft pruning
-#   bash scripts/reproduce-v2.sh sweep-300 | sweep-1000   # the recovery budget sweep
+#   bash scripts/reproduce-v2.sh sweep-300 | sweep-1000 [ROWS]   # the recovery budget sweep; ROWS
+#                                  # (default resnet50,haoli,molchanov) splits it across two lanes
 #   bash scripts/reproduce-v2.sh report   # docs/REPRODUCTION.md (v2, with v1 beside it), the JSON and the charts, from the caches
 set -u
 cd "$(dirname "$0")/.."
@@ -18,8 +19,8 @@ run() { # seeds steps rows
 case "${1:-}" in
   a) run 3 100 resnet50,haoli,molchanov; run 3 100 autobalanced,entropy,cop ;;
   b) run 3 100 resnet18,resnet34; run 3 100 molchanov-source,haoli-source; run 3 100 haoli-r34,molchanov-r34; run 3 100 psfp,fpgm ;;
-  sweep-300) run 3 300 resnet50,haoli,molchanov ;;
-  sweep-1000) run 1 1000 resnet50,haoli,molchanov ;;
+  sweep-300) run 3 300 "${2:-resnet50,haoli,molchanov}" ;;
+  sweep-1000) run 1 1000 "${2:-resnet50,haoli,molchanov}" ;;
   report)
     # v1: its committed cache, report and JSON record (the regime set beside v2).
     npm run --silent lab -- reproduce --regime v1 --seeds 3 --from-cache --cache docs/reproduction/cache.json \
@@ -30,5 +31,5 @@ case "${1:-}" in
       --compare docs/reproduction/v1.json --out docs/REPRODUCTION.md --json-out public/reproduction.json \
       --charts reproduction-v2 --reading docs/reproduction-v2/reading.md --plan docs/reproduction-v2/plan.md
     npm run --silent repro-charts -- --in public/reproduction.json --out docs/reproduction-v2 ;;
-  *) echo "usage: $0 a|b|sweep-300|sweep-1000|report" >&2; exit 2 ;;
+  *) echo "usage: $0 a|b|sweep-300 [ROWS]|sweep-1000 [ROWS]|report" >&2; exit 2 ;;
 esac
