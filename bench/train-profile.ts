@@ -25,16 +25,10 @@ import { ReidModel } from '../src/engine/model/model';
 import { Trainer } from '../src/engine/train/trainer';
 import { setFusedTrainOps } from '../src/engine/model/fused-train-ops';
 import { randomSplit } from '../src/workers/throughput';
+import { profileKernels, type KernelTime } from '../src/engine/backend/kernel-profile';
 
 const P = 8;
 const K = 4;
-
-export interface KernelRow {
-  kernel: string;
-  msPerStep: number;
-  share: number;
-  callsPerStep: number;
-}
 
 /** "old": the plain-op BatchNorm and the general conv gradient (as before issue #21); "new": the fused ops. */
 type Variant = 'old' | 'new';
@@ -53,7 +47,7 @@ export interface ProfileRow {
   ratio: number;
   /** Sum of the profiled step's kernel times (CPU). */
   kernelMs: number;
-  kernels: KernelRow[];
+  kernels: KernelTime[];
 }
 
 function arg(name: string, fallback: string): string {
@@ -107,37 +101,21 @@ async function profileModel(depth: Depth, width: number, h: number, w: number, s
       fwdCpu.push(cpuMs() - c0);
     }
   }
-  const byKernel = new Map<string, { ms: number; calls: number }>();
-  for (let i = 0; i < steps; i++) {
-    const info = await tf.profile(() => trainer.runStep().then(() => []));
-    for (const k of info.kernels) {
-      // tf.profile also lists scopes (customGrad ops, tf.fused.* wrappers) around kernels it
-      // lists too: count backend kernels only, so the total is the step's kernel time.
-      if (!tf.getKernel(k.name, tf.getBackend())) continue;
-      const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
-      e.ms += Number(await k.kernelTimeMs);
-      e.calls++;
-      byKernel.set(k.name, e);
-    }
-  }
+  const profile = await profileKernels(() => trainer.runStep(), steps);
   trainer.dispose();
   x.dispose();
   model.dispose();
-  const kernelMs = [...byKernel.values()].reduce((s, e) => s + e.ms, 0) / steps;
-  const kernels = [...byKernel]
-    .map(([kernel, e]) => ({ kernel, msPerStep: e.ms / steps, share: e.ms / steps / kernelMs, callsPerStep: e.calls / steps }))
-    .sort((a, b) => b.msPerStep - a.msPerStep);
   return {
     model: `ResNet-${depth} x${width}${trainFromStage > 0 ? ` from layer${trainFromStage}` : ''}`,
     variant,
     stepMs: median(stepWall),
     stepCpuMs: median(stepCpu),
-    kernelMs,
+    kernelMs: profile.kernelMs,
     forwardMs: median(fwdWall),
     forwardCpuMs: median(fwdCpu),
     forwardCpuSamples: fwdCpu,
     ratio: median(stepCpu) / median(fwdCpu),
-    kernels,
+    kernels: profile.kernels,
   };
 }
 
@@ -149,7 +127,7 @@ function print(r: ProfileRow): void {
   console.log('kernel'.padEnd(28) + 'ms/step'.padStart(9) + 'share'.padStart(8) + 'calls'.padStart(7));
   for (const k of r.kernels) {
     if (k.share < 0.002) continue;
-    console.log(k.kernel.padEnd(28) + k.msPerStep.toFixed(1).padStart(9) + `${(100 * k.share).toFixed(1)}%`.padStart(8) + k.callsPerStep.toFixed(0).padStart(7));
+    console.log(k.kernel.padEnd(28) + k.msPerRun.toFixed(1).padStart(9) + `${(100 * k.share).toFixed(1)}%`.padStart(8) + k.callsPerRun.toFixed(0).padStart(7));
   }
 }
 
@@ -170,7 +148,7 @@ export function compareTable(rows: ProfileRow[]): string {
       '|---|---:|---:|',
     );
     const names = [...new Set([...old.kernels, ...neu.kernels].filter((k) => k.share >= 0.01).map((k) => k.kernel))];
-    const ms = (r: ProfileRow, n: string) => r.kernels.find((k) => k.kernel === n)?.msPerStep ?? 0;
+    const ms = (r: ProfileRow, n: string) => r.kernels.find((k) => k.kernel === n)?.msPerRun ?? 0;
     names.sort((a, b) => ms(old, b) + ms(neu, b) - ms(old, a) - ms(neu, a));
     for (const n of names) out.push(`| ${n} | ${ms(old, n).toFixed(0)} | ${ms(neu, n).toFixed(0)} |`);
     out.push(`| all kernels | ${old.kernelMs.toFixed(0)} | ${neu.kernelMs.toFixed(0)} |`, '');

@@ -9,6 +9,8 @@ import { isBackendChoice, type BackendChoice, type StrategyId } from '../workers
 
 export interface LabConfig {
   backend: BackendChoice;
+  /** wasm threads; undefined = one per core (the worker's default). */
+  threads?: number;
   /** Zoo model name; undefined = the default (ResNet-50, width 0.5). */
   model?: string;
   tier: 'XS' | 'S';
@@ -90,6 +92,7 @@ export const DEFAULT_CONFIG: LabConfig = {
 /** URL key per field (short, stable: shared links must keep working). */
 const KEYS: Record<keyof LabConfig, string> = {
   backend: 'backend',
+  threads: 'threads',
   model: 'model',
   tier: 'tier',
   domain: 'domain',
@@ -134,6 +137,7 @@ const bool: Check = (r) => (r === '1' || r === 'true' ? true : r === '0' || r ==
 
 const CHECKS: Record<keyof LabConfig, Check> = {
   backend: (r) => (isBackendChoice(r) ? r : undefined),
+  threads: num(1, 16, true),
   model: (r) => (/^[A-Za-z0-9._-]{1,80}$/.test(r) ? r : undefined),
   tier: oneOf('XS', 'S'),
   domain: oneOf('source', 'target'),

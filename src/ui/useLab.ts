@@ -440,7 +440,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     queue.reset();
     void queue.enqueue('Starting the lab', async () => {
       try {
-        const st = await client.api.init(config.backend);
+        const st = await client.api.init(config.backend, config.threads === undefined ? {} : { threads: config.threads });
         if (!live) return;
         setStatus(st);
         statusRef.current = st;
@@ -509,7 +509,7 @@ export function useLab(initial: LabConfig, initialMessages: string[] = []): Lab 
     };
     // A new worker only when the backend or the model changes.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [config.backend, config.model, workerGen]);
+  }, [config.backend, config.threads, config.model, workerGen]);
 
   const setChoice = useCallback((c: BackendChoice) => setConfig({ backend: c }), [setConfig]);
 

@@ -9,6 +9,7 @@ export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'webgl' | 'cpu';
 export type BackendName = Exclude<BackendChoice, 'auto'>;
 
 import type { ReproduceRequest, ReproduceTick, ReproduceView } from './reproduce-api';
+import type { KernelTime } from '../engine/backend/kernel-profile';
 export type { ReproduceRequest, ReproduceTick, ReproduceView } from './reproduce-api';
 
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'webgl', 'cpu'];
@@ -501,6 +502,11 @@ export interface ThroughputRequest {
    * the page's defaults. E.g. 0.5: the default model as the page prunes it at 50%.
    */
   macsKeep?: number;
+  /**
+   * Also profile `steps` training steps per kernel (tf.profile; the wasm backend times each
+   * kernel's call in wall time, thread pool included): where the step's time goes in this worker.
+   */
+  profile?: boolean;
 }
 
 export interface ThroughputResult {
@@ -516,6 +522,10 @@ export interface ThroughputResult {
   forwardImagesPerSecond: number;
   trainMsPerStep: number | null;
   trainImagesPerSecond: number | null;
+  /** With profile: the training step's kernels, ms per step, slowest first. */
+  kernels?: KernelTime[];
+  /** With profile: their sum, ms per step. */
+  kernelMs?: number;
 }
 
 /** A page of ranked lists: which queries, in which order. */
@@ -582,8 +592,12 @@ export interface RankedListsPage {
 
 /** Everything the worker exposes; each method's result is plain data. */
 export interface LabWorkerApi {
-  /** Start a backend; a second call on the same worker returns the first call's status. */
-  init(choice: BackendChoice): Promise<BackendStatus>;
+  /**
+   * Start a backend; a second call on the same worker returns the first call's status. threads:
+   * wasm threads (1-16) instead of one per core, for a user who wants to leave cores free or a
+   * benchmark comparing thread counts; other backends ignore it.
+   */
+  init(choice: BackendChoice, opts?: { threads?: number }): Promise<BackendStatus>;
   getStatus(): BackendStatus | null;
   loadDefaultModel(opts: LoadModelOptions, jobId: string, onProgress?: ProgressCallback): Promise<ModelSummary>;
   modelSummary(): ModelSummary | null;

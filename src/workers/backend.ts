@@ -63,9 +63,15 @@ export async function probeWebGpu(): Promise<{ adapter?: AdapterInfo; note?: str
   return { adapter: info };
 }
 
-/** Threads for XNNPACK: one per core, at least 2 (the page's main thread needs little CPU). */
-export function wasmThreadCount(realCores: number): number {
-  return Math.max(2, Math.min(realCores, 8));
+/** The most wasm threads a user may ask for (the URL's threads=). */
+export const MAX_WASM_THREADS = 16;
+
+/**
+ * Threads for XNNPACK: the user's count when given, else one per core, at least 2 (the page's
+ * main thread needs little CPU) and at most 8.
+ */
+export function wasmThreadCount(realCores: number, asked?: number): number {
+  return asked ?? Math.max(2, Math.min(realCores, 8));
 }
 
 const WASM_PATHS = {
@@ -75,9 +81,9 @@ const WASM_PATHS = {
 };
 
 /** initBackend (engine) sets paths, lifts tfjs's thread cap and installs the gradient overrides. */
-async function tryStart(name: BackendName, realCores: number): Promise<boolean> {
+async function tryStart(name: BackendName, realCores: number, threads?: number): Promise<boolean> {
   try {
-    const info = await initBackend(name, { wasmPaths: WASM_PATHS, threads: wasmThreadCount(realCores) });
+    const info = await initBackend(name, { wasmPaths: WASM_PATHS, threads: wasmThreadCount(realCores, threads) });
     return info.name === name && tf.getBackend() === name;
   } catch {
     return false;
@@ -102,7 +108,7 @@ function webglAdapter(): AdapterInfo | undefined {
 }
 
 /** Start a backend; never throws for an unavailable backend, it falls back and notes why. */
-export async function startBackend(choice: BackendChoice): Promise<BackendStatus> {
+export async function startBackend(choice: BackendChoice, threads?: number): Promise<BackendStatus> {
   const realCores = navigator.hardwareConcurrency || 1;
   const notes: string[] = [];
   const status = (name: BackendName, extra: Partial<BackendStatus>): BackendStatus => ({
@@ -142,7 +148,7 @@ export async function startBackend(choice: BackendChoice): Promise<BackendStatus
   if (choice === 'cpu' && (await tryStart('cpu', realCores))) return status('cpu', {});
 
   // wasm: the CPU fast path, and the fallback for every choice that failed above.
-  if (await tryStart('wasm', realCores)) {
+  if (await tryStart('wasm', realCores, threads)) {
     const wasm = await wasmInfo();
     if (!wasm.threadsSupported) notes.push('wasm runs single-threaded: the page is not cross-origin isolated (COOP/COEP headers missing).');
     if (!wasm.simd) notes.push('This browser has no wasm SIMD; the CPU path will be several times slower.');

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { LabError, isLabError } from '../engine/errors';
 import type { ReidModel } from '../engine/model/model';
 import { isBackendChoice, type BackendChoice, type BackendStatus, type LabWorkerApi, type ModelSummary } from './api';
-import { startBackend } from './backend';
+import { MAX_WASM_THREADS, startBackend } from './backend';
 import { installErrorTransfer } from './error-transfer';
 import { JobRegistry } from './jobs';
 import { ModelLock } from './model-lock';
@@ -36,6 +36,7 @@ const jobs = new JobRegistry();
 // Jobs that read or replace the model never overlap (model-lock.ts).
 const modelLock = new ModelLock();
 let backendChoice: BackendChoice | null = null;
+let backendThreads: number | undefined;
 let backendReady: Promise<BackendStatus> | null = null;
 let status: BackendStatus | null = null;
 const session = new LabSession(() => status?.name ?? 'cpu');
@@ -116,19 +117,24 @@ function currentSummary(): ModelSummary | null {
 }
 
 const api: LabWorkerApi = {
-  init(choice) {
+  init(choice, opts = {}) {
     if (!isBackendChoice(choice)) {
       return Promise.reject(new LabError('bad-argument', `Unknown backend "${String(choice)}"; expected auto, webgpu, wasm, webgl or cpu.`));
     }
+    const threads = opts.threads;
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= MAX_WASM_THREADS)) {
+      return Promise.reject(new LabError('bad-argument', `wasm threads must be a whole number from 1 to ${MAX_WASM_THREADS}; got ${String(threads)}.`));
+    }
     if (backendReady) {
-      if (choice !== backendChoice) {
-        return Promise.reject(new LabError('bad-argument', `This worker already runs the "${backendChoice}" choice; a new backend needs a new worker.`));
+      if (choice !== backendChoice || threads !== backendThreads) {
+        return Promise.reject(new LabError('bad-argument', `This worker already runs the "${backendChoice}" choice${backendThreads ? ` with ${backendThreads} wasm threads` : ''}; another backend or thread count needs a new worker.`));
       }
       return backendReady;
     }
     backendChoice = choice;
+    backendThreads = threads;
     backendReady = guarded(async () => {
-      status = await startBackend(choice);
+      status = await startBackend(choice, threads);
       watchDevice();
       return status;
     });

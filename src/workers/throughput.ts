@@ -18,6 +18,7 @@ import { yieldToEventLoop, type Job } from './jobs';
 import { applyPlan, planPrune } from '../engine/prune/plan';
 import { CRITERIA } from '../engine/prune/criteria';
 import { modelCost } from '../engine/cost/macs';
+import { profileKernels, type KernelProfile } from '../engine/backend/kernel-profile';
 
 /** Random uint8 images of `ids` identities x `perId` (enough for P×K sampling). */
 export function randomSplit(ids: number, perId: number, h: number, w: number): ReidSplit {
@@ -68,8 +69,9 @@ export async function benchmarkThroughput(req: ThroughputRequest, backend: Backe
     }
     const forwardMs = (performance.now() - t0) / steps;
     let trainStepMs: number | null = null;
+    let profile: KernelProfile | null = null;
     if (train) {
-      trainer = new Trainer(model, randomSplit(p, 8, height, inputWidth), { steps: steps + 1, p, k, schedule: { warmupSteps: 0 } });
+      trainer = new Trainer(model, randomSplit(p, 8, height, inputWidth), { steps: (req.profile ? 2 * steps : steps) + 1, p, k, schedule: { warmupSteps: 0 } });
       job.progress(0.5, 'Training warm-up');
       await trainer.runStep(); // first-use allocations and shader compiles
       t0 = performance.now();
@@ -80,6 +82,10 @@ export async function benchmarkThroughput(req: ThroughputRequest, backend: Backe
         await yieldToEventLoop();
       }
       trainStepMs = (performance.now() - t0) / steps;
+      if (req.profile) {
+        job.progress(1, 'Profiling the training step per kernel');
+        profile = await profileKernels(() => trainer!.runStep(), steps);
+      }
     }
     return {
       backend,
@@ -93,6 +99,7 @@ export async function benchmarkThroughput(req: ThroughputRequest, backend: Backe
       forwardImagesPerSecond: (batch * 1000) / forwardMs,
       trainMsPerStep: trainStepMs,
       trainImagesPerSecond: trainStepMs === null ? null : (batch * 1000) / trainStepMs,
+      ...(profile ? { kernels: profile.kernels, kernelMs: profile.kernelMs } : {}),
     };
   } finally {
     setFusedTrainOps(true);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, checkCriterion, readConfig } from '../../src/ui/url';
+import { DEFAULT_CONFIG, checkCriterion, configQuery, readConfig } from '../../src/ui/url';
 
 describe('criterion in a shared link', () => {
   it('an unknown criterion gets the sentence every bad address value gets, and the real default', () => {
@@ -14,5 +14,18 @@ describe('criterion in a shared link', () => {
     const { config } = readConfig('?crit=fpgm');
     expect(checkCriterion(config, ['l1', 'fpgm'])).toEqual({ criterion: 'fpgm' });
     expect(checkCriterion(readConfig('?crit=bogus').config, [])).toEqual({ criterion: 'bogus' });
+  });
+});
+
+describe('wasm threads in a shared link', () => {
+  it('a whole number from 1 to 16 is kept and written back; anything else falls back to one per core with a sentence', () => {
+    expect(readConfig('?threads=1')).toEqual({ config: { ...DEFAULT_CONFIG, threads: 1 }, problems: [] });
+    expect(configQuery({ ...DEFAULT_CONFIG, threads: 3 })).toBe('?threads=3');
+    expect(configQuery(DEFAULT_CONFIG)).toBe('');
+    for (const raw of ['0', '2.5', '17', 'two', '-1']) {
+      const { config, problems } = readConfig(`?threads=${raw}`);
+      expect(config.threads).toBeUndefined();
+      expect(problems).toEqual([`The address sets threads="${raw}", which the lab does not understand; it uses the default instead.`]);
+    }
   });
 });

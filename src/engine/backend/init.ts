@@ -68,6 +68,8 @@ async function setupWasm(opts: BackendOptions): Promise<boolean> {
   if (opts.threads && opts.threads > 1) {
     liftThreadCap(opts.threads);
     wasm.setThreadsCount(opts.threads);
+  } else if (opts.threads === 1) {
+    wasm.setThreadsCount(1);
   }
   return tf.setBackend('wasm');
 }
