@@ -61,6 +61,8 @@ const CASES: ConvCase[] = [
   { name: '1x1/1, Cin < Cout, odd', b: 3, h: 5, w: 3, cin: 3, cout: 7, k: 1, stride: 1, pad: 0 },
   { name: '1x1/2 (downsample)', b: 2, h: 8, w: 6, cin: 4, cout: 7, k: 1, stride: 2, pad: 0 },
   { name: '1x1/2 (downsample), odd size', b: 2, h: 7, w: 5, cin: 4, cout: 7, k: 1, stride: 2, pad: 0 },
+  // Even sizes take whole 2x2 cells as a plain slice; one odd side falls back to the strided slice.
+  { name: '1x1/2 (downsample), even height, odd width', b: 2, h: 8, w: 5, cin: 5, cout: 3, k: 1, stride: 2, pad: 0 },
 ];
 
 describe('Conv2D gradient on wasm', () => {

@@ -53,6 +53,19 @@ function pointwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D {
   return tf.reshape(g, [1, 1, cin, cout]);
 }
 
+/**
+ * x[:, ::sh, ::sw, :] cut to oh x ow pixels. tfjs-wasm's StridedSlice is a slow generic loop
+ * (~70 ms for one ResNet-50 x0.5 layer2 input, BENCHMARKS.md "Training kernels and wasm
+ * threads"); when the input is whole sh x sw cells (even sizes at stride 2), the same pixels are a plain slice of a
+ * [B*oh, sh, ow, sw*C] view: row 0 of each cell, its first C values (the cell's first column).
+ */
+function everyNthPixel(x: tf.Tensor4D, sh: number, sw: number, oh: number, ow: number): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  if (h !== oh * sh || w !== ow * sw) return tf.stridedSlice(x, [0, 0, 0, 0], [b, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c], [1, sh, sw, 1]) as tf.Tensor4D;
+  const cells = tf.reshape(x, [b * oh, sh, ow, sw * c]);
+  return tf.reshape(tf.slice(cells, [0, 0, 0, 0], [b * oh, 1, ow, c]), [b, oh, ow, c]);
+}
+
 /** Gradient of conv2d w.r.t. its filter, via a dilated forward conv over transposed tensors. */
 export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, number, number, number], strides: [number, number], pad: Pad4): tf.Tensor4D {
   return tf.tidy(() => {
@@ -61,9 +74,8 @@ export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [
       // A strided 1x1 conv (a downsample shortcut) reads every s-th pixel: take those, then
       // it is the pointwise case.
       const [, oh, ow] = dy.shape;
-      const [b, , , c] = x.shape;
       const [sh, sw] = strides;
-      const xs = sh === 1 && sw === 1 ? x : tf.stridedSlice(x, [0, 0, 0, 0], [b, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c], [1, sh, sw, 1]) as tf.Tensor4D;
+      const xs = sh === 1 && sw === 1 ? x : everyNthPixel(x, sh, sw, oh, ow);
       return pointwiseFilterGrad(xs, dy);
     }
     const [, h, w] = x.shape;
