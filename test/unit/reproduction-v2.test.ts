@@ -13,7 +13,7 @@ import type { RowSummary, Stat } from '../../src/engine/scenarios/report';
 import { REPRODUCTIONS_FORMAT, parseReproduction, parseReproductions, reproductionToJson, reproductionsToJson, type ReproductionRecord } from '../../src/engine/scenarios/reproduction-json';
 import { renderSweep, sweepPoints, sweepVerdicts } from '../../src/engine/scenarios/sweep-report';
 import { renderRegimes } from '../../src/engine/scenarios/regime-report';
-import { regimesChart, sweepChart } from '../../src/engine/scenarios/reproduction-charts';
+import { CHART_WIDTH, EM_PER_CHAR, regimesChart, sweepChart } from '../../src/engine/scenarios/reproduction-charts';
 import { elements, handMadeRecord, tagsBalanced, translate, axis } from './reproduction-charts-fixtures';
 
 const S = (mean: number, std: number, n: number): Stat => ({ mean, std, n });
@@ -158,6 +158,23 @@ describe('two regimes side by side', () => {
     // Bar tops on the y axis's scale: height is proportional to the mean.
     const h = (i: number) => Number(bars[i].attrs.height);
     expect(h(0) / h(1)).toBeCloseTo(50 / 30, 2);
+  });
+
+  it('every row label is whole (no line dropped) and each of its lines fits its bar group, also with all 14 rows', () => {
+    const everyRow = REPRODUCE_ROWS.map((r) => rs(r.id, 3, 40, 1));
+    const c = regimesChart([{ ...v2, rows: everyRow }, { ...v1, rows: everyRow }]);
+    const groupWidth = (CHART_WIDTH - 98) / everyRow.length;
+    const labels = elements(c.svg, 'text', 'category-label');
+    for (const row of REPRODUCE_ROWS) {
+      const lines = labels.filter((l) => l.attrs['data-row'] === row.id);
+      expect(lines.map((l) => l.inner).join(' ')).toBe(row.label.replace(/&/g, '&amp;'));
+      expect(lines.length).toBeLessThanOrEqual(4);
+      for (const l of lines) expect(l.inner.length * Number(l.attrs['font-size']) * EM_PER_CHAR).toBeLessThanOrEqual(groupWidth);
+    }
+    // One size for every label, 7 px at the least.
+    const sizes = new Set(labels.map((l) => l.attrs['font-size']));
+    expect(sizes.size).toBe(1);
+    expect(Number([...sizes][0])).toBeGreaterThanOrEqual(7);
   });
 
   it('the results file carries both regimes; a single-record file still reads; bad sets are refused', () => {

@@ -157,12 +157,39 @@ function marker(shape: MarkerShape, color: string, r = 5.5): string {
   }
 }
 
-/** Split a sentence into lines of at most `max` characters (at spaces). */
-function wrap(text: string, max: number): string[] {
+/** Average glyph width of the charts' sans-serif, in em (measured on the rendered PNGs): sizes text before it is rendered. */
+export const EM_PER_CHAR = 0.53;
+
+/** A bar group's label: wrapped at spaces into at most 4 lines of about the group's width at `size` px. */
+function labelLines(label: string, groupWidth: number, size: number): string[] {
+  return wrap(label, Math.max(6, Math.floor(groupWidth / (size * EM_PER_CHAR))), 4);
+}
+
+/**
+ * One font size for every group label of a chart: `baseSize`, or smaller when a label's longest
+ * line (a long single word) would run into its neighbour's; one size keeps the labels even.
+ */
+function categoryLabelSize(labels: readonly string[], groupWidth: number, baseSize: number): number {
+  const fits = labels.map((l) => (groupWidth - 4) / (EM_PER_CHAR * Math.max(...labelLines(l, groupWidth, baseSize).map((x) => x.length))));
+  return Math.max(7, Math.min(baseSize, ...fits));
+}
+
+/** Draw a group's label under the axis; returns where a caption under it goes. */
+function categoryLabel(parts: string[], id: string, label: string, cx: number, top: number, groupWidth: number, size: number): number {
+  const lines = labelLines(label, groupWidth, size);
+  lines.forEach((line, k) => parts.push(`<text class="category-label" data-row="${esc(id)}" x="${px(cx)}" y="${px(top + 1.2 * size * k)}" text-anchor="middle" font-size="${px(size)}" fill="#111111">${esc(line)}</text>`));
+  return top + 1.2 * size * lines.length;
+}
+
+/**
+ * Split a sentence into lines of at most `max` characters (at spaces); with `maxLines`, the last
+ * line takes the rest (longer than `max` rather than cut off).
+ */
+function wrap(text: string, max: number, maxLines = Infinity): string[] {
   const lines: string[] = [];
   let cur = '';
   for (const w of text.split(' ')) {
-    if (cur && (cur + ' ' + w).length > max) {
+    if (cur && (cur + ' ' + w).length > max && lines.length < maxLines - 1) {
       lines.push(cur);
       cur = w;
     } else cur = cur ? cur + ' ' + w : w;
@@ -516,7 +543,7 @@ export function beforeAfterChart(record: ReproductionRecord, metric: ChartMetric
     { kind: 'swatch', color: AFTER_COLOR, text: "after the row's scenario" },
   ];
   if (hasBars) legend.push({ kind: 'errorbar', text: '±1 sample std over seeds' });
-  const frame = openFrame(title, labSubtitle(record), legend, notRunNote(notRun), 72);
+  const frame = openFrame(title, labSubtitle(record), legend, notRunNote(notRun), 84);
   const { parts, plot } = frame;
   if (ran.length === 0) {
     parts.push(`<text class="empty" x="${px((plot.x0 + plot.x1) / 2)}" y="${px((plot.y0 + plot.y1) / 2)}" text-anchor="middle" font-size="14" fill="#555555">No row has run yet.</text>`, '</svg>');
@@ -528,7 +555,7 @@ export function beforeAfterChart(record: ReproductionRecord, metric: ChartMetric
   parts.push(`<line class="axis-x" x1="${px(plot.x0)}" y1="${px(plot.y1)}" x2="${px(plot.x1)}" y2="${px(plot.y1)}" stroke="#333333"/>`);
   const gw = (plot.x1 - plot.x0) / ran.length;
   const bw = Math.min(26, gw * 0.34);
-  const maxChars = Math.max(6, Math.floor(gw / (11 * 0.58)));
+  const labelSize = categoryLabelSize(ran.map((r) => r.row.label), gw, 11);
   ran.forEach((r, i) => {
     const c = plot.x0 + gw * (i + 0.5);
     for (const [phase, color, bx] of [['before', BEFORE_COLOR, c - bw - 1], ['after', AFTER_COLOR, c + 1]] as const) {
@@ -544,9 +571,8 @@ export function beforeAfterChart(record: ReproductionRecord, metric: ChartMetric
         parts.push(`<line class="error-cap" x1="${px(ex - 4)}" y1="${px(b)}" x2="${px(ex + 4)}" y2="${px(b)}" stroke="#222222" stroke-width="1.3"/>`);
       }
     }
-    const lines = wrap(r.row.label, maxChars).slice(0, 3);
-    lines.forEach((line, k) => parts.push(`<text class="category-label" data-row="${esc(r.row.id)}" x="${px(c)}" y="${px(plot.y1 + 16 + 13 * k)}" text-anchor="middle" font-size="11" fill="#111111">${esc(line)}</text>`));
-    parts.push(`<text class="category-scenario" x="${px(c)}" y="${px(plot.y1 + 16 + 13 * lines.length)}" text-anchor="middle" font-size="10" fill="#777777">scenario ${SCENARIO_NUMBER[r.row.scenario]}</text>`);
+    const below = categoryLabel(parts, r.row.id, r.row.label, c, plot.y1 + 16, gw, labelSize);
+    parts.push(`<text class="category-scenario" x="${px(c)}" y="${px(below)}" text-anchor="middle" font-size="${px(Math.min(10, labelSize))}" fill="#777777">scenario ${SCENARIO_NUMBER[r.row.scenario]}</text>`);
   });
   parts.push('</svg>');
   return { name, title, width: CHART_WIDTH, height: CHART_HEIGHT, svg: parts.join('\n') + '\n' };
@@ -632,7 +658,8 @@ export function regimesChart(records: readonly ReproductionRecord[]): Chart {
   parts.push(`<line class="axis-x" x1="${px(plot.x0)}" y1="${px(plot.y1)}" x2="${px(plot.x1)}" y2="${px(plot.y1)}" stroke="#333333"/>`);
   const gw = (plot.x1 - plot.x0) / Math.max(1, ids.length);
   const bw = Math.min(20, (gw * 0.8) / records.length);
-  const maxChars = Math.max(6, Math.floor(gw / (10 * 0.58)));
+  const labelOf = (id: string) => records[0].rows.find((x) => x.row.id === id)!.row.label;
+  const labelSize = categoryLabelSize(ids.map(labelOf), gw, 10);
   ids.forEach((id, i) => {
     const c = plot.x0 + gw * (i + 0.5);
     records.forEach((rec, k) => {
@@ -644,8 +671,7 @@ export function regimesChart(records: readonly ReproductionRecord[]): Chart {
       parts.push(`<rect class="bar" data-row="${esc(id)}" data-regime="${esc(rec.regime?.id ?? 'v1')}" data-mean="${s.mean}" data-std="${s.std}" data-n="${r.n}" x="${px(bx)}" y="${px(yt)}" width="${px(bw - 1)}" height="${px(y(0) - yt)}" fill="${REGIME_COLORS[k % REGIME_COLORS.length]}"><title>${esc(`${r.row.label}, ${rec.regime?.id ?? 'v1'}: rank-1 ${pmText(s)} % (n = ${r.n})`)}</title></rect>`);
       if (r.n > 1 && s.std > 0) parts.push(`<line class="error-bar" data-row="${esc(id)}" x1="${px(bx + bw / 2)}" y1="${px(y(s.mean + s.std))}" x2="${px(bx + bw / 2)}" y2="${px(y(Math.max(0, s.mean - s.std)))}" stroke="#222222" stroke-width="1.2"/>`);
     });
-    const label = records[0].rows.find((x) => x.row.id === id)!.row.label;
-    wrap(label, maxChars).slice(0, 3).forEach((line, k) => parts.push(`<text class="category-label" data-row="${esc(id)}" x="${px(c)}" y="${px(plot.y1 + 14 + 12 * k)}" text-anchor="middle" font-size="10" fill="#111111">${esc(line)}</text>`));
+    categoryLabel(parts, id, labelOf(id), c, plot.y1 + 14, gw, labelSize);
   });
   parts.push('</svg>');
   return { name, title, width: CHART_WIDTH, height: CHART_HEIGHT, svg: parts.join('\n') + '\n' };
