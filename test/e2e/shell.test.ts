@@ -41,6 +41,32 @@ describe('the lab page', () => {
     expect(res.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
   });
 
+  it('?threads=1 runs wasm on one thread and says so; a bad count falls back to one per core with a sentence', async () => {
+    const one = await openLab(lb, server.origin, '?backend=wasm&model=tiny&tier=XS&threads=1');
+    try {
+      await waitForModel(one);
+      const badge = one.page.getByTestId('backend');
+      await expect.poll(() => badge.getAttribute('data-threads')).toBe('1');
+      expect(await one.page.getByTestId('backend-detail').textContent()).toContain('single thread');
+      expect((await one.page.evaluate(() => window.__lab!.getStatus()))?.wasm?.threadCount).toBe(1);
+      // The same worker refuses another thread count with a sentence (a new count needs a new worker).
+      const refused = await one.page.evaluate(() => window.__lab!.init('wasm', { threads: 2 }).then(() => 'accepted', (e: Error) => e.message));
+      expect(refused).toContain('another backend or thread count needs a new worker');
+      expect(one.errors).toEqual([]);
+    } finally {
+      await one.close();
+    }
+    const bad = await openLab(lb, server.origin, '?backend=wasm&model=tiny&tier=XS&threads=99');
+    try {
+      await waitForModel(bad);
+      // One per core, at least 2 (workers/backend.ts).
+      await expect.poll(async () => Number(await bad.page.getByTestId('backend').getAttribute('data-threads'))).toBeGreaterThanOrEqual(2);
+      await expect.poll(() => bad.page.getByText('The address sets threads="99"').count()).toBeGreaterThan(0);
+    } finally {
+      await bad.close();
+    }
+  });
+
   it('runs wasm with threads on ?backend=wasm and draws the model strip', async () => {
     const lab = await openLab(lb, server.origin, '?backend=wasm&tier=XS');
     try {
