@@ -27,7 +27,7 @@ case "${1:-}" in
       --out docs/reproduction/v1.md --json-out docs/reproduction/v1.json --charts . --reading docs/reproduction/reading.md
     npm run --silent repro-charts -- --in docs/reproduction/v1.json --out docs/reproduction
     # v2 with its sweep, v1 beside it: the report, the page's file and the charts.
-    npm run --silent lab -- reproduce --regime v2 --seeds 3 --from-cache --sweep 300,1000 --cache "$CACHE" \
+    npm run --silent lab -- reproduce --regime v2 --seeds 3 --from-cache --sweep 300,1000:1 --cache "$CACHE" \
       --compare docs/reproduction/v1.json --out docs/REPRODUCTION.md --json-out public/reproduction.json \
       --charts reproduction-v2 --reading docs/reproduction-v2/reading.md --plan docs/reproduction-v2/plan.md
     npm run --silent repro-charts -- --in public/reproduction.json --out docs/reproduction-v2 ;;

@@ -36,7 +36,7 @@ Commands:
             --scenario 1|2|3|4 --model DIR [--method l1] [--small DIR | --macs-target T] [--steps 100] [--json]
   reproduce The lab-scale Table 5 and the paper's claims (resumable; cache in runs/reproduce/)
             [--quick] [--regime v2|v1] [--seeds 3] [--steps 100] [--zoo public/models] [--rows a,b] [--out docs/REPRODUCTION.md]
-            [--json-out public/reproduction.json] [--sweep 300,1000] (other budgets of the headline rows, from the cache)
+            [--json-out public/reproduction.json] [--sweep 300,1000:1] (other budgets of the headline rows, from the cache; N:S = N steps at S seeds)
             [--compare v1.json] (another regime's --json-out record, set beside this one in the report and JSON)
             [--charts reproduction] (links the PNGs 'npm run repro-charts' draws, relative to --out)
             [--from-cache] (run nothing; report the cells the cache holds, rows may differ in seeds)

@@ -173,7 +173,7 @@ describe('lab reproduce', () => {
     expect(Object.keys(JSON.parse(readFileSync(cache, 'utf8')).cells)).toHaveLength(8);
     const fromCache = readFileSync(report, 'utf8');
     // Its Commands section gives the command that runs the 4 missing cells: the same without --from-cache.
-    expect(fromCache).toContain(`# run the cells this report lacks`);
+    expect(fromCache).toContain(`# run the main table's cells this report lacks`);
     // The quick run's description comes from its settings (1 seed, 8 steps, 30 test ids, 6 rows).
     expect(fromCache).toContain('# quick look: 1 seed, 8 fine-tuning steps, 30 test identities, 6 rows (indicative only)\nnpm run lab -- reproduce --quick\n');
     expect(fromCache).toContain(`\nnpm run lab -- ${args.map((a, i) => (args[i - 1] === '--seeds' ? '3' : a)).join(' ')}\n`);
@@ -196,7 +196,8 @@ describe('lab reproduce', () => {
     const report = path.join(tmp, 'rep', 'both.md');
     const planFile = path.join(tmp, 'rep', 'plan.md');
     writeFileSync(planFile, '# The plan\n\nFixed on 2026-12-07.\n\n## Rows\n\nAll of them.\n');
-    const out = await run(reproduceCommand, [...base, '--steps', '2', ...rows, '--from-cache', '--sweep', '3,9', '--compare', v1json, '--plan', planFile, '--out', report, '--json-out', both]);
+    // 3 steps at --seeds (2) seeds, 9 steps at 1 seed.
+    const out = await run(reproduceCommand, [...base, '--steps', '2', ...rows, '--from-cache', '--sweep', '3,9:1', '--compare', v1json, '--plan', planFile, '--out', report, '--json-out', both]);
     expect(out).toMatch(/Ran 0 new cell\(s\)/);
     const recs = parseReproductions(readFileSync(both, 'utf8'));
     expect(recs).toHaveLength(2);
@@ -213,9 +214,16 @@ describe('lab reproduce', () => {
     expect(md).toMatch(/Rests on: Dense ResNet-50 is stronger than dense ResNet-18/);
     expect(md).toContain('## Recovery budget sweep');
     expect(md).toContain('| 2 steps (16 images) | 3 steps (24 images) | 9 steps (72 images) |');
+    // The sweep's cells are planned cells: 4 rows x 2 seeds at 2 steps, 2 rows x 2 seeds at 3, 2 rows x 1 seed at 9 (not run).
+    expect(md).toContain('**Partial: 12 of 14 planned cells have run (the budget sweep: 4 of 6);');
+    expect(md).toContain(`--seeds 1 --steps 9 --rows resnet50,haoli --cache ${cache} --out runs/reproduce-v1/sweep-9.md`);
+    expect(md).toContain("# the budget sweep's cells at 3 steps (2 seeds; resumable)");
     expect(md).toContain('## Both regimes');
     expect(md).toContain('| Claim 1 |');
     await expect(run(reproduceCommand, [...base, '--steps', '2', ...rows, '--from-cache', '--sweep', '3,x', '--out', report])).rejects.toSatisfy((e: unknown) => isLabError(e, 'bad-argument') && (e as Error).message.includes('"x" is not one'));
+    for (const bad of ['3:0', '3:', '9:1:2', '-3']) {
+      await expect(run(reproduceCommand, [...base, '--steps', '2', ...rows, '--from-cache', '--sweep', bad, '--out', report])).rejects.toSatisfy((e: unknown) => isLabError(e, 'bad-argument') && (e as Error).message.includes(`"${bad}" is not one`));
+    }
     await expect(run(reproduceCommand, [...base, '--steps', '2', ...rows, '--from-cache', '--compare', path.join(tmp, 'nope.json'), '--out', report])).rejects.toSatisfy((e: unknown) => isLabError(e, 'bad-argument') && (e as Error).message.includes('--compare file'));
   });
 

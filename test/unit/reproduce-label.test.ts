@@ -11,10 +11,15 @@ describe('committedWhat', () => {
     for (const rec of recs) {
       const planned = rec.rows.length * rec.seeds.length;
       const ran = rec.rows.reduce((a, r) => a + Math.min(r.n, rec.seeds.length), 0);
+      const sweepPlanned = (rec.sweep ?? []).reduce((a, p) => a + p.rows.length * (p.seeds ?? 0), 0);
+      const sweepRan = (rec.sweep ?? []).reduce((a, p) => a + p.rows.reduce((b, r) => b + Math.min(r.n, p.seeds ?? 0), 0), 0);
       const label = committedWhat(rec);
       if (ran < planned) {
         expect(label).not.toMatch(/full run/);
         expect(label).toContain(`${ran} of ${planned} planned cells`);
+      } else if (sweepRan < sweepPlanned) {
+        expect(label).not.toMatch(/full run/);
+        expect(label).toContain(`budget sweep ${sweepRan} of ${sweepPlanned} cells`);
       } else expect(label).toBe('full run');
     }
   });
@@ -24,5 +29,17 @@ describe('committedWhat', () => {
     expect(committedWhat({ quick: false, rows, seeds: [1, 2, 3] })).toBe('full run');
     expect(committedWhat({ quick: true, rows, seeds: [1, 2, 3] })).toBe('quick run');
     expect(committedWhat({ quick: false, rows: [{ n: 3 }, { n: 0 }] as never, seeds: [1, 2, 3] })).toBe('run with 3 of 6 planned cells (2 rows \u00d7 3 seeds); 1 row not run');
+  });
+
+  it('the budget sweep counts: every main cell but a sweep cell missing is not a full run', () => {
+    const rows = [{ n: 3 }, { n: 3 }] as never;
+    // 300 steps: 3 rows x 3 seeds, 2 ran for one row; 1000 steps: 3 rows x 1 seed, none ran.
+    const sweep = [
+      { steps: 300, seeds: 3, rows: [{ n: 3 }, { n: 3 }, { n: 2 }] },
+      { steps: 1000, seeds: 1, rows: [{ n: 0 }, { n: 0 }, { n: 0 }] },
+    ] as never;
+    expect(committedWhat({ quick: false, rows, seeds: [1, 2, 3], sweep })).toBe('run with all 6 main cells; budget sweep 8 of 12 cells');
+    const done = [{ steps: 300, seeds: 3, rows: [{ n: 3 }, { n: 3 }, { n: 3 }] }, { steps: 1000, seeds: 1, rows: [{ n: 1 }, { n: 1 }, { n: 1 }] }] as never;
+    expect(committedWhat({ quick: false, rows, seeds: [1, 2, 3], sweep: done })).toBe('full run');
   });
 });

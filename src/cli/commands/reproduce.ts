@@ -155,7 +155,17 @@ function setupLines(s: ReproduceSettings, macsKeep: number, dirs: Map<ZooDepth, 
 }
 
 /** The commands a reader needs to redo or continue the report: the zoo, this report, the missing cells, the charts. */
-function reportCommands(argv: string[], width: number, regime: Regime, zoo: string, fromCache: boolean, file: string, jsonOut: string | undefined, chartsDir: string | undefined): { comment: string; command: string }[] {
+function reportCommands(
+  argv: string[],
+  width: number,
+  regime: Regime,
+  zoo: string,
+  fromCache: boolean,
+  file: string,
+  jsonOut: string | undefined,
+  chartsDir: string | undefined,
+  sweep: { cacheFile: string; rows: string[]; budgets: { steps: number; seeds: number }[] },
+): { comment: string; command: string }[] {
   const cmds = ([18, 50, 34] as const).map((d) => ({ comment: `zoo model ResNet-${d} (resumable with --resume${d === 34 ? '; optional, its row is skipped if missing' : ''})`, command: trainHint(d, width, zoo, regime) }));
   const q = reproduceSettings({ quick: true });
   const quickLook = `quick look: ${q.seeds.length} seed, ${q.budget.steps} fine-tuning steps, ${q.evalIds} test identities, ${selectRows(true).length} rows (indicative only)`;
@@ -163,8 +173,14 @@ function reportCommands(argv: string[], width: number, regime: Regime, zoo: stri
   cmds.push({ comment: fromCache ? 'this report, from the cached cells only' : 'this report (resumable: finished cells are cached)', command: `npm run lab -- ${argv.join(' ')}` });
   if (fromCache) {
     cmds.push({
-      comment: 'run the cells this report lacks (with more cores, start one process per --rows a,b; they can share the --cache file)',
+      comment: "run the main table's cells this report lacks (with more cores, start one process per --rows a,b; they can share the --cache file)",
       command: `npm run lab -- ${argv.filter((a) => a !== '--from-cache').join(' ')}`,
+    });
+  }
+  for (const b of sweep.rows.length ? sweep.budgets : []) {
+    cmds.push({
+      comment: `the budget sweep's cells at ${b.steps} steps (${b.seeds} seed${b.seeds === 1 ? '' : 's'}; resumable)`,
+      command: `npm run lab -- reproduce --regime ${regime.id} --seeds ${b.seeds} --steps ${b.steps} --rows ${sweep.rows.join(',')} --cache ${sweep.cacheFile} --out ${path.join('runs', `reproduce-${regime.id}`, `sweep-${b.steps}.md`)}`,
     });
   }
   if (jsonOut && chartsDir) {
@@ -208,11 +224,14 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
   // Report what the cache holds without running the missing cells (rows may then differ in seeds).
   const fromCache = bool(flags, 'from-cache');
   const rowIds = optStr(flags, 'rows')?.split(',').map((s) => s.trim()).filter(Boolean);
-  // Other fine-tuning budgets of the headline rows, reported from the cache (run them with --steps N --rows resnet50,haoli,molchanov).
-  const sweepSteps = (optStr(flags, 'sweep') ?? '').split(',').filter(Boolean).map((x) => {
-    const n = Number(x);
-    if (!Number.isInteger(n) || n < 1) throw new LabError('bad-argument', `--sweep takes step counts separated by commas (e.g. 300,1000); "${x}" is not one.`);
-    return n;
+  // Other fine-tuning budgets of the headline rows, reported from the cache (run them with --steps N
+  // --rows resnet50,haoli,molchanov): "300,1000:1" = 300 steps at --seeds seeds, 1000 at 1 seed.
+  const sweepPlan = (optStr(flags, 'sweep') ?? '').split(',').filter(Boolean).map((x) => {
+    const m = /^(\d+)(?::(\d+))?$/.exec(x.trim());
+    const steps = m ? Number(m[1]) : NaN;
+    const seeds = m?.[2] !== undefined ? Number(m[2]) : settings.seeds.length;
+    if (!m || steps < 1 || seeds < 1 || seeds > 20) throw new LabError('bad-argument', `--sweep takes step counts separated by commas, each optionally with its seeds (e.g. 300,1000:1); "${x}" is not one.`);
+    return { steps, seeds };
   });
   // Another regime's results (its --json-out file), set beside this one's.
   const compareFile = optStr(flags, 'compare');
@@ -297,10 +316,16 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
 
     // The sweep's other budgets: cached cells only (its cells are run with --steps).
     const sweep: SweepPoint[] = [];
-    for (const steps of sweepSteps.filter((n) => n !== settings.budget.steps)) {
+    let sweepPlanned = 0;
+    let sweepDone = 0;
+    for (const { steps, seeds } of sweepPlan.filter((b) => b.steps !== settings.budget.steps)) {
       const sweepRows = rows.filter((r) => SWEEP_ROW_IDS.includes(r.id));
-      const o = await runReproduction({ rows: sweepRows, settings: { ...settings, budget: { ...settings.budget, steps } }, loadModel, loadData: async () => ({ target: target! }), cache: fileCache, cachedOnly: true });
-      sweep.push({ steps, rows: o.summaries });
+      const seedList = Array.from({ length: seeds }, (_, i) => i + 1);
+      const o = await runReproduction({ rows: sweepRows, settings: { ...settings, seeds: seedList, budget: { ...settings.budget, steps } }, loadModel, loadData: async () => ({ target: target! }), cache: fileCache, cachedOnly: true });
+      sweep.push({ steps, rows: o.summaries, seeds });
+      notes.push(...o.notes.map((n) => `Budget sweep, ${steps} steps: ${n}`));
+      sweepPlanned += o.cells;
+      sweepDone += o.ran + o.reused;
     }
     const wall = (Date.now() - started) / 1000;
     const fingerprints = new Map<ZooDepth, string>([...dirs.keys()].map((d) => [d, outcome.fingerprints[d] ?? '']));
@@ -340,9 +365,11 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
       sections.push({ title: 'Recovery budget sweep', body: `The headline rows at ${points.map((x) => x.steps).join(', ')} fine-tuning steps (P=${settings.budget.p} x K=${settings.budget.k}; the same recipe, only the number of steps changes). At each budget the pruned rows are judged against the dense ResNet-50 of the same budget, "rank-1 drop at most 1 pp", by the rule below.\n\n${renderSweep(points, settings.budget.p, settings.budget.k)}` });
     }
     if (compare.length) sections.push({ title: 'Both regimes', body: `The same plan, benchmark and verdict rule on each zoo; only the models (and scenario 1's source data) differ.\n\n${renderRegimes([record, ...compare])}` });
-    const planned = outcome.cells;
-    const done = outcome.ran + outcome.reused;
-    const status = done < planned ? `Partial: ${done} of ${planned} planned cells have run; a verdict with fewer than 2 seeds on a side is inconclusive, and the missing cells are listed under Notes.` : undefined;
+    // The sweep's cells count as planned too: a report without them is partial.
+    const planned = outcome.cells + sweepPlanned;
+    const done = outcome.ran + outcome.reused + sweepDone;
+    const sweepGap = sweepDone < sweepPlanned ? ` (the budget sweep: ${sweepDone} of ${sweepPlanned})` : '';
+    const status = done < planned ? `Partial: ${done} of ${planned} planned cells have run${sweepGap}; a verdict with fewer than 2 seeds on a side is inconclusive, and the missing cells are listed under Notes.` : undefined;
     const md = renderReproduction(summaries, {
       ...meta,
       ...(status ? { status } : {}),
@@ -352,7 +379,7 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
       ...(charts ? { charts } : {}),
       ...(reading ? { reading } : {}),
       ...(plan ? { plan } : {}),
-      commands: reportCommands(argv, settings.width, regime, zoo, fromCache, file, jsonOut, chartsDir),
+      commands: reportCommands(argv, settings.width, regime, zoo, fromCache, file, jsonOut, chartsDir, { cacheFile, rows: rows.filter((r) => SWEEP_ROW_IDS.includes(r.id)).map((r) => r.id), budgets: sweepPlan.filter((b) => b.steps !== settings.budget.steps) }),
     });
     await prepareReport();
     await writeFileAtomically(file, md);

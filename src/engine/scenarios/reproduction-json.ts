@@ -20,6 +20,8 @@ export const REPRODUCTIONS_FORMAT = 'prunability-lab/reproductions@1';
 export interface SweepPoint {
   steps: number;
   rows: RowSummary[];
+  /** Seeds the plan gives this budget (absent in files written before it was recorded). */
+  seeds?: number;
 }
 
 export interface ReproductionRecord {
@@ -112,7 +114,8 @@ function preconditionOf(v: unknown, i: number): Precondition {
 
 function sweepOf(v: unknown, i: number): SweepPoint {
   if (!isObj(v) || typeof v.steps !== 'number' || !Array.isArray(v.rows)) fail(`sweep point ${i + 1} needs steps and rows`);
-  return { steps: v.steps, rows: v.rows.map((r, j) => rowOf(r, j)) };
+  if (v.seeds !== undefined && !(Number.isInteger(v.seeds) && (v.seeds as number) >= 1)) fail(`sweep point ${i + 1} has seeds ${String(v.seeds)}, not a whole number from 1`);
+  return { steps: v.steps, rows: v.rows.map((r, j) => rowOf(r, j)), ...(v.seeds !== undefined ? { seeds: v.seeds as number } : {}) };
 }
 
 /**
