@@ -425,9 +425,10 @@ function seedsNote(r: ReproductionRecord): string {
   return `mean of ${n}`;
 }
 
-function labSubtitle(r: ReproductionRecord): string {
+/** budget: what the chart says about fine-tuning steps (default: the main run's). */
+function labSubtitle(r: ReproductionRecord, budget = `${r.budget.steps} fine-tuning steps`): string {
   const zoo = r.regime?.id === 'v2' ? 'zoo v2: pre-trained on the pool, then M source' : `zoo v1: from scratch on ${r.tier} source`;
-  return `Lab benchmark: SynthReID ${r.tier} target (${zoo}), ${seedsNote(r)} per row, ${r.budget.steps} fine-tuning steps; MACs by the lab's counting rules; ${r.date}${r.quick ? '; quick run, indicative only' : ''}.`;
+  return `Lab benchmark: SynthReID ${r.tier} target (${zoo}), ${seedsNote(r)} per row, ${budget}; MACs by the lab's counting rules; ${r.date}${r.quick ? '; quick run, indicative only' : ''}.`;
 }
 
 /**
@@ -595,7 +596,7 @@ export function sweepChart(record: ReproductionRecord): Chart {
   const points = sweepPoints(record.budget.steps, record.rows, record.sweep ?? []).filter((p) => p.rows.some((r) => r.n > 0));
   const legend: LegendItem[] = SWEEP_ROW_IDS.map((id) => SWEEP_STYLE[id]).map((st, i) => ({ kind: 'marker' as const, shape: st.shape, color: st.color, text: i === 0 ? 'dense ResNet-50, fine-tuned' : st.legend }));
   legend.push({ kind: 'errorbar', text: '±1 sample std over seeds' }, { kind: 'dash', color: CLAIM_COLOR, text: 'dense ResNet-50 − 1 pp at that budget' });
-  const frame = openFrame(title, `${labSubtitle(record)} Budgets: ${points.map((p) => p.steps).join(', ')} steps of P=${record.budget.p} x K=${record.budget.k}.`, legend, [], 52);
+  const frame = openFrame(title, labSubtitle(record, `${points.map((p) => p.steps).join(', ')} fine-tuning steps of P=${record.budget.p} x K=${record.budget.k} (n per point in the report)`), legend, [], 52);
   const { parts, plot } = frame;
   if (points.length === 0) {
     parts.push(`<text class="empty" x="${px((plot.x0 + plot.x1) / 2)}" y="${px((plot.y0 + plot.y1) / 2)}" text-anchor="middle" font-size="14" fill="#555555">No budget has run yet.</text>`, '</svg>');
