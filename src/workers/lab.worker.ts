@@ -127,7 +127,7 @@ const api: LabWorkerApi = {
     }
     if (backendReady) {
       if (choice !== backendChoice || threads !== backendThreads) {
-        return Promise.reject(new LabError('bad-argument', `This worker already runs the "${backendChoice}" choice${backendThreads ? ` with ${backendThreads} wasm threads` : ''}; another backend or thread count needs a new worker.`));
+        return Promise.reject(new LabError('bad-argument', `This worker already runs the "${backendChoice}" choice${backendThreads ? ` with ${backendThreads} wasm thread${backendThreads === 1 ? '' : 's'}` : ''}; another backend or thread count needs a new worker.`));
       }
       return backendReady;
     }

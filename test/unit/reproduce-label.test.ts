@@ -41,5 +41,8 @@ describe('committedWhat', () => {
     expect(committedWhat({ quick: false, rows, seeds: [1, 2, 3], sweep })).toBe('run with all 6 main cells; budget sweep 8 of 12 cells');
     const done = [{ steps: 300, seeds: 3, rows: [{ n: 3 }, { n: 3 }, { n: 3 }] }, { steps: 1000, seeds: 1, rows: [{ n: 1 }, { n: 1 }, { n: 1 }] }] as never;
     expect(committedWhat({ quick: false, rows, seeds: [1, 2, 3], sweep: done })).toBe('full run');
+    // A point written before its seeds were recorded: planned = its rows x the most seeds any row has (3 x 2), ran 2 + 2 + 1.
+    const old = [{ steps: 300, rows: [{ n: 2 }, { n: 2 }, { n: 1 }] }] as never;
+    expect(committedWhat({ quick: false, rows, seeds: [1, 2, 3], sweep: old })).toBe('run with all 6 main cells; budget sweep 5 of 6 cells');
   });
 });

@@ -146,6 +146,9 @@ describe('two regimes side by side', () => {
     expect(md).toContain('| ResNet-34, rank-1 after FT | — | — |');
     // Cells: v2 3 rows x 3 seeds all ran; v1's Hao Li has 2 of 3.
     expect(md).toContain('| Cells run / planned | 9 / 9 | 8 / 9 |');
+    // The budget sweep counts too: 300 steps at 3 seeds, ResNet-50 with 3 and Hao Li with 1 → 4 of 6 more.
+    const swept = renderRegimes([{ ...v2, sweep: [{ steps: 300, seeds: 3, rows: [rs('resnet50', 3, 52, 1), rs('haoli', 1, 40, 0)] }] }, v1]);
+    expect(swept).toContain('| Cells run / planned | 13 / 15 | 8 / 9 |');
     expect(md).toContain('- v2: pre-trained.');
     expect(md).not.toContain('v2: v2:');
   });

@@ -233,6 +233,8 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
     if (!m || steps < 1 || seeds < 1 || seeds > 20) throw new LabError('bad-argument', `--sweep takes step counts separated by commas, each optionally with its seeds (e.g. 300,1000:1); "${x}" is not one.`);
     return { steps, seeds };
   });
+  // The main run's budget is the main table, not a sweep point.
+  const sweepBudgets = sweepPlan.filter((b) => b.steps !== settings.budget.steps);
   // Another regime's results (its --json-out file), set beside this one's.
   const compareFile = optStr(flags, 'compare');
   const compare = compareFile
@@ -318,7 +320,7 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
     const sweep: SweepPoint[] = [];
     let sweepPlanned = 0;
     let sweepDone = 0;
-    for (const { steps, seeds } of sweepPlan.filter((b) => b.steps !== settings.budget.steps)) {
+    for (const { steps, seeds } of sweepBudgets) {
       const sweepRows = rows.filter((r) => SWEEP_ROW_IDS.includes(r.id));
       const seedList = Array.from({ length: seeds }, (_, i) => i + 1);
       const o = await runReproduction({ rows: sweepRows, settings: { ...settings, seeds: seedList, budget: { ...settings.budget, steps } }, loadModel, loadData: async () => ({ target: target! }), cache: fileCache, cachedOnly: true });
@@ -379,7 +381,7 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
       ...(charts ? { charts } : {}),
       ...(reading ? { reading } : {}),
       ...(plan ? { plan } : {}),
-      commands: reportCommands(argv, settings.width, regime, zoo, fromCache, file, jsonOut, chartsDir, { cacheFile, rows: rows.filter((r) => SWEEP_ROW_IDS.includes(r.id)).map((r) => r.id), budgets: sweepPlan.filter((b) => b.steps !== settings.budget.steps) }),
+      commands: reportCommands(argv, settings.width, regime, zoo, fromCache, file, jsonOut, chartsDir, { cacheFile, rows: rows.filter((r) => SWEEP_ROW_IDS.includes(r.id)).map((r) => r.id), budgets: sweepBudgets }),
     });
     await prepareReport();
     await writeFileAtomically(file, md);

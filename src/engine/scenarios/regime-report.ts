@@ -3,7 +3,7 @@
  * M source): the verdict of each claim in each regime with its headline numbers, and the dense
  * models' order, so a reader sees how much each verdict depends on the regime.
  */
-import type { ReproductionRecord } from './reproduction-json';
+import { cellCounts, type ReproductionRecord } from './reproduction-json';
 import type { RowSummary } from './report';
 
 function regimeName(r: ReproductionRecord): string {
@@ -25,7 +25,7 @@ export function renderRegimes(records: readonly ReproductionRecord[]): string {
   for (const [id, label] of [['resnet50', 'ResNet-50, rank-1 after FT'], ['resnet34', 'ResNet-34, rank-1 after FT'], ['resnet18', 'ResNet-18, rank-1 after FT'], ['haoli', 'Hao Li (ResNet-50 at ResNet-18 MACs), rank-1'], ['molchanov', 'Molchanov (ResNet-50 at ResNet-18 MACs), rank-1'], ['molchanov-source', 'Molchanov pruned at the source, rank-1']] as const) {
     lines.push(`| ${label} | ${records.map((r) => r1(r.rows, id)).join(' | ')} |`);
   }
-  lines.push(`| Cells run / planned | ${records.map((r) => `${r.rows.reduce((a, x) => a + Math.min(x.n, r.seeds.length), 0)} / ${r.rows.length * r.seeds.length}`).join(' | ')} |`);
+  lines.push(`| Cells run / planned | ${records.map((r) => { const c = cellCounts(r); return `${c.main.ran + c.sweep.ran} / ${c.main.planned + c.sweep.planned}`; }).join(' | ')} |`);
   const legend = records.map((r) => `- ${regimeName(r)}: ${(r.regime?.label ?? 'trained from scratch on SynthReID S source (150 identities)').replace(/^v\d+: /, '')}.`);
   return [lines.join('\n'), '', ...legend].join('\n');
 }

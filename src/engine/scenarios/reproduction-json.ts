@@ -112,6 +112,20 @@ function preconditionOf(v: unknown, i: number): Precondition {
   return { id: v.id, text: v.text, status: v.status as PreconditionStatus, evidence: strings(v.evidence, `${w}.evidence`), claims: v.claims as number[] };
 }
 
+/**
+ * Cells run and planned: the main table (row x seed) and the budget sweep (row x that budget's
+ * seeds; a point from before its seeds were recorded counts the most any of its rows has).
+ */
+export function cellCounts(r: Pick<ReproductionRecord, 'rows' | 'seeds' | 'sweep'>): { main: { ran: number; planned: number }; sweep: { ran: number; planned: number } } {
+  const sweep = { ran: 0, planned: 0 };
+  for (const p of r.sweep ?? []) {
+    const seeds = p.seeds ?? Math.max(0, ...p.rows.map((x) => x.n));
+    sweep.planned += p.rows.length * seeds;
+    sweep.ran += p.rows.reduce((a, x) => a + Math.min(x.n, seeds), 0);
+  }
+  return { main: { ran: r.rows.reduce((a, x) => a + Math.min(x.n, r.seeds.length), 0), planned: r.rows.length * r.seeds.length }, sweep };
+}
+
 function sweepOf(v: unknown, i: number): SweepPoint {
   if (!isObj(v) || typeof v.steps !== 'number' || !Array.isArray(v.rows)) fail(`sweep point ${i + 1} needs steps and rows`);
   if (v.seeds !== undefined && !(Number.isInteger(v.seeds) && (v.seeds as number) >= 1)) fail(`sweep point ${i + 1} has seeds ${String(v.seeds)}, not a whole number from 1`);
