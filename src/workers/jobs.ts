@@ -19,6 +19,8 @@ export class Job {
     readonly id: string,
     readonly what: string,
     private readonly onProgress?: ProgressCallback,
+    /** The throttle's clock (a test freezes it to see what the throttle drops). */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   get signal(): AbortSignal {
@@ -35,7 +37,7 @@ export class Job {
    */
   progress(fraction: number, message: string, extra?: () => Pick<JobProgress, 'train'>, force = false): boolean {
     if (!this.onProgress) return false;
-    const now = performance.now();
+    const now = this.now();
     const final = fraction >= 1;
     if (!final && !force && now - this.lastSent < PROGRESS_INTERVAL_MS) return false;
     this.lastSent = now;

@@ -541,9 +541,15 @@ export class LabSession {
             }
           },
           onProgress: (tp) => {
-            const sent = job.progress(0.97 * (tp.step / tp.totalSteps), `Step ${tp.step} of ${tp.totalSteps}, loss ${tp.loss.toFixed(3)}`, () => ({
-              train: { points: buffer, step: tp.step, totalSteps: tp.totalSteps, etaSec: tp.etaSec, imagesPerSec: tp.imagesPerSec, paused: false },
-            }));
+            // The last step is always sent: the loss points buffered since the previous event
+            // would otherwise never reach the page (the job's final event carries none).
+            const last = tp.step >= tp.totalSteps;
+            const sent = job.progress(
+              0.97 * (tp.step / tp.totalSteps),
+              `Step ${tp.step} of ${tp.totalSteps}, loss ${tp.loss.toFixed(3)}`,
+              () => ({ train: { points: buffer, step: tp.step, totalSteps: tp.totalSteps, etaSec: tp.etaSec, imagesPerSec: tp.imagesPerSec, paused: false } }),
+              last,
+            );
             if (sent) buffer = [];
           },
         },

@@ -145,6 +145,19 @@ describe('the lab workflow', () => {
       expect(await lab.page.getByTestId('strip-bar').count()).toBe(20);
       await screenshot(lab.page, 'lab-corrupt-model');
 
+      // Clear runs takes two clicks: the first only asks, "Keep them" keeps them; the second
+      // clears, also from storage (a reload shows only the new baseline).
+      await lab.page.getByTestId('clear-runs').click();
+      expect(await lab.page.getByTestId('clear-runs-confirm').textContent()).toBe('Clear all 3 runs?');
+      await lab.page.getByTestId('clear-runs-keep').click();
+      expect(await lab.page.getByTestId('run-row').count()).toBe(3);
+      await lab.page.getByTestId('clear-runs').click();
+      await lab.page.getByTestId('clear-runs-confirm').click();
+      await expect.poll(() => lab.page.getByTestId('run-row').count(), { timeout: 10_000 }).toBe(0);
+      await lab.page.reload();
+      await baseline(lab);
+      expect(await lab.page.getByTestId('run-row').count()).toBe(1);
+
       expect(lab.foreignRequests()).toEqual([]);
       expect(lab.errors).toEqual([]);
     } finally {

@@ -377,6 +377,47 @@ interface Props {
   onClear(): void;
 }
 
+/** How long "Clear all N runs?" waits for its second click before it goes back. */
+const CLEAR_CONFIRM_MS = 6000;
+
+/**
+ * Clearing deletes every stored run and cannot be undone, so it takes two clicks: the first
+ * asks "Clear all N runs?" beside a "Keep them" button, and goes back by itself after a few
+ * seconds. One stray click (a presenter's, a student's) loses nothing.
+ */
+function ClearRuns({ count, onClear }: { count: number; onClear(): void }) {
+  const [asking, setAsking] = useState(false);
+  useEffect(() => {
+    if (!asking) return;
+    const t = setTimeout(() => setAsking(false), CLEAR_CONFIRM_MS);
+    return () => clearTimeout(t);
+  }, [asking]);
+  if (!asking || count === 0)
+    return (
+      <button type="button" className="secondary" data-testid="clear-runs" onClick={() => setAsking(true)} disabled={count === 0}>
+        Clear runs
+      </button>
+    );
+  return (
+    <span className="confirm" role="group" aria-label="Confirm clearing the runs">
+      <button
+        type="button"
+        className="danger"
+        data-testid="clear-runs-confirm"
+        onClick={() => {
+          setAsking(false);
+          onClear();
+        }}
+      >
+        Clear all {count} run{count === 1 ? '' : 's'}?
+      </button>
+      <button type="button" className="secondary" data-testid="clear-runs-keep" onClick={() => setAsking(false)}>
+        Keep them
+      </button>
+    </span>
+  );
+}
+
 export const ResultsPanel = memo(function ResultsPanel({ runs, config, setConfig, dataset, onExport, onClear }: Props) {
   const [allDatasets, setAllDatasets] = useState(false);
   // The chart takes new runs in a task of its own, not in the same commit as the rest of the
@@ -408,7 +449,7 @@ export const ResultsPanel = memo(function ResultsPanel({ runs, config, setConfig
           <input type="checkbox" data-testid="paper-toggle" checked={config.paper} onChange={(e) => setConfig({ paper: e.target.checked })} /> Paper reference
         </label>
         <label className="toggle">
-          <input type="checkbox" checked={allDatasets} onChange={(e) => setAllDatasets(e.target.checked)} /> All datasets
+          <input type="checkbox" data-testid="all-datasets" checked={allDatasets} onChange={(e) => setAllDatasets(e.target.checked)} /> All datasets
         </label>
       </div>
       <div className={`charts ${config.paper ? 'with-paper' : ''}`}>
@@ -427,9 +468,7 @@ export const ResultsPanel = memo(function ResultsPanel({ runs, config, setConfig
           <button type="button" className="secondary" data-testid="export-json" onClick={() => onExport('json')} disabled={runs.length === 0}>
             Export JSON
           </button>
-          <button type="button" className="secondary" onClick={onClear} disabled={runs.length === 0}>
-            Clear runs
-          </button>
+          <ClearRuns count={runs.length} onClear={onClear} />
         </div>
       </div>
       <div className="table-wrap">
