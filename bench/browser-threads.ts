@@ -16,13 +16,9 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, startPreview } from '../test/e2e/browser';
 import type { ThroughputRequest, ThroughputResult } from '../src/workers/api';
 import { writeSection } from './section';
+import { arg } from './args';
 
 export const HEADING = '## Training kernels and wasm threads (Chromium)';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 
 const median = (xs: number[]) => {
   const v = [...xs].sort((a, b) => a - b);

@@ -10,11 +10,7 @@
 import * as os from 'node:os';
 import { launchBrowser, startPreview } from '../test/e2e/browser';
 import type { ThroughputRequest, ThroughputResult } from '../src/workers/api';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
+import { arg } from './args';
 
 async function main(): Promise<void> {
   const steps = Number(arg('steps', '2'));

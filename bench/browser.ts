@@ -21,12 +21,7 @@ import { writeSection } from './section';
 import { ROOT, launchBrowser, startPreview, type LabBrowser } from '../test/e2e/browser';
 import type { ThroughputRequest, ThroughputResult } from '../src/workers/api';
 import { DEFAULT_MODEL_NAME } from '../src/workers/model-source';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
-const flag = (name: string) => process.argv.includes(`--${name}`);
+import { arg, flag } from './args';
 
 type Kind = 'js' | 'wasm' | 'model shards' | 'other';
 interface Traffic {

@@ -38,12 +38,7 @@ import { fineTunePtl } from '../src/engine/ptl/ptl-finetune';
 import { ptlCost } from '../src/engine/ptl/ptl-cost';
 import type { PtlConfigInput } from '../src/engine/ptl/side-branch';
 import type { TrainConfigInput } from '../src/engine/train/config';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
-const flag = (name: string) => process.argv.includes(`--${name}`);
+import { arg, flag } from './args';
 
 interface Run {
   arm: 'plain' | 'ptl';

@@ -26,6 +26,7 @@ import { Trainer } from '../src/engine/train/trainer';
 import { setFusedTrainOps } from '../src/engine/model/fused-train-ops';
 import { randomSplit } from '../src/workers/throughput';
 import { profileKernels, type KernelTime } from '../src/engine/backend/kernel-profile';
+import { arg } from './args';
 
 const P = 8;
 const K = 4;
@@ -48,11 +49,6 @@ export interface ProfileRow {
   /** Sum of the profiled step's kernel times (CPU). */
   kernelMs: number;
   kernels: KernelTime[];
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
 function median(xs: number[]): number {

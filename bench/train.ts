@@ -18,6 +18,7 @@ import { ReidModel } from '../src/engine/model/model';
 import { Trainer } from '../src/engine/train/trainer';
 import { Prng } from '../src/engine/util/prng';
 import type { ReidSplit } from '../src/engine/data/types';
+import { arg } from './args';
 
 const H = 128;
 const W = 64;
@@ -33,11 +34,6 @@ interface Row {
   trainImgS: number;
   trainImgCpuS: number;
   stepMs: number;
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
 /** Random images of 32 identities x 8 (content does not affect throughput). */
