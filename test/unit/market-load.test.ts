@@ -324,6 +324,56 @@ describe('bad input', () => {
     await expectBadDataset(loadReidDataset(memorySource(f, 'tiny')), /tiny: no query identity has a gallery image from another camera/);
   });
 
+  // Issue 20 item 13: "none of the query images could be decoded, e.g. ." named nothing.
+  describe('a split left empty names its folder or file, never "e.g. ."', () => {
+    const neverEmptyExample = (message: string) => expect(message).not.toMatch(/e\.g\.\s*[.(]/);
+    const messageOf = async (p: Promise<unknown>): Promise<string> => {
+      try {
+        await p;
+      } catch (e) {
+        expect(isLabError(e, 'bad-dataset'), String(e)).toBe(true);
+        return (e as Error).message;
+      }
+      throw new Error('expected a bad-dataset error');
+    };
+
+    it('a query folder holding no image files names the folder', async () => {
+      const f: Files = { 'D/query/readme.txt': text('no images here'), 'D/bounding_box_test/0001_c2s1_000001_00.jpg': solidJpeg([1, 2, 3]) };
+      const m = await messageOf(loadReidDataset(memorySource(f, 'empty-query'), { height: H, width: W }));
+      expect(m).toBe('empty-query: the query split (query/) has no usable image.');
+    });
+
+    it('a query folder of undecodable images names a file and why', async () => {
+      const f: Files = { 'D/query/0001_c1s1_000001_00.jpg': text('not a jpeg'), 'D/bounding_box_test/0001_c2s1_000001_00.jpg': solidJpeg([1, 2, 3]) };
+      const m = await messageOf(loadReidDataset(memorySource(f, 'bad-query'), { height: H, width: W }));
+      expect(m).toMatch(/^bad-query: none of the query images could be decoded, e\.g\. 0001_c1s1_000001_00\.jpg \(.*neither a JPEG nor a PNG/);
+      neverEmptyExample(m);
+    });
+
+    it('a test-identity subset where no query can be scored says why (it said "e.g. .")', async () => {
+      // Images in both folders, but the only query identity's gallery image shares its camera:
+      // the seeded subset is empty before any decoding.
+      const f: Files = {
+        'D/query/0001_c1s1_000001_00.jpg': solidJpeg([1, 2, 3]),
+        'D/bounding_box_test/0001_c1s1_000002_00.jpg': solidJpeg([1, 2, 3]),
+        'D/bounding_box_test/0002_c2s1_000002_00.jpg': solidJpeg([1, 2, 3]),
+      };
+      const m = await messageOf(loadReidDataset(memorySource(f, 'tiny'), { height: H, width: W, testIdentities: 5 }));
+      expect(m).toBe('tiny: no query identity has a gallery image from another camera, so nothing can be evaluated.');
+    });
+
+    it('a list entry whose file name is empty (a path ending in /) is named by its path', async () => {
+      const f: Files = {
+        'MSMT17_V1/test/0000/0000_001_15_0113noon_0002_0.jpg': solidJpeg([1, 2, 3]),
+        'MSMT17_V1/list_train.txt': text(''),
+        'MSMT17_V1/list_query.txt': text('0000/ 0\n'),
+        'MSMT17_V1/list_gallery.txt': text('0000/0000_001_15_0113noon_0002_0.jpg 0\n'),
+      };
+      const m = await messageOf(loadReidDataset(memorySource(f, 'msmt'), { height: H, width: W }));
+      expect(m).toBe('msmt: the query split (list_query.txt) has no usable image; 1 file(s) were rejected, e.g. 0000/ (listed in list_query.txt but not present).');
+    });
+  });
+
   it('cancels between images', async () => {
     let n = 0;
     await expect(loadReidDataset(await zipOf(marketFiles()), { height: H, width: W, shouldCancel: () => ++n > 3 }))

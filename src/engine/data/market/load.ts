@@ -102,6 +102,15 @@ function examples(xs: readonly string[], n = 3): string {
   return xs.slice(0, n).join(', ') + (xs.length > n ? ', ...' : '');
 }
 
+/** A skipped file as a message names it: its base name, else its path (a list entry "0000/" has no base name). */
+function fileLabel(path: string): string {
+  return baseName(path) || path || 'a file without a name';
+}
+
+function noScorableQuery(sourceName: string): LabError {
+  return bad(`${sourceName}: no query identity has a gallery image from another camera, so nothing can be evaluated.`);
+}
+
 export async function loadReidDataset(source: FileSource, opts: LoadOptions = {}): Promise<LoadedReidDataset> {
   const height = opts.height ?? 128;
   const width = opts.width ?? 64;
@@ -129,7 +138,7 @@ export async function loadReidDataset(source: FileSource, opts: LoadOptions = {}
       const bads = skipped.filter((k) => k.split === s);
       throw bad(
         `${source.name}: the ${s} split (${where(s)}) has no usable image` +
-          (bads.length ? `; ${bads.length} file(s) were rejected, e.g. ${examples(bads.map((b) => `${baseName(b.path)} (${b.reason})`))}.` : '.'),
+          (bads.length ? `; ${bads.length} file(s) were rejected, e.g. ${examples(bads.map((b) => `${fileLabel(b.path)} (${b.reason})`))}.` : '.'),
       );
     }
   }
@@ -146,6 +155,8 @@ export async function loadReidDataset(source: FileSource, opts: LoadOptions = {}
     const n = opts.testIdentities;
     if (!Number.isInteger(n) || n < 1) throw new LabError('bad-argument', `testIdentities must be a positive whole number; got ${n}.`);
     const scorable = [...scorableQueryIds(items.query, items.gallery)].sort((a, b) => a - b);
+    // An empty subset would leave both splits empty before decoding; say why here.
+    if (scorable.length === 0) throw noScorableQuery(source.name);
     const chosen = new Set(new Prng(seed).fork('test-identities').shuffle(scorable).slice(0, n));
     items.query = items.query.filter((it) => chosen.has(it.pid));
     items.gallery = items.gallery.filter((it) => chosen.has(it.pid));
@@ -178,11 +189,11 @@ export async function loadReidDataset(source: FileSource, opts: LoadOptions = {}
   }
   for (const s of ['query', 'gallery'] as const) {
     if (wanted.has(s) && splits[s].count === 0) {
-      const why = skipped.filter((k) => k.split === s).map((k) => `${baseName(k.path) || k.path || 'a file without a name'} (${k.reason})`);
-      // With nothing skipped the split simply had no image files: say so instead of "e.g. .".
+      const why = skipped.filter((k) => k.split === s).map((k) => `${fileLabel(k.path)} (${k.reason})`);
+      // Every image decodeAll drops is in `skipped`; name the split's folder should none be.
       throw bad(why.length > 0
         ? `${source.name}: none of the ${s} images could be decoded, e.g. ${examples(why)}.`
-        : `${source.name}: the ${s} split holds no image files (.jpg or .png); put the ${s} images in its folder, or pick the dataset's top folder.`);
+        : `${source.name}: the ${s} split (${where(s)}) has no usable image.`);
     }
   }
   if (wanted.has('query') && wanted.has('gallery')) checkQueries(splits.query, splits.gallery, report, source.name);
@@ -281,9 +292,7 @@ function checkQueries(query: ReidSplit, gallery: ReidSplit, report: LoadReport, 
   const qIds = [...new Set(query.pids)].filter((p) => p > 0).sort((a, b) => a - b);
   report.queryIdsMissingFromGallery = qIds.filter((p) => !galleryIds.has(p));
   report.queryIdsOnlySameCamera = qIds.filter((p) => galleryIds.has(p) && !scorable.has(p));
-  if (scorable.size === 0) {
-    throw bad(`${sourceName}: no query identity has a gallery image from another camera, so nothing can be evaluated.`);
-  }
+  if (scorable.size === 0) throw noScorableQuery(sourceName);
   const missing = report.queryIdsMissingFromGallery.length;
   if (missing) report.warnings.push(`${missing} query identit${missing === 1 ? 'y is' : 'ies are'} absent from the gallery (e.g. ${report.queryIdsMissingFromGallery.slice(0, 5).join(', ')}); their queries are skipped in evaluation.`);
   const same = report.queryIdsOnlySameCamera.length;
