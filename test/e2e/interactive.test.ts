@@ -6,9 +6,11 @@
  * open worst-first. Then the default set-up (ResNet-50 x0.5, SynthReID-S target) as a new user
  * meets it: a baseline without a click, and prune -> quick score.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { chartPoints, idle, openLab, screenshot, useLabServer } from './browser';
+import { chartPoints, idle, openLab, ROOT, screenshot, useLabServer } from './browser';
 import { DEFAULT_MODEL_NAME } from '../../src/workers/model-source';
 
 const h = useLabServer();
@@ -153,6 +155,12 @@ describe('interactive in seconds', () => {
       expect(await lab.page.getByTestId('dataset-name').textContent()).toBe('SynthReID-S/target');
       expect(await lab.page.getByTestId('model-name').textContent()).toBe(DEFAULT_MODEL_NAME);
       expect(await chartPoints(lab)).toBe(1);
+      // The first point is the shipped model's card figure on this dataset, not a live guess.
+      const card = JSON.parse(readFileSync(join(ROOT, 'public', 'models', DEFAULT_MODEL_NAME, 'card.json'), 'utf8')) as { evaluation: { dataset: string; mAP: number }[] };
+      const onTarget = card.evaluation.find((e) => e.dataset === 'SynthReID-S/target')!;
+      const baselineRow = lab.page.locator('[data-testid="run-row"][data-kind="baseline"]');
+      expect(await baselineRow.getAttribute('data-source')).toBe('card');
+      expect(await baselineRow.textContent()).toContain((onTarget.mAP * 100).toFixed(2));
       await idle(lab, 300_000);
       await screenshot(lab.page, 'lab-first-impression');
       const t1 = Date.now();
