@@ -4,8 +4,8 @@
  *   its declared outputs: a snapshot of the whole working folder before and after differs only
  *   there (no temp folder left beside them, the --model folder untouched);
  * - a run that fails (training diverges, a resumed checkpoint holds NaN) leaves no --out folder;
- * - unwritable outputs (/proc/foo), --out on the --model folder, unknown flags and bad enum
- *   values fail at once with a sentence;
+ * - unwritable outputs (--out or train's --run-dir under /proc), --out on the --model folder,
+ *   unknown flags and bad enum values fail at once with a sentence;
  * - hostile model files and datasets (a shard path to /dev/zero, a cyclic ONNX graph, a zip entry
  *   of 80 MiB of zeros) end within a time cap and a peak-memory cap (GNU time's max RSS).
  */
@@ -46,12 +46,14 @@ interface Run {
 function lab(args: string[], cwd: string, timeoutS = 240): Promise<Run> {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const p = spawn('/usr/bin/time', ['-f', '@@rss %M', process.execPath, TSX, LAB, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } });
+    // Its own process group, so the timeout kills the lab too, not only GNU time (a hung lab kept
+    // the pipes open and the test waited past its cap).
+    const p = spawn('/usr/bin/time', ['-f', '@@rss %M', process.execPath, TSX, LAB, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' }, detached: true });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += String(d)));
     p.stderr.on('data', (d) => (stderr += String(d)));
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutS * 1000);
+    const timer = setTimeout(() => process.kill(-p.pid!, 'SIGKILL'), timeoutS * 1000);
     p.on('close', (code) => {
       clearTimeout(timer);
       const m = /@@rss (\d+)/.exec(stderr);
@@ -196,6 +198,15 @@ describe('bad outputs and flags fail at once with a sentence', () => {
     expect(r.code).toBe(1);
     expect(sentence(r)).toContain('Cannot write --out /proc/lab-test/foo: nothing can be created in /proc');
     expect(r.seconds).toBeLessThan(TIME_CAP_S);
+  });
+
+  it('train --run-dir /proc/... fails fast, before training (it hung in a recursive mkdir after training)', async () => {
+    const before = snapshot(tmp);
+    const r = await lab(['train', '--depth', '18', '--width', '0.125', '--height', '64', '--img-width', '32', '--tier', 'XS', '--steps', '1', '--p', '2', '--k', '2', '--out', 'proc-train', '--run-dir', '/proc/lab-test/r'], tmp, TIME_CAP_S);
+    expect(r.code, r.stderr).toBe(1);
+    expect(sentence(r)).toContain('Cannot write --run-dir /proc/lab-test/r/checkpoint.ckpt: nothing can be created in /proc');
+    expect(r.stderr).not.toContain('train ResNet-18');
+    expect(changedOutside(before, snapshot(tmp), [])).toEqual([]);
   });
 
   it('prune --out equal to or inside --model is refused unless --force', async () => {

@@ -15,7 +15,7 @@ import { resolveTrainConfig } from '../../engine/train/config';
 import { deserializeCheckpoint, serializeCheckpoint, type TrainCheckpoint } from '../../engine/train/checkpoint';
 import { labelMap } from '../../engine/train/identities';
 import { loadModelFromFolder, saveModelToFolder, MODEL_JSON } from '../../node/model-files';
-import { checkOutputFolder, writeFolderAtomically } from '../../node/output-folder';
+import { checkOutputFile, checkOutputFolder, writeFolderAtomically } from '../../node/output-folder';
 import { readBounded, readTextBounded } from '../../node/bounded-read';
 
 /** A checkpoint holds parameters, Adam's two moments and the classifier: ResNet-50 x2 is ~1.4 GB. */
@@ -26,8 +26,8 @@ import { bool, num, oneOf, optStr, str, type Flags } from '../args';
 import { writeCard } from '../card';
 import { isLabError } from '../../engine/errors';
 
+/** Write a run file whole: a temporary sibling renamed over it (its folder already made). */
 async function writeAtomic(file: string, bytes: Uint8Array): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp`;
   await fs.writeFile(tmp, bytes);
   await fs.rename(tmp, file);
@@ -49,6 +49,8 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
   const name = path.basename(out.dir);
   const runDir = optStr(flags, 'run-dir') ?? path.join('runs', name);
   const ckptFile = path.join(runDir, 'checkpoint.ckpt');
+  // Checked now like --out, not after training: a recursive mkdir under /proc never returns.
+  const makeRunDir = await checkOutputFile(ckptFile, '--run-dir');
   const every = num(flags, 'checkpoint-every', 50, { integer: true, min: 1 });
   // Stop cleanly at the first checkpoint after this many minutes, so the exported model and the
   // checkpoint agree and a later session can --resume (sessions here end at a hard limit).
@@ -100,6 +102,7 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
     },
     checkpointEvery: every,
     onCheckpoint: async (c) => {
+      await makeRunDir();
       await writeAtomic(ckptFile, serializeCheckpoint(c));
       await writeAtomic(path.join(runDir, 'compact.ckpt'), compactCheckpoint(c));
       await fs.writeFile(path.join(runDir, 'wall.json'), JSON.stringify({ seconds: previousWall + (Date.now() - started) / 1000, step: c.step }));
@@ -115,7 +118,7 @@ export async function trainCommand(flags: Flags, argv: string[]): Promise<void> 
   }
   if (!stop.aborted) bar.finish();
   const wallSeconds = previousWall + (Date.now() - started) / 1000;
-  await fs.mkdir(runDir, { recursive: true });
+  await makeRunDir();
   await fs.writeFile(path.join(runDir, 'wall.json'), JSON.stringify({ seconds: wallSeconds, step: stepsDone }));
   if (result) process.stderr.write(`Trained ${result.history.length} steps in this run (to step ${result.steps}) (${result.imagesPerSec.toFixed(1)} img/s); total wall ${formatSeconds(wallSeconds)}.\n`);
 
