@@ -41,7 +41,7 @@ export const COMMAND_FLAGS: Readonly<Record<string, CommandFlags>> = {
     boolean: ['quick', 'from-cache'],
   },
   card: { value: [...MODEL, 'notes', 'lineage'], boolean: ['m-target'] },
-  export: { value: [...MODEL, 'format', 'dtype', 'out'], boolean: [] },
+  export: { value: [...MODEL, 'format', 'dtype', 'out'], boolean: ['force'] },
 };
 
 function known(command: string): CommandFlags {

@@ -46,7 +46,7 @@ Commands:
             --model DIR [--notes TEXT] [--m-target] (also SynthReID M target: minutes)
             [--lineage FILE.safetensors] (the training record from a PyTorch companion file)
   export    Write a model as ONNX, PyTorch safetensors or a lab model folder, or write its pruning plan
-            --model PATH --format onnx|safetensors|folder|plan --out FILE [--dtype F32|F16 | float32|float16]
+            --model PATH --format onnx|safetensors|folder|plan --out FILE [--dtype F32|F16 | float32|float16] [--force]
             (plan: the folder of a \`lab prune\` run; apply it with python3 -m prunability_torch apply-plan)
 
 Common: --backend wasm|cpu (default wasm)
@@ -54,9 +54,10 @@ Common: --backend wasm|cpu (default wasm)
 (e.g. from the PyTorch companion, python/) or an .onnx file; for files that do not state the last stride (layer4's first stride), give
 --last-stride 1|2 (default 1, printed as a notice).
 Outputs (--out) are checked before any work and written whole: into a temporary folder beside
---out, renamed onto it at the end. An existing --out is replaced only if the lab wrote it; prune and
-finetune refuse an --out that is or lies inside --model unless --force. A training run whose loss or
-weights become NaN or infinite stops with an error and writes nothing.
+--out, renamed onto it at the end. An existing --out is replaced only if the lab wrote it; prune,
+finetune and export --format folder refuse an --out that is, lies inside or contains --model (symbolic
+links resolved) unless --force. A training run whose loss or weights become NaN or infinite stops with
+an error and writes nothing.
 `;
 
 type Command = (flags: Flags, argv: string[]) => Promise<void>;

@@ -4,14 +4,16 @@
  *   its declared outputs: a snapshot of the whole working folder before and after differs only
  *   there (no temp folder left beside them, the --model folder untouched);
  * - a run that fails (training diverges, a resumed checkpoint holds NaN) leaves no --out folder;
- * - unwritable outputs (--out or train's --run-dir under /proc), --out on the --model folder,
- *   unknown flags and bad enum values fail at once with a sentence;
+ * - unwritable outputs (--out or train's --run-dir under /proc), an --out that is, lies inside or
+ *   contains the --model folder (prune, finetune, export --format folder; also through a
+ *   symbolic link) without --force, unknown flags and bad enum values fail at once with a
+ *   sentence;
  * - hostile model files and datasets (a shard path to /dev/zero, a cyclic ONNX graph, a zip entry
  *   of 80 MiB of zeros) end within a time cap and a peak-memory cap (GNU time's max RSS).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -217,6 +219,44 @@ describe('bad outputs and flags fail at once with a sentence', () => {
       expect(sentence(r)).toMatch(/--out model(\/sub)? (is|lies inside) the --model folder model; .* add --force/);
     }
     expect(changedOutside(before, snapshot(tmp), [])).toEqual([]);
+  });
+
+  describe('an --out that would replace the --model folder, directly or through a symbolic link', () => {
+    // A copy with the files a rename onto it would lose (card.json, plan.json), and links to it.
+    const victim = () => path.join(tmp, 'victim');
+    beforeAll(() => {
+      cpSync(model(), victim(), { recursive: true });
+      writeFileSync(path.join(victim(), 'card.json'), '{"name": "victim"}\n');
+      writeFileSync(path.join(victim(), 'plan.json'), '{}\n');
+      symlinkSync('victim', path.join(tmp, 'victim-link'));
+      symlinkSync('.', path.join(tmp, 'here'));
+    });
+    const tiny = ['--rate', '0.5', '--tier', 'XS', '--ids', '4', '--images-per-id', '2', '--p', '2', '--k', '2', '--no-eval'];
+    const refusals: [string, string[], RegExp][] = [
+      ['export --format folder onto --model', ['export', '--model', 'victim', '--format', 'folder', '--out', 'victim'], /^error: --out victim is the --model folder victim; .* add --force/],
+      ['export --format folder onto a link to --model', ['export', '--model', 'victim', '--format', 'folder', '--out', 'victim-link'], /--out victim-link is the --model folder victim/],
+      ['export --format folder onto the folder --model.json is in', ['export', '--model', 'victim/model.json', '--format', 'folder', '--out', 'here/victim'], /--out here\/victim contains the --model file victim\/model\.json/],
+      ['prune with --model a link, --out the folder it points to', ['prune', '--model', 'victim-link', ...tiny, '--out', 'victim'], /--out victim is the --model folder victim-link/],
+      ['prune --out inside --model through a link', ['prune', '--model', 'victim', ...tiny, '--out', 'victim-link/sub'], /--out victim-link\/sub lies inside the --model folder victim/],
+      ['prune --out around --model', ['prune', '--model', 'victim', ...tiny, '--out', 'here'], /--out here contains the --model folder victim/],
+      ['finetune --out a link to --model', ['finetune', '--model', 'victim', '--tier', 'XS', '--ids', '4', '--images-per-id', '2', '--p', '2', '--k', '2', '--steps', '1', '--no-eval', '--out', 'victim-link'], /--out victim-link is the --model folder victim/],
+    ];
+    for (const [name, args, msg] of refusals) {
+      it(`${name}: refused without --force, nothing written`, async () => {
+        const before = snapshot(tmp);
+        const r = await lab(args, tmp, TIME_CAP_S);
+        expect(r.code, r.stderr).toBe(1);
+        expect(sentence(r)).toMatch(msg);
+        expect(changedOutside(before, snapshot(tmp), [])).toEqual([]);
+      });
+    }
+
+    it('with --force, export --format folder replaces the --model folder (its card goes with it)', async () => {
+      const r = await lab(['export', '--model', 'victim', '--format', 'folder', '--out', 'victim', '--force'], tmp, TIME_CAP_S);
+      expect(r.code, r.stderr).toBe(0);
+      expect(existsSync(path.join(victim(), 'model.json'))).toBe(true);
+      expect(existsSync(path.join(victim(), 'card.json'))).toBe(false);
+    });
   });
 
   it('unknown flags and bad values name the closest valid one', async () => {

@@ -9,8 +9,9 @@ import { modelToSafetensors } from '../../engine/model/safetensors';
 import { modelToOnnx } from '../../engine/onnx/export';
 import { parsePlan, serialisePlan } from '../../engine/prune/plan-json';
 import { readBounded } from '../../node/bounded-read';
-import { MODEL_JSON, saveModelToFolder } from '../../node/model-files';
-import { checkOutputFile, checkOutputFolder, writeFileAtomically, writeFolderAtomically } from '../../node/output-folder';
+import { saveModelToFolder } from '../../node/model-files';
+import { checkOutputFile, writeFileAtomically, writeFolderAtomically } from '../../node/output-folder';
+import { derivedOutput } from '../derived-output';
 import { loadCliModel } from '../model';
 import { oneOf, str, type Flags } from '../args';
 
@@ -22,8 +23,9 @@ export async function exportCommand(flags: Flags): Promise<void> {
   const src = str(flags, 'model');
   const out = str(flags, 'out');
   const format = oneOf(flags, 'format', ['onnx', 'safetensors', 'plan', 'folder'], 'safetensors');
-  // Outputs are checked before anything is read: an unwritable --out fails at once.
-  const folder = format === 'folder' ? await checkOutputFolder(out, MODEL_JSON) : undefined;
+  // Outputs are checked before anything is read: an unwritable --out fails at once, and a folder
+  // export onto --model (which the rename at the end would replace) needs --force.
+  const folder = format === 'folder' ? await derivedOutput(flags, src) : undefined;
   const makeParents = folder ? undefined : await checkOutputFile(out, '--out');
   if (format === 'plan') {
     const file = path.join(src, PLAN_FILE);

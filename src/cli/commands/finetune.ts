@@ -18,8 +18,9 @@ import { fineTune } from '../../engine/train/finetune';
 import type { TrainConfigInput } from '../../engine/train/config';
 import { evaluationSubset, selectFineTuneSubset } from '../../engine/scenarios/subset';
 import type { Snapshot } from '../../engine/scenarios/types';
-import { saveModelToFolder, MODEL_JSON } from '../../node/model-files';
-import { checkOutputFolder, isSameOrInside, writeFolderAtomically, type OutputFolder } from '../../node/output-folder';
+import { saveModelToFolder } from '../../node/model-files';
+import { writeFolderAtomically, type OutputFolder } from '../../node/output-folder';
+import { derivedOutput } from '../derived-output';
 import { LabError } from '../../engine/errors';
 import { resolveDataset } from '../data';
 import { ProgressBar } from '../progress';
@@ -121,21 +122,6 @@ export async function saveDerived(
     await fs.writeFile(path.join(dir, 'card.json'), JSON.stringify(full, null, 2) + '\n');
     for (const [name, text] of Object.entries(extraFiles)) await fs.writeFile(path.join(dir, name), text);
   });
-}
-
-/**
- * The --out folder of a command that derives a model from --model: writable (checked before any
- * work), and never the source folder or one inside it (or around it) unless --force.
- */
-export async function derivedOutput(flags: Flags, modelDir: string): Promise<OutputFolder> {
-  const given = str(flags, 'out');
-  if (!bool(flags, 'force') && (isSameOrInside(given, modelDir) || isSameOrInside(modelDir, given))) {
-    throw new LabError(
-      'bad-argument',
-      `--out ${given} ${path.resolve(given) === path.resolve(modelDir) ? 'is' : isSameOrInside(given, modelDir) ? 'lies inside' : 'contains'} the --model folder ${modelDir}; writing there would replace the source model and its card. Pick another --out, or add --force to replace it.`,
-    );
-  }
-  return checkOutputFolder(given, MODEL_JSON);
 }
 
 export async function finetuneCommand(flags: Flags, argv: string[]): Promise<void> {

@@ -22,7 +22,8 @@ import type { PrunePlan } from '../../engine/prune/plan';
 import { PLAN_FILE } from './export';
 import { ProgressBar } from '../progress';
 import { bool, num, oneOf, str, type Flags } from '../args';
-import { costOnly, derivedOutput, fineTuneConfig, fineTuneData, formatBeforeAfter, saveDerived, snapshot } from './finetune';
+import { costOnly, fineTuneConfig, fineTuneData, formatBeforeAfter, saveDerived, snapshot } from './finetune';
+import { derivedOutput } from '../derived-output';
 
 export const STRATEGIES = ['once', 'iterative', 'psfp', 'fpgm-soft', 'auto-balanced'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
