@@ -1,8 +1,8 @@
 /**
  * The `lab` command as a user runs it (a child process), issue 20:
- * - every command that writes (generate, train, prune, finetune, card, reproduce) writes only
- *   its declared outputs: a snapshot of the whole working folder before and after differs only
- *   there (no temp folder left beside them, the --model folder untouched);
+ * - every command that writes (generate, train, prune, finetune, card, export, reproduce) writes
+ *   only its declared outputs: a snapshot of the whole working folder before and after differs
+ *   only there (no temp folder left beside them, the --model folder untouched);
  * - a run that fails (training diverges, a resumed checkpoint holds NaN) leaves no --out folder;
  * - unwritable outputs (--out or train's --run-dir under /proc), an --out that is, lies inside or
  *   contains the --model folder (prune, finetune, export --format folder; also through a
@@ -122,6 +122,7 @@ describe('every command that writes writes only its outputs, atomically', () => 
     },
     { name: 'card', args: () => ['card', '--model', 'ft'], outputs: ['ft/card.json'], check: 'ft/card.json' },
     { name: 'export plan', args: () => ['export', '--model', 'pruned', '--format', 'plan', '--out', 'exported/plan.json'], outputs: ['exported'], check: 'exported/plan.json' },
+    { name: 'export onnx', args: () => ['export', '--model', 'model', '--format', 'onnx', '--out', 'm.onnx'], outputs: ['m.onnx'], check: 'm.onnx' },
     { name: 'export safetensors', args: () => ['export', '--model', 'model', '--format', 'safetensors', '--out', 'm.safetensors'], outputs: ['m.safetensors'], check: 'm.safetensors' },
     { name: 'export folder', args: () => ['export', '--model', 'm.safetensors', '--format', 'folder', '--dtype', 'float16', '--out', 'mf'], outputs: ['mf'], check: 'mf/model.json' },
     {
