@@ -60,7 +60,8 @@ def _add_recipe(p: argparse.ArgumentParser, steps: int, lr: float, warmup: int, 
     g.add_argument("--seed", type=int, default=1)
     r = p.add_argument_group("running")
     r.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (default: torch's choice)")
-    r.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    r.add_argument("--device", default="auto",
+                   help="auto (default: a GPU when one is visible, else the CPU) | cpu | cuda | cuda:N; under torchrun, cuda is the process's LOCAL_RANK GPU")
     r.add_argument("--checkpoint", help="checkpoint file (default: OUT.ckpt)")
     r.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
     r.add_argument("--resume", action="store_true", help="continue from --checkpoint")
@@ -137,9 +138,24 @@ def _say(msg: str) -> None:
 
 
 def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    """The device this process trains on; under torchrun on GPUs, its own GPU (LOCAL_RANK)."""
+    try:
+        d = torch.device("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else torch.device(name)
+    except RuntimeError:
+        d = None
+    if d is None or d.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device must be auto, cpu, cuda or cuda:N; got {name!r}.")
+    if d.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name}: no CUDA GPU is visible to this process (torch {torch.__version__}).")
+        if d.index is None:
+            d = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        if d.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {name}: this process would use GPU {d.index}, but {torch.cuda.device_count()} GPU(s) are visible; "
+                             "start at most one process per GPU (--nproc_per_node).")
+        # nccl needs each process bound to its GPU before the process group starts.
+        torch.cuda.set_device(d)
+    return d
 
 
 def _init_distributed(device: torch.device) -> None:
@@ -181,6 +197,8 @@ def _load_init(model: ReIDResNet, path: str) -> str:
 def _run_training(a: argparse.Namespace, model: ReIDResNet, split: Split, lineage: Dict[str, Any]) -> int:
     cfg = _config(a)
     device = _device(a.device)
+    # On the device before the trainer exists: its optimizer and DDP wrapper bind these parameters.
+    model.to(device)
     trainer = Trainer(model, split, cfg)
     rank, size = trainer.rank, trainer.world
     ckpt = a.checkpoint or a.out + ".ckpt"
@@ -191,8 +209,6 @@ def _run_training(a: argparse.Namespace, model: ReIDResNet, split: Split, lineag
         _say(f"resumed {ckpt} at step {trainer.step} of {cfg.steps}")
         # wallSeconds below times this process only; say where it started.
         lineage = dict(lineage, resumedAtStep=trainer.step)
-    if device.type != "cpu":
-        model.to(device)
     start, t_last, n_last = time.time(), time.time(), trainer.step
     eval_ds = read_dataset(a.eval_data) if a.eval_data else None
     log_path = a.out + ".log.jsonl"
@@ -214,8 +230,7 @@ def _run_training(a: argparse.Namespace, model: ReIDResNet, split: Split, lineag
             with open(log_path, "a") as fh:
                 fh.write(json.dumps(line) + "\n")
         if a.eval_every and eval_ds is not None and trainer.step % a.eval_every == 0 and rank == 0:
-            r = evaluate(model.cpu(), eval_ds)
-            model.to(device)
+            r = evaluate(model, eval_ds)
             print(f"eval at step {trainer.step}: mAP {100 * r['mAP']:.1f} rank-1 {100 * r['rank1']:.1f}", flush=True)
             with open(log_path, "a") as fh:
                 fh.write(json.dumps({"step": trainer.step, "eval": r}) + "\n")
@@ -236,8 +251,7 @@ def _run_training(a: argparse.Namespace, model: ReIDResNet, split: Split, lineag
     if rank == 0:
         lineage = dict(lineage, steps=cfg.steps, config=asdict(cfg), processes=size, wallSeconds=round(wall, 1),
                        torch=torch.__version__, machine=platform.processor() or platform.machine(), device=str(device))
-        model.cpu()
-        save_model(a.out, model, lineage=lineage)
+        save_model(a.out, model, lineage=lineage)  # copies to the CPU; the model stays on the device for the eval below
         print(f"wrote {a.out} ({cfg.steps} steps, {size} process(es), {wall / 60:.1f} min)", flush=True)
         if eval_ds is not None:
             r = evaluate(model, eval_ds)

@@ -16,7 +16,8 @@ from .model import ReIDResNet
 @torch.no_grad()
 def embed(model: ReIDResNet, images: np.ndarray, batch: int = 128) -> torch.Tensor:
     model.eval()
-    out = [model(normalize(images[i:i + batch]))["embedding"] for i in range(0, len(images), batch)]
+    device = next(model.parameters()).device
+    out = [model(normalize(images[i:i + batch]).to(device))["embedding"].cpu() for i in range(0, len(images), batch)]
     return torch.cat(out) if out else torch.zeros(0, 0)
 
 

@@ -134,10 +134,13 @@ class Trainer:
             self.opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         else:
             self.opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=cfg.nesterov)
+        # Batches go where the model is (the CLI moves it before building the trainer).
+        self.device = next(model.parameters()).device
         self.net: nn.Module = model
         if self.world > 1:
             # Buffers are averaged after each step instead of broadcast from rank 0 (see module doc).
-            self.net = nn.parallel.DistributedDataParallel(model, broadcast_buffers=False, find_unused_parameters=cfg.id_weight == 0)
+            ids = [self.device] if self.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False, find_unused_parameters=cfg.id_weight == 0)
 
     def train_step(self) -> Dict[str, float]:
         cfg = self.cfg
@@ -157,8 +160,8 @@ class Trainer:
             shard = self.rank * cfg.micro_batches + j
             idx = batch[shard * per:(shard + 1) * per]
             rng = np.random.default_rng([cfg.seed, self.step, shard])
-            x = normalize(augment(self.images[idx], cfg.augment, rng))
-            labels = torch.tensor([self.label_of[int(self.split.pids[i])] for i in idx])
+            x = normalize(augment(self.images[idx], cfg.augment, rng)).to(self.device, non_blocking=True)
+            labels = torch.tensor([self.label_of[int(self.split.pids[i])] for i in idx], device=self.device)
             for b, v in zip(_bn_buffers(self.model), before):
                 b.copy_(v)
             sync = j == cfg.micro_batches - 1 or self.world == 1
@@ -166,7 +169,7 @@ class Trainer:
             with ctx:
                 out = self.net(x, with_logits=cfg.id_weight > 0)
                 tri, pos, neg = batch_hard_triplet(out["pooled"], labels, cfg.margin)
-                ce = cross_entropy_label_smooth(out["logits"], labels, cfg.label_smoothing) if cfg.id_weight > 0 else torch.zeros(())
+                ce = cross_entropy_label_smooth(out["logits"], labels, cfg.label_smoothing) if cfg.id_weight > 0 else torch.zeros((), device=self.device)
                 loss = cfg.triplet_weight * tri + cfg.id_weight * ce
                 if not torch.isfinite(loss):
                     raise TrainingError(f"The loss became {loss.item()} at step {self.step + 1} (learning rate {lr:.3g}): training diverged. "
