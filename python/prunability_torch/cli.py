@@ -194,6 +194,14 @@ def _load_init(model: ReIDResNet, path: str) -> str:
     return f"initialised {len(taken)} tensors from {path}" + (f" ({skipped} of its tensors did not fit and were skipped)" if skipped else "")
 
 
+def _on_any_process(flag: bool, device: torch.device) -> bool:
+    """True on every process when it is true on one: the processes must stop at the same step,
+    or those that go on wait forever in the next step's all-reduce."""
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
 def _run_training(a: argparse.Namespace, model: ReIDResNet, split: Split, lineage: Dict[str, Any]) -> int:
     cfg = _config(a)
     device = _device(a.device)
@@ -234,17 +242,20 @@ def _run_training(a: argparse.Namespace, model: ReIDResNet, split: Split, lineag
             print(f"eval at step {trainer.step}: mAP {100 * r['mAP']:.1f} rank-1 {100 * r['rank1']:.1f}", flush=True)
             with open(log_path, "a") as fh:
                 fh.write(json.dumps({"step": trainer.step, "eval": r}) + "\n")
-        budget_hit = stop["asked"] or (a.time_budget > 0 and (time.time() - start) / 60 >= a.time_budget)
-        if trainer.step % a.checkpoint_every == 0 or budget_hit:
+        over_time = a.time_budget > 0 and (time.time() - start) / 60 >= a.time_budget
+        stopping = stop["asked"] or over_time
+        if size > 1:
+            stopping = _on_any_process(stopping, trainer.device)
+        if trainer.step % a.checkpoint_every == 0 or stopping:
             trainer.save_checkpoint(ckpt)
-        if budget_hit and trainer.step < cfg.steps:
+        if stopping and trainer.step < cfg.steps:
             stopped_early = True
             break
     if size > 1:
         dist.barrier()
     wall = time.time() - start
     if stopped_early:
-        why = "asked to stop" if stop["asked"] else "time budget reached"
+        why = "time budget reached" if over_time else "asked to stop"
         _say(f"{why}: stopped at step {trainer.step} of {cfg.steps}; checkpoint {ckpt}. Continue with the same command plus --resume.")
         return 0
     trainer.save_checkpoint(ckpt)

@@ -15,7 +15,7 @@ import torch
 from prunability_torch import safetensors_io
 from prunability_torch.data import Split, read_dataset
 from prunability_torch.evaluate import embed, evaluate
-from prunability_torch.lab_io import load_model
+from prunability_torch.lab_io import load_model, save_model
 from prunability_torch.model import build_model
 from prunability_torch.spec import build_spec
 from prunability_torch.train import TrainConfig, Trainer
@@ -59,6 +59,24 @@ def torchrun(n, *args, timeout=600):
                           cwd=PYTHON_DIR, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def _children(pid):
+    kids = []
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    kids.append(int(d))
+        except OSError:
+            pass  # exited meanwhile
+    return kids
+
+
+def _rank_of(pid):
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+    return int(env.get(b"RANK", b"-1"))
+
+
 class TrainTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -70,6 +88,13 @@ class TrainTest(unittest.TestCase):
 
     def train(self, out, *extra, env=None):
         return run_cli("train", "--data", self.data, *BASE, "--out", os.path.join(self.dir, out), *extra, env=env)
+
+    def small_model(self):
+        """A dense ResNet-18 x0.125 at 64x32 to fine-tune, as the lab would export it."""
+        torch.manual_seed(0)
+        path = os.path.join(self.dir, "dense.safetensors")
+        save_model(path, build_model(build_spec(18, 0.125, 1, 64, 32)), include_classifier=False)
+        return path
 
     def test_trains_and_writes_a_model_the_loader_reads(self):
         r = self.train("m.safetensors", "--steps", "3")
@@ -141,6 +166,43 @@ class TrainTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertRegex(r.stderr, r"^error: (The loss became|A weight became) .*diverged")
         self.assertFalse(os.path.exists(os.path.join(self.dir, "nan.safetensors")))
+
+    def test_two_process_resume_is_bit_exact(self):
+        ft = ["finetune", "--model", self.small_model(), "--data", self.data, *RECIPE, "--steps", "4"]
+        r = torchrun(2, *ft, "--out", os.path.join(self.dir, "full.safetensors"))
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        r = torchrun(2, *ft, "--out", os.path.join(self.dir, "half.safetensors"), "--time-budget", "1e-9")  # stops after one step
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        self.assertIn("stopped at step 1 of 4", r.stdout)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "half.safetensors")))
+        r = torchrun(2, *ft, "--out", os.path.join(self.dir, "half.safetensors"), "--resume")
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        self.assertIn("resumed", r.stdout)
+        a, b = weights(os.path.join(self.dir, "full.safetensors")), weights(os.path.join(self.dir, "half.safetensors"))
+        self.assertEqual(sorted(a), sorted(b))
+        for k in a:
+            self.assertTrue(torch.equal(a[k], b[k]), k)
+
+    def test_a_stop_asked_of_one_process_stops_them_all(self):
+        # A scheduler's SIGTERM reaches the processes at different moments; had each stopped on
+        # its own, the one that went on would wait forever in the next step's all-reduce.
+        out = os.path.join(self.dir, "t.safetensors")
+        env = dict(os.environ, PYTHONPATH=PYTHON_DIR, OMP_NUM_THREADS="1")
+        p = subprocess.Popen([PYTHON, "-m", "prunability_torch.torchrun", "--standalone", "--nproc_per_node", "2", "-m", "prunability_torch",
+                              "train", "--data", self.data, *BASE, "--steps", "100000", "--out", out],
+                             cwd=PYTHON_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        self.addCleanup(lambda: p.poll() is not None or os.killpg(p.pid, signal.SIGKILL))
+        for line in p.stdout:  # wait until it trains
+            if line.startswith("step 2/"):
+                break
+        rank1 = [pid for pid in _children(p.pid) if _rank_of(pid) == 1]
+        self.assertEqual(len(rank1), 1)
+        os.kill(rank1[0], signal.SIGTERM)
+        rest, err = p.communicate(timeout=120)
+        self.assertEqual(p.returncode, 0, err[-2000:])
+        self.assertRegex(rest, r"asked to stop: stopped at step \d+ of 100000")
+        self.assertTrue(os.path.exists(out + ".ckpt"))
+        self.assertFalse(os.path.exists(out))
 
     def test_more_processes_than_the_batch_can_split(self):
         env = dict(os.environ, PYTHONPATH=PYTHON_DIR, OMP_NUM_THREADS="1")
