@@ -28,10 +28,17 @@ if __name__ == "__main__":
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main
 
-    # The workers print their own one-line error; the launcher's tracebacks repeat it at length.
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    # The workers print their own one-line error; the launcher's log lines and tracebacks repeat
+    # it at length. torch's elastic modules set their own log levels, so each one is quietened.
+    for name in ["torch.distributed.elastic", *logging.Logger.manager.loggerDict]:
+        if name.startswith("torch.distributed.elastic"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         main()
     except ChildFailedError as e:
-        sys.stderr.write(f"error: {len(e.failures)} of the worker processes failed (the message above says why).\n")
+        # Exit code 1 from rank 0 means it printed the one-line error (or a traceback) itself;
+        # only a worker that died silently (a signal, another rank) needs a line from here.
+        if not (0 in e.failures and e.failures[0].exitcode == 1):
+            codes = ", ".join(f"rank {r}: exit code {f.exitcode}" for r, f in sorted(e.failures.items()))
+            sys.stderr.write(f"error: worker processes failed ({codes}) without a message from rank 0.\n")
         sys.exit(1)

@@ -204,15 +204,17 @@ class TrainTest(unittest.TestCase):
         self.assertTrue(os.path.exists(out + ".ckpt"))
         self.assertFalse(os.path.exists(out))
 
-    def test_more_processes_than_the_batch_can_split(self):
-        env = dict(os.environ, PYTHONPATH=PYTHON_DIR, OMP_NUM_THREADS="1")
-        r = subprocess.run([PYTHON, "-m", "prunability_torch.torchrun", "--standalone", "--nproc_per_node", "3",
-                            "-m", "prunability_torch", "train", "--data", self.data, *BASE, "--steps", "2",
-                            "--out", os.path.join(self.dir, "x.safetensors")], cwd=PYTHON_DIR, env=env,
-                           capture_output=True, text=True, timeout=600)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("cannot be split evenly over 3 process(es)", r.stderr)
-        self.assertFalse(os.path.exists(os.path.join(self.dir, "x.safetensors")))
+    def test_more_processes_than_the_data(self):
+        # XS has 16 training identities; every process needs P / processes >= 2 of them.
+        for n, p, message in ((3, "4", "P=4 identities per batch cannot be split evenly over 3 process(es)"),
+                              (4, "4", "Each of the 4 shards would hold 1 identity"),
+                              (2, "18", "A P x K batch needs at least P=18 identities; the training split has 16")):
+            with self.subTest(processes=n, p=p):
+                r = torchrun(n, "train", "--data", self.data, *BASE, "--p", p, "--steps", "2", "--out", os.path.join(self.dir, "x.safetensors"))
+                self.assertEqual(r.returncode, 1)
+                self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+                self.assertRegex(r.stderr, "^error: " + re.escape(message))
+                self.assertEqual(os.listdir(self.dir), [])  # no model, checkpoint or log
 
     def test_device_errors_are_one_line(self):
         cases = [("tpu", "--device must be auto, cpu, cuda or cuda:N; got 'tpu'")]
