@@ -42,31 +42,33 @@ def _input_size(text: Optional[str]) -> Optional[Tuple[int, int]]:
 
 
 def _add_recipe(p: argparse.ArgumentParser, steps: int, lr: float, warmup: int, p_ids: int) -> None:
+    # The lab's defaults: src/engine/train/config.ts (train) and finetune.ts (finetune).
     g = p.add_argument_group("recipe (the lab's defaults)")
     g.add_argument("--steps", type=int, default=steps, help=f"optimiser steps in total (default {steps})")
     g.add_argument("--p", type=int, default=p_ids, help=f"identities per batch (default {p_ids})")
     g.add_argument("--k", type=int, default=4, help="images per identity (default 4)")
-    g.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    g.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="(default adam)")
     g.add_argument("--lr", type=float, default=lr, help=f"base learning rate (default {lr})")
-    g.add_argument("--weight-decay", type=float, default=5e-4)
-    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    g.add_argument("--weight-decay", type=float, default=5e-4, help="(default 5e-4)")
+    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
     g.add_argument("--nesterov", action="store_true", help="SGD with Nesterov momentum")
-    g.add_argument("--warmup-steps", type=int, default=warmup)
-    g.add_argument("--margin", type=float, default=0.3, help="triplet margin")
-    g.add_argument("--label-smoothing", type=float, default=0.1)
+    g.add_argument("--warmup-steps", type=int, default=warmup,
+                   help=f"linear warm-up from 0.1 x the learning rate, then cosine decay to 0.01 x (default {warmup})")
+    g.add_argument("--margin", type=float, default=0.3, help="triplet margin (default 0.3)")
+    g.add_argument("--label-smoothing", type=float, default=0.1, help="of the ID loss (default 0.1)")
     g.add_argument("--no-augment", action="store_true", help="no flip / pad-crop / random erasing")
     g.add_argument("--micro-batches", type=int, default=1,
                    help="split each batch into N shards inside one process (equals N torchrun processes)")
-    g.add_argument("--seed", type=int, default=1)
+    g.add_argument("--seed", type=int, default=1, help="(default 1)")
     r = p.add_argument_group("running")
     r.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (default: torch's choice)")
     r.add_argument("--device", default="auto",
                    help="auto (default: a GPU when one is visible, else the CPU) | cpu | cuda | cuda:N; under torchrun, cuda is the process's LOCAL_RANK GPU")
     r.add_argument("--checkpoint", help="checkpoint file (default: OUT.ckpt)")
-    r.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
+    r.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints (default 200)")
     r.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     r.add_argument("--time-budget", type=float, default=0, help="stop cleanly at a checkpoint after this many minutes")
-    r.add_argument("--log-every", type=int, default=50)
+    r.add_argument("--log-every", type=int, default=50, help="steps between log lines (default 50)")
     r.add_argument("--eval-data", help="a Market-layout folder to score on at the end (and every --eval-every steps)")
     r.add_argument("--eval-every", type=int, default=0)
 
@@ -95,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-bnneck", action="store_true")
     t.add_argument("--init", help="start from these weights (lab or torchvision .safetensors / .pth); the classifier is new")
     t.add_argument("--out", required=True, help="the trained model, as lab safetensors")
-    _add_recipe(t, steps=2000, lr=3.5e-4, warmup=200, p_ids=16)
+    _add_recipe(t, steps=1000, lr=3.5e-4, warmup=100, p_ids=16)
 
     f = sub.add_parser("finetune", help="fine-tune a model on N identities x K images of a training split",
                        description="Fine-tune a (pruned) model on a small labelled subset of a domain's training split, with a fresh ID classifier.")
@@ -105,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--images-per-id", type=int, default=0, help="images per identity (default: all)")
     f.add_argument("--last-stride", type=int, choices=[1, 2], help="only for files that do not state it")
     f.add_argument("--out", required=True)
-    _add_recipe(f, steps=100, lr=1e-4, warmup=10, p_ids=8)
+    _add_recipe(f, steps=100, lr=1e-4, warmup=0, p_ids=8)
 
     ap_ = sub.add_parser("apply-plan", help="slice dense weights with a lab pruning plan",
                          description="Apply a pruning plan JSON (lab `export --format plan`) to dense weights (lab, torchvision, torchreid or fast-reid names).")

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from prunability_torch import safetensors_io
+from prunability_torch.cli import build_parser
 from prunability_torch.data import Split, read_dataset
 from prunability_torch.evaluate import embed, evaluate
 from prunability_torch.lab_io import load_model, save_model
@@ -278,6 +279,25 @@ class TrainTest(unittest.TestCase):
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         self.assertIn("no query or gallery images", r.stderr)
         self.assertEqual(sorted(os.listdir(self.dir)), ["empty"])
+
+
+class CliTest(unittest.TestCase):
+    def test_recipe_defaults_are_the_labs(self):
+        # src/engine/train/config.ts DEFAULT_TRAIN_CONFIG and src/engine/train/finetune.ts DEFAULT_FINETUNE_CONFIG.
+        parse = build_parser().parse_args
+        t = parse(["train", "--data", "d", "--out", "o"])
+        self.assertEqual((t.steps, t.warmup_steps, t.lr, t.p, t.k, t.optimizer), (1000, 100, 3.5e-4, 16, 4, "adam"))
+        f = parse(["finetune", "--model", "m", "--data", "d", "--out", "o"])
+        self.assertEqual((f.steps, f.warmup_steps, f.lr, f.p, f.k, f.optimizer), (100, 0, 1e-4, 8, 4, "adam"))
+
+    def test_help(self):
+        for command, says in (("train", "--data"), ("finetune", "--model"), ("apply-plan", "--plan"), ("eval", "--data")):
+            with self.subTest(command=command):
+                r = run_cli(command, "--help")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stderr, "")
+                self.assertTrue(r.stdout.startswith(f"usage: python3 -m prunability_torch {command} "), r.stdout[:200])
+                self.assertIn(says, r.stdout)
 
 
 class DeviceTest(unittest.TestCase):
