@@ -14,7 +14,7 @@ from prunability_torch.data import AugmentConfig, DatasetError, PKSampler, augme
 from prunability_torch.lab_io import ModelFileError, load_model, save_model
 from prunability_torch.losses import batch_hard_triplet, cross_entropy_label_smooth
 from prunability_torch.model import build_model, macs_and_params
-from prunability_torch.plan import PlanError, parse_plan, spec_fingerprint
+from prunability_torch.plan import PLAN_JSON_FORMAT, PlanError, apply_plan, group_layout, parse_plan, spec_fingerprint
 from prunability_torch.spec import build_spec
 from prunability_torch.train import TrainConfig, learning_rate_at
 
@@ -210,6 +210,62 @@ class PlanTest(unittest.TestCase):
                             ({"groups": [{"id": "layer1.0.conv1", "kind": "inner", "channels": 8, "keep": [3, 2]}]}, "strictly increasing")):
             with self.assertRaisesRegex(PlanError, msg):
                 parse_plan(dict(base, **change))
+
+    def test_foreign_key_names_give_the_same_pruned_weights(self):
+        # What each code base writes for the same network (keys.py maps them to the lab's names);
+        # the bias-free classifiers (fast-reid, reid-strong-baseline) equal a zero bias.
+        def backbone(k):
+            return not k.startswith(("bnneck.", "classifier."))
+
+        def fast_reid(k):
+            if backbone(k):
+                return "backbone." + k
+            return k.replace("bnneck.", "heads.bottleneck.0.").replace("classifier.", "heads.classifier.")
+
+        namings = {
+            "torchvision": lambda k: k.replace("classifier.", "fc."),
+            "torchreid (DataParallel)": lambda k: "module." + k,
+            "fast-reid": fast_reid,
+            "reid-strong-baseline": lambda k: ("base." + k) if backbone(k) else k.replace("bnneck.", "bottleneck."),
+        }
+        bias_free = ("fast-reid", "reid-strong-baseline")
+        for depth in (18, 50):
+            spec = build_spec(depth, 0.125, 1, 64, 32, num_classes=5)
+            torch.manual_seed(depth)
+            lab = build_model(spec).state_dict()
+            with torch.no_grad():
+                for k, v in lab.items():
+                    if v.is_floating_point():  # random, so that a wrong slice shows
+                        v.copy_(torch.rand_like(v) + 0.5 if k.endswith("running_var") else torch.randn_like(v))
+                lab["classifier.bias"].zero_()
+            for scope in ("inner", "inner+trunk"):
+                plan = self.random_plan(spec, scope, seed=depth)
+                want_spec, want = apply_plan(lab, plan)
+                self.assertLess(sum(v.numel() for v in want.values()), sum(v.numel() for k, v in lab.items() if "num_batches" not in k))
+                for name, rename in namings.items():
+                    with self.subTest(depth=depth, scope=scope, names=name):
+                        theirs = {rename(k): v for k, v in lab.items() if not (name in bias_free and k == "classifier.bias")}
+                        if name == "fast-reid":
+                            theirs.update(pixel_mean=torch.zeros(1, 3, 1, 1), pixel_std=torch.ones(1, 3, 1, 1))
+                        self.assertFalse(set(theirs) >= set(lab), "these names are the lab's own")
+                        got_spec, got = apply_plan(theirs, plan)
+                        self.assertEqual(got_spec, want_spec)
+                        self.assertEqual(sorted(got), sorted(want))
+                        for k in want:
+                            self.assertTrue(torch.equal(got[k], want[k]), k)
+
+    @staticmethod
+    def random_plan(spec, scope, seed):
+        """A plan as the lab writes it: every group of the scope keeps a random half of its channels."""
+        rng = np.random.default_rng(seed)
+        groups = []
+        for g in group_layout(spec).values():
+            if scope == "inner" and g["kind"] != "inner":
+                continue
+            n = g["channels"]
+            groups.append({"id": g["id"], "kind": g["kind"], "channels": n, "keep": sorted(rng.choice(n, size=n // 2, replace=False).tolist())})
+        return {"format": PLAN_JSON_FORMAT, "architecture": {"fingerprint": spec_fingerprint(spec), "spec": spec},
+                "settings": {"scope": scope, "seed": seed}, "groups": groups}
 
 
 if __name__ == "__main__":
