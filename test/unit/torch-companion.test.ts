@@ -43,13 +43,19 @@ function companion(...args: string[]): { status: number | null; stdout: string; 
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A model with every parameter random, BN running statistics included (so eval-mode BN matters). */
+/**
+ * A model with every parameter random, BN running statistics included (so eval-mode BN matters).
+ * BN scales are positive and shifts small so that activations survive 50 layers: with shifts of
+ * N(0, 0.5) most ReLUs were off, a pruned ResNet-50 gave every image the same embedding, and
+ * comparing those proved nothing (see spread below).
+ */
 function randomModel(spec: ResNetSpec, seed: number): ReidModel {
   const arrays = initParamArrays(spec, seed);
   const rng = new Prng(seed + 1000);
   for (const info of listParams(spec)) {
     const a = arrays.get(info.name)!;
-    if (info.role === 'bn.running_var') for (let i = 0; i < a.length; i++) a[i] = 0.5 + rng.next();
+    if (info.role === 'bn.running_var' || info.role === 'bn.weight') for (let i = 0; i < a.length; i++) a[i] = 0.5 + rng.next();
+    else if (info.role === 'bn.bias' || info.role === 'bn.running_mean') for (let i = 0; i < a.length; i++) a[i] = rng.normal(0, 0.1);
     else if (info.role !== 'conv' && info.role !== 'linear.weight') for (let i = 0; i < a.length; i++) a[i] = rng.normal(0, 0.5);
   }
   return ReidModel.fromArrays(spec, arrays);
@@ -98,9 +104,21 @@ async function writeSafetensors(model: ReidModel, name: string): Promise<string>
   return file;
 }
 
-async function prunedCopy(model: ReidModel) {
-  const plan = await planPrune(model, getCriterion('l1'), { criterion: 'l1', rate: 0.5, scope: 'inner+trunk', ranking: 'global', seed: 1 });
+/** How much the embeddings differ between images, relative to their scale: a comparison of embeddings that do not depend on the image would be empty. */
+function spread(e: Float32Array): number {
+  const n = e.length / N;
+  return relDiff(e.subarray(n), e.subarray(0, e.length - n));
+}
+
+/** Every group of the scope loses half its channels (local ranking; global L1 ranking cut this random ResNet-50's last two trunks to one channel). */
+async function prunedCopy(model: ReidModel, scope: 'inner' | 'inner+trunk' = 'inner+trunk') {
+  const plan = await planPrune(model, getCriterion('l1'), { criterion: 'l1', rate: 0.5, scope, ranking: 'local', seed: 1 });
   return { plan, pruned: await applyPlan(model, plan) };
+}
+
+/** Printed so that a run shows the numbers docs/SCALE_OUT.md records. */
+function measured(what: string, value: number): void {
+  console.log(`measured: ${what}: max relative difference ${value.toExponential(2)}`);
 }
 
 describe('PyTorch companion parity', () => {
@@ -115,7 +133,9 @@ describe('PyTorch companion parity', () => {
           for (const [m, tag] of [[model, 'dense'], [pruned, 'pruned']] as const) {
             const file = await writeSafetensors(m, `r${depth}-s${lastStride}-${tag}.safetensors`);
             const lab = await labEmbeddings(m, images);
+            expect(spread(lab)).toBeGreaterThan(0.01);
             const torch = torchEmbeddings(file, images, `r${depth}-s${lastStride}-${tag}`);
+            measured(`ResNet-${depth} last stride ${lastStride} ${tag}, lab vs PyTorch embeddings`, relDiff(lab, torch));
             expect(relDiff(lab, torch)).toBeLessThan(1e-4);
           }
           // The check can fail: another model's embeddings are far off.
@@ -130,26 +150,36 @@ describe('PyTorch companion parity', () => {
     }
   }
 
-  it("applies the lab's plan to the dense weights and gets the lab's pruned network", async () => {
-    const spec = buildSpec({ depth: 50, widthMultiplier: 0.125, inputHeight: 64, inputWidth: 32 });
-    const model = randomModel(spec, 3);
-    const { plan, pruned } = await prunedCopy(model);
-    try {
-      const dense = await writeSafetensors(model, 'plan-dense.safetensors');
-      const planFile = join(dir, 'plan.json');
-      writeFileSync(planFile, serialisePlan(plan));
-      const out = join(dir, 'plan-pruned.safetensors');
-      const r = companion('apply-plan', '--weights', dense, '--plan', planFile, '--out', out);
-      expect(r.status, r.stderr).toBe(0);
-      const info = JSON.parse(companion('info', '--model', out, '--json').stdout) as { spec: ResNetSpec };
-      expect(info.spec.stages).toEqual(pruned.spec.stages);
-      const images = randomImages(spec, 9);
-      expect(relDiff(await labEmbeddings(pruned, images), torchEmbeddings(out, images, 'plan'))).toBeLessThan(1e-4);
-    } finally {
-      model.dispose();
-      pruned.dispose();
-    }
-  });
+  for (const scope of ['inner+trunk', 'inner'] as const) {
+    it(`applies the lab's ${scope} plan to the dense weights and gets the lab's pruned network`, async () => {
+      const spec = buildSpec({ depth: 50, widthMultiplier: 0.125, inputHeight: 64, inputWidth: 32 });
+      const model = randomModel(spec, 3);
+      const { plan, pruned } = await prunedCopy(model, scope);
+      try {
+        expect(plan.settings.scope).toBe(scope);
+        const dense = await writeSafetensors(model, `plan-${scope}-dense.safetensors`);
+        const planFile = join(dir, `plan-${scope}.json`);
+        writeFileSync(planFile, serialisePlan(plan));
+        const out = join(dir, `plan-${scope}-pruned.safetensors`);
+        const r = companion('apply-plan', '--weights', dense, '--plan', planFile, '--out', out);
+        expect(r.status, r.stderr).toBe(0);
+        const info = JSON.parse(companion('info', '--model', out, '--json').stdout) as { spec: ResNetSpec };
+        expect(info.spec.stages).toEqual(pruned.spec.stages);
+        expect(info.spec.stages).not.toEqual(spec.stages);
+        // An inner plan leaves every block's output (the residual trunk) whole.
+        if (scope === 'inner') expect(info.spec.stages.map((s) => s.map((b) => b.outC))).toEqual(spec.stages.map((s) => s.map((b) => b.outC)));
+        const images = randomImages(spec, 9);
+        const lab = await labEmbeddings(pruned, images);
+        expect(spread(lab)).toBeGreaterThan(0.01);
+        const d = relDiff(lab, torchEmbeddings(out, images, `plan-${scope}`));
+        measured(`ResNet-50 ${scope} plan applied in PyTorch vs the lab's pruned model, embeddings`, d);
+        expect(d).toBeLessThan(1e-4);
+      } finally {
+        model.dispose();
+        pruned.dispose();
+      }
+    });
+  }
 
   it('refuses bad input with one line and writes nothing', async () => {
     const spec18 = buildSpec({ depth: 18, widthMultiplier: 0.125, inputHeight: 64, inputWidth: 32 });
