@@ -9,9 +9,9 @@ import { isLabError } from '../../src/engine/errors';
 import { preconditions, renderPreconditions, restsOn, trainingImagesOf } from '../../src/engine/scenarios/preconditions';
 import { REPRODUCE_ROWS } from '../../src/engine/scenarios/reproduce-plan';
 import type { CutResult } from '../../src/engine/scenarios/reproduce';
-import type { RowSummary, Stat } from '../../src/engine/scenarios/report';
+import { renderReproduction, type RowSummary, type Stat } from '../../src/engine/scenarios/report';
 import { REPRODUCTIONS_FORMAT, parseReproduction, parseReproductions, reproductionToJson, reproductionsToJson, type ReproductionRecord } from '../../src/engine/scenarios/reproduction-json';
-import { renderSweep, sweepPoints, sweepVerdicts } from '../../src/engine/scenarios/sweep-report';
+import { renderSweep, sweepCostRows, sweepPoints, sweepVerdicts } from '../../src/engine/scenarios/sweep-report';
 import { renderRegimes } from '../../src/engine/scenarios/regime-report';
 import { CHART_WIDTH, EM_PER_CHAR, regimesChart, sweepChart } from '../../src/engine/scenarios/reproduction-charts';
 import { elements, handMadeRecord, tagsBalanced, translate, axis } from './reproduction-charts-fixtures';
@@ -104,6 +104,22 @@ describe('recovery budget sweep', () => {
     const md = renderSweep(points, 8, 4);
     expect(md).toContain('| 100 steps (3,200 images) | 300 steps (9,600 images) | 1000 steps (32,000 images) |');
     expect(md).toContain('| Hao Li (l1): within 1 pp of dense? | does not hold (drop 5.00 pp) | holds (drop 0.20 pp) | inconclusive (drop 0.50 pp) |');
+  });
+
+  it('puts the sweep cells in the cost table, each row under its budget, and counts them in the total', () => {
+    // A point at the main run's budget is the main table itself and is not counted twice.
+    const rows = sweepCostRows(100, [...sweep, { steps: 100, rows: main }]);
+    expect(rows.map((r) => r.row.label)).toEqual([
+      'ResNet-50, 300 steps', 'Hao Li (l1), 300 steps', 'Molchanov (Taylor), 300 steps',
+      'ResNet-50, 1000 steps', 'Hao Li (l1), 1000 steps', 'Molchanov (Taylor), 1000 steps',
+    ]);
+    // The rows of the input are not relabelled.
+    expect(sweep[1].rows[1].row.label).toBe('Hao Li (l1)');
+    // Every cell took 60 s: the main table's 12 cells plus the sweep's 9 + 3 = 24 cells, 24 min.
+    const md = renderReproduction(main, { command: 'c', date: '2025-01-01', machine: 'test', wallSeconds: 1, setup: [], costRows: rows });
+    expect(md).toContain('| Hao Li (l1), 300 steps | 3 | 1.0 ± 0.0 | 3.0 |');
+    expect(md).toContain('| Molchanov (Taylor), 1000 steps | 1 | 1.0 | 1.0 |');
+    expect(md).toContain('| All | 24 | | 24.0 |');
   });
 
   it('draws one point per row and budget, with the dense − 1 pp line of each budget', () => {

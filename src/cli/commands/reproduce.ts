@@ -32,7 +32,7 @@ import { runReproduction, type ReproduceCache } from '../../engine/scenarios/rep
 import { reproductionCharts } from '../../engine/scenarios/reproduction-charts';
 import { REPRODUCTION_FORMAT, parseReproductions, reproductionToJson, reproductionsToJson, type ReproductionRecord, type SweepPoint } from '../../engine/scenarios/reproduction-json';
 import { preconditions, renderPreconditions, restsOn, trainingImagesOf } from '../../engine/scenarios/preconditions';
-import { SWEEP_ROW_IDS, renderSweep, sweepPoints } from '../../engine/scenarios/sweep-report';
+import { SWEEP_ROW_IDS, renderSweep, sweepCostRows, sweepPoints } from '../../engine/scenarios/sweep-report';
 import { renderRegimes } from '../../engine/scenarios/regime-report';
 import { loadModelFromFolder, modelFolder, MODEL_JSON } from '../../node/model-files';
 import { readBounded, readTextBounded } from '../../node/bounded-read';
@@ -378,6 +378,7 @@ export async function reproduceCommand(flags: Flags, argv: string[]): Promise<vo
       regime: regime.label,
       ...(conditions ? { preconditions: { markdown: renderPreconditions(conditions), restsOn: record.verdicts.map((_, i) => restsOn(conditions, i + 1)) } } : {}),
       ...(sections.length ? { sections } : {}),
+      ...(sweep.length ? { costRows: sweepCostRows(settings.budget.steps, sweep) } : {}),
       ...(charts ? { charts } : {}),
       ...(reading ? { reading } : {}),
       ...(plan ? { plan } : {}),

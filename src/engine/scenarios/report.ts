@@ -215,6 +215,8 @@ export interface ReportMeta {
   preconditions?: { markdown: string; restsOn: string[] };
   /** More sections after the verdicts (the budget sweep, the regimes side by side). */
   sections?: { title: string; body: string }[];
+  /** Cells outside the main table (the budget sweep's), added to the cost table under their own labels. */
+  costRows?: RowSummary[];
 }
 
 /** Wall time per cell by row (minutes), so a reader can plan a re-run. Rows not run are left out. */
@@ -300,8 +302,9 @@ export function renderReproduction(rows: readonly RowSummary[], meta: ReportMeta
   parts.push('## How verdicts are decided', '');
   parts.push('Differences are in percentage points of rank-1 between row means. The spread is sqrt(std_a² + std_b²) over seeds (the spread of the difference between one run of each; cautious with few seeds). "Better" holds when the difference exceeds the spread, does not hold when it is below minus the spread, and is inconclusive otherwise. "Within 1%" is read as a rank-1 drop of at most 1 percentage point (the paper: 85.07 → 84.71 for Hao Li); it holds when drop + spread ≤ 1, does not hold when drop − spread > 1. With one seed the spread is unknown and every verdict is inconclusive.', '');
   if (meta.notes?.length) parts.push('## Notes', '', ...meta.notes.map((n) => `- ${n}`), '');
-  if (rows.some((s) => s.n > 0)) {
-    parts.push('## Cost of the run', '', `Wall time per cell (fine-tuning, pruning and evaluation; cached cells keep the time of the run that made them) on ${meta.machine}.`, '', renderCostTable(rows), '');
+  const costed = [...rows, ...(meta.costRows ?? [])];
+  if (costed.some((s) => s.n > 0)) {
+    parts.push('## Cost of the run', '', `Wall time per cell (fine-tuning, pruning and evaluation; cached cells keep the time of the run that made them) on ${meta.machine}.`, '', renderCostTable(costed), '');
   }
   if (meta.commands?.length) {
     parts.push('## Commands', '', '```sh', ...meta.commands.flatMap((c) => [`# ${c.comment}`, c.command]), '```', '');

@@ -38,3 +38,14 @@ export function renderSweep(points: readonly SweepPoint[], p: number, k: number)
   }
   return lines.join('\n');
 }
+
+/**
+ * The sweep's cells for the report's cost table, each row labelled with its budget ("Hao Li (l1),
+ * 300 steps"); a budget equal to the main run's is the main table's and is left out.
+ */
+export function sweepCostRows(mainSteps: number, sweep: readonly SweepPoint[]): RowSummary[] {
+  return sweep
+    .filter((p) => p.steps !== mainSteps)
+    .sort((a, b) => a.steps - b.steps)
+    .flatMap((p) => p.rows.map((r) => ({ ...r, row: { ...r.row, label: `${r.row.label}, ${p.steps} steps` } })));
+}
