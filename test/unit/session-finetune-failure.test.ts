@@ -11,39 +11,21 @@ import { initBackend } from '../../src/engine/backend/init';
 import { buildSpec } from '../../src/engine/model/spec';
 import { initParamArrays } from '../../src/engine/model/init';
 import { ReidModel } from '../../src/engine/model/model';
-import type { ReidDataset } from '../../src/engine/data/types';
 import { isLabError } from '../../src/engine/errors';
-import { LabSession } from '../../src/workers/session';
 import { Job } from '../../src/workers/jobs';
-import { syntheticSplit } from './train-fixtures';
+import { H, W, tinySession } from './session-fixtures';
 
-const H = 64;
-const W = 32;
 const spec = buildSpec({ depth: 18, widthMultiplier: 0.125, inputHeight: H, inputWidth: W });
 
 beforeAll(async () => {
   await initBackend('wasm');
 });
 
-function session(model: ReidModel): LabSession {
-  const s = new LabSession(() => 'wasm');
-  s.setDense({ model, name: 'tiny', source: 'random' });
-  const d: ReidDataset = {
-    name: 'tiny-synthetic',
-    train: syntheticSplit({ ids: 8, perId: 4, height: H, width: W, seed: 2, firstPid: 1 }),
-    query: syntheticSplit({ ids: 6, perId: 2, height: H, width: W, seed: 3, firstPid: 100 }),
-    gallery: syntheticSplit({ ids: 6, perId: 4, height: H, width: W, seed: 3, firstPid: 100 }),
-  };
-  s.dataset = d;
-  s.fineTuneSplit = { split: d.train, summary: { identities: 8, images: d.train.count, ofIdentities: 8, disjointFromEvaluation: true } };
-  return s;
-}
-
 describe('a failing fine-tune in the lab session', () => {
   it('stops with training-diverged, says the model was left as it was, and leaves the pruned model and its state untouched', async () => {
     const arrays = initParamArrays(spec, 1);
     arrays.get('layer4.1.bn2.weight')!.fill(3e38);
-    const s = session(ReidModel.fromArrays(spec, arrays));
+    const s = tinySession(ReidModel.fromArrays(spec, arrays));
     await s.prune({ criterion: 'l1', target: { kind: 'rate', rate: 0.5 }, scope: 'inner', ranking: 'local', strategy: 'once', seed: 1 }, new Job('p', 'Pruning'));
     const before = s.modelState!;
     const weights = await s.requireModel().toArrays();

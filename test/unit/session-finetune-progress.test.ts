@@ -10,14 +10,10 @@ import { initBackend } from '../../src/engine/backend/init';
 import { buildSpec } from '../../src/engine/model/spec';
 import { initParamArrays } from '../../src/engine/model/init';
 import { ReidModel } from '../../src/engine/model/model';
-import type { ReidDataset } from '../../src/engine/data/types';
-import { LabSession } from '../../src/workers/session';
 import { Job } from '../../src/workers/jobs';
 import type { JobProgress } from '../../src/workers/api';
-import { syntheticSplit } from './train-fixtures';
+import { H, W, tinySession } from './session-fixtures';
 
-const H = 64;
-const W = 32;
 const spec = buildSpec({ depth: 18, widthMultiplier: 0.125, inputHeight: H, inputWidth: W });
 
 beforeAll(async () => {
@@ -26,16 +22,7 @@ beforeAll(async () => {
 
 describe('fine-tuning progress in the lab session', () => {
   it('delivers one loss point per step, in order, when the throttle drops every event but the first and the last', async () => {
-    const s = new LabSession(() => 'wasm');
-    s.setDense({ model: ReidModel.fromArrays(spec, initParamArrays(spec, 1)), name: 'tiny', source: 'random' });
-    const d: ReidDataset = {
-      name: 'tiny-synthetic',
-      train: syntheticSplit({ ids: 8, perId: 4, height: H, width: W, seed: 2, firstPid: 1 }),
-      query: syntheticSplit({ ids: 6, perId: 2, height: H, width: W, seed: 3, firstPid: 100 }),
-      gallery: syntheticSplit({ ids: 6, perId: 4, height: H, width: W, seed: 3, firstPid: 100 }),
-    };
-    s.dataset = d;
-    s.fineTuneSplit = { split: d.train, summary: { identities: 8, images: d.train.count, ofIdentities: 8, disjointFromEvaluation: true } };
+    const s = tinySession(ReidModel.fromArrays(spec, initParamArrays(spec, 1)));
 
     const events: JobProgress[] = [];
     const frozen = () => 1000;
