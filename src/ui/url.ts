@@ -5,7 +5,7 @@
  * colleague's link and gets the same numbers. Unknown or out-of-range values fall back to the
  * default with a sentence, never a broken page.
  */
-import { isBackendChoice, type BackendChoice, type StrategyId } from '../workers/api';
+import { MAX_WASM_THREADS, isBackendChoice, type BackendChoice, type StrategyId } from '../workers/api';
 
 export interface LabConfig {
   backend: BackendChoice;
@@ -137,7 +137,7 @@ const bool: Check = (r) => (r === '1' || r === 'true' ? true : r === '0' || r ==
 
 const CHECKS: Record<keyof LabConfig, Check> = {
   backend: (r) => (isBackendChoice(r) ? r : undefined),
-  threads: num(1, 16, true),
+  threads: num(1, MAX_WASM_THREADS, true),
   model: (r) => (/^[A-Za-z0-9._-]{1,80}$/.test(r) ? r : undefined),
   tier: oneOf('XS', 'S'),
   domain: oneOf('source', 'target'),

@@ -14,6 +14,9 @@ export type { ReproduceRequest, ReproduceTick, ReproduceView } from './reproduce
 
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'webgl', 'cpu'];
 
+/** The most wasm threads a user may ask for (the URL's threads=, LabWorkerApi.init). */
+export const MAX_WASM_THREADS = 16;
+
 export function isBackendChoice(v: unknown): v is BackendChoice {
   return typeof v === 'string' && (BACKEND_CHOICES as readonly string[]).includes(v);
 }

@@ -63,9 +63,6 @@ export async function probeWebGpu(): Promise<{ adapter?: AdapterInfo; note?: str
   return { adapter: info };
 }
 
-/** The most wasm threads a user may ask for (the URL's threads=). */
-export const MAX_WASM_THREADS = 16;
-
 /**
  * Threads for XNNPACK: the user's count when given, else one per core, at least 2 (the page's
  * main thread needs little CPU) and at most 8.
