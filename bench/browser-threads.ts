@@ -16,7 +16,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, startPreview } from '../test/e2e/browser';
 import type { ThroughputRequest, ThroughputResult } from '../src/workers/api';
 import { writeSection } from './section';
-import { arg } from './args';
+import { arg, flag } from './args';
 
 export const HEADING = '## Training kernels and wasm threads (Chromium)';
 
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     ];
     const section = lines.join('\n') + '\n';
     console.log('\n' + section);
-    if (process.argv.includes('--write')) writeSection(HEADING, section);
+    if (flag('write')) writeSection(HEADING, section);
     await context.close();
   } finally {
     await lb.close();
